@@ -1,0 +1,14 @@
+"""One DRF router for every app's API."""
+
+from rest_framework.routers import DefaultRouter
+
+from customers.api.views import (
+    CustomerViewSet, FollowUpTaskViewSet, HoldingViewSet, InteractionViewSet, SnapshotViewSet,
+)
+
+router = DefaultRouter()
+router.register("customers", CustomerViewSet, basename="customer")
+router.register("snapshots", SnapshotViewSet, basename="snapshot")
+router.register("holdings", HoldingViewSet, basename="holding")
+router.register("interactions", InteractionViewSet, basename="interaction")
+router.register("tasks", FollowUpTaskViewSet, basename="task")

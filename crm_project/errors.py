@@ -1,0 +1,31 @@
+"""The small DomainError hierarchy every service raises; mapped to HTTP by one handler."""
+
+from django.utils.translation import gettext_lazy as _
+
+
+class DomainError(Exception):
+    status_code = 400
+    code = "invalid"
+    default_message = _("The request could not be processed.")
+
+    def __init__(self, message=None, *, field: str | None = None, fields: dict | None = None):
+        self.message = message or self.default_message
+        self.fields = fields or ({field: [self.message]} if field else {})
+        super().__init__(str(self.message))
+
+
+class ValidationFailed(DomainError):
+    code = "validation_error"
+    default_message = _("Some fields are not valid.")
+
+
+class NotPermitted(DomainError):
+    status_code = 403
+    code = "permission_denied"
+    default_message = _("You are not allowed to do this.")
+
+
+class Conflict(DomainError):
+    status_code = 409
+    code = "conflict"
+    default_message = _("The record changed or already exists.")

@@ -1,0 +1,54 @@
+"""Page-number pagination whose count stops at a cap.
+
+An exact COUNT(*) over a million visible customers costs more than the page itself; past
+``CRM_LIST_COUNT_CAP`` the list says "10,000+" instead. The cap query is
+``SELECT count(*) FROM (… LIMIT cap+1)``, constant in the size of the table.
+"""
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.utils.functional import cached_property
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+
+
+class CappedPaginator(Paginator):
+    @cached_property
+    def cap(self):
+        return settings.CRM_LIST_COUNT_CAP
+
+    @cached_property
+    def count(self):
+        return self.object_list[: self.cap + 1].count()
+
+    @property
+    def count_capped(self):
+        return self.count > self.cap
+
+    @property
+    def display_count(self):
+        return f"{self.cap:,}+" if self.count_capped else f"{self.count:,}"
+
+
+class CappedPageNumberPagination(PageNumberPagination):
+    django_paginator_class = CappedPaginator
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+    def get_paginated_response(self, data):
+        paginator = self.page.paginator
+        return Response({
+            "count": min(paginator.count, paginator.cap),
+            "count_capped": paginator.count_capped,
+            "next": self.get_next_link(),
+            "previous": self.get_previous_link(),
+            "results": data,
+        })
+
+    def get_paginated_response_schema(self, schema):
+        base = super().get_paginated_response_schema(schema)
+        base["properties"]["count_capped"] = {
+            "type": "boolean",
+            "description": "True when there are more rows than `count` (the count stops at a cap).",
+        }
+        return base

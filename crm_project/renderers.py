@@ -1,0 +1,30 @@
+"""A JSON renderer on orjson: several times faster than the stdlib encoder on list pages."""
+
+from decimal import Decimal
+
+import orjson
+from django.utils.functional import Promise
+from rest_framework.renderers import JSONRenderer
+from rest_framework.utils.serializer_helpers import ReturnDict, ReturnList
+
+
+def _default(obj):
+    if isinstance(obj, Decimal):
+        return str(obj)
+    if isinstance(obj, Promise):
+        return str(obj)
+    if isinstance(obj, ReturnDict):
+        return dict(obj)
+    if isinstance(obj, ReturnList):
+        return list(obj)
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"Cannot serialise {type(obj).__name__}")
+
+
+class ORJSONRenderer(JSONRenderer):
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:
+            return b""
+        return orjson.dumps(data, default=_default,
+                            option=orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS)

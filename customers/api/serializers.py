@@ -1,0 +1,161 @@
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from org.models import Branch, User
+from customers import rules
+from customers.constants import SENSITIVE_CUSTOMER_FIELDS
+from customers.models import Customer, FinancialSnapshot, FollowUpTask, Holding, Interaction
+
+
+class StrictSerializer(serializers.Serializer):
+    """Rejects fields it does not know, naming each one (a typo must not be silently dropped)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({k: [_("Unknown field.")] for k in unknown})
+        return super().to_internal_value(data)
+
+
+def mask_row(row: dict, full: bool) -> dict:
+    """Mask the sensitive values of one output row unless the viewer may see them in full."""
+    if not full:
+        for field in SENSITIVE_CUSTOMER_FIELDS:
+            if row.get(field):
+                row[field] = rules.MASKERS[field](row[field])
+        if row.get("account_no"):
+            row["account_no"] = rules.mask_account_no(row["account_no"])
+    return row
+
+
+class MaskedModelSerializer(serializers.ModelSerializer):
+    def to_representation(self, instance):
+        return mask_row(super().to_representation(instance), self.context.get("full_pii", False))
+
+
+CUSTOMER_LIST_FIELDS = (
+    "id", "cif", "kind", "name", "gender", "birth_date", "id_type", "id_number", "mobile", "credit_code",
+    "lifecycle_stage", "risk_level", "tags", "aum_latest", "last_txn_date", "branch", "rm", "do_not_contact",
+    "updated_at",
+)
+
+
+class CustomerListSerializer(serializers.Serializer):
+    """Documents the list rows; the list itself is built from ``values()`` (see CustomerViewSet.list)."""
+
+    id = serializers.IntegerField()
+    cif = serializers.CharField()
+    kind = serializers.CharField()
+    name = serializers.CharField()
+    gender = serializers.CharField()
+    birth_date = serializers.DateField(allow_null=True)
+    id_type = serializers.CharField()
+    id_number = serializers.CharField(help_text=_("Masked unless the API key has the pii:read scope."))
+    mobile = serializers.CharField(help_text=_("Masked unless the API key has the pii:read scope."))
+    credit_code = serializers.CharField()
+    lifecycle_stage = serializers.CharField()
+    risk_level = serializers.CharField()
+    tags = serializers.ListField(child=serializers.CharField())
+    aum_latest = serializers.DecimalField(max_digits=18, decimal_places=2)
+    last_txn_date = serializers.DateField(allow_null=True)
+    branch = serializers.IntegerField()
+    rm = serializers.IntegerField(allow_null=True)
+    do_not_contact = serializers.BooleanField()
+    updated_at = serializers.DateTimeField()
+
+
+class CustomerSerializer(MaskedModelSerializer):
+    branch_name = serializers.CharField(source="branch.name", read_only=True)
+    rm_name = serializers.CharField(source="rm.display_name", read_only=True, default="")
+
+    class Meta:
+        model = Customer
+        exclude = ["name_bigrams"]
+        read_only_fields = ["aum_latest", "last_txn_date", "created_at", "updated_at"]
+
+
+class CustomerWriteSerializer(StrictSerializer, serializers.ModelSerializer):
+    branch = serializers.PrimaryKeyRelatedField(queryset=Branch.objects.all(), required=False)
+    rm = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False, allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField(max_length=30), max_length=20, required=False)
+
+    class Meta:
+        model = Customer
+        exclude = ["id", "name_bigrams", "aum_latest", "last_txn_date", "created_at", "updated_at"]
+        extra_kwargs = {"cif": {"validators": []}}  # uniqueness is the service's, with a clear message
+
+
+class RevealSerializer(StrictSerializer):
+    field = serializers.ChoiceField(choices=[(f, f) for f in rules.MASKERS])
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class RevealResultSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    value = serializers.CharField()
+
+
+class SnapshotSerializer(serializers.ModelSerializer):
+    cif = serializers.CharField(source="customer.cif", read_only=True)
+
+    class Meta:
+        model = FinancialSnapshot
+        fields = "__all__"
+
+
+class HoldingSerializer(MaskedModelSerializer):
+    cif = serializers.CharField(source="customer.cif", read_only=True)
+
+    class Meta:
+        model = Holding
+        fields = "__all__"
+
+
+class InteractionSerializer(serializers.ModelSerializer):
+    staff_name = serializers.CharField(source="staff.display_name", read_only=True, default="")
+
+    class Meta:
+        model = Interaction
+        fields = "__all__"
+        read_only_fields = ["staff", "created_at"]
+
+
+class InteractionWriteSerializer(StrictSerializer, serializers.ModelSerializer):
+    class Meta:
+        model = Interaction
+        fields = ["customer", "channel", "occurred_at", "outcome", "notes", "next_follow_up"]
+        extra_kwargs = {"customer": {"queryset": Customer.objects.none()}}
+
+    def __init__(self, *args, customers=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if customers is not None:
+            self.fields["customer"].queryset = customers
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    customer_name = serializers.CharField(source="customer.name", read_only=True)
+
+    class Meta:
+        model = FollowUpTask
+        fields = "__all__"
+        read_only_fields = ["assignee", "status", "outcome", "completed_at", "created_at", "source_interaction"]
+
+
+class TaskWriteSerializer(StrictSerializer, serializers.ModelSerializer):
+    class Meta:
+        model = FollowUpTask
+        fields = ["customer", "title", "due_date"]
+
+    def __init__(self, *args, customers=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if customers is not None:
+            self.fields["customer"].queryset = customers
+
+
+class TaskCompleteSerializer(StrictSerializer):
+    outcome = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class TaskSnoozeSerializer(StrictSerializer):
+    until = serializers.DateField()

@@ -1,0 +1,183 @@
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from customers import selectors, services
+from customers.filters import CustomerFilter, HoldingFilter, InteractionFilter, SnapshotFilter, TaskFilter
+from customers.permissions import key_can_read_pii
+from org.constants import Scope
+
+from .serializers import (
+    CUSTOMER_LIST_FIELDS, CustomerListSerializer, CustomerSerializer, CustomerWriteSerializer,
+    HoldingSerializer, InteractionSerializer, InteractionWriteSerializer, RevealResultSerializer,
+    RevealSerializer, SnapshotSerializer, TaskCompleteSerializer, TaskSerializer, TaskSnoozeSerializer,
+    TaskWriteSerializer, mask_row,
+)
+
+
+class ScopedViewSetMixin:
+    """Objects come from a scoped selector; anything out of scope is simply not found (404)."""
+
+    def full_pii(self):
+        return key_can_read_pii(self.request.user)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "full_pii": self.full_pii()}
+
+    def get_object(self):
+        try:
+            return super().get_object()
+        except Http404:
+            raise
+        except (ValueError, TypeError):
+            raise Http404 from None
+
+
+@extend_schema_view(
+    list=extend_schema(responses=CustomerListSerializer(many=True),
+                       summary="List customers in your scope (sensitive fields masked)"),
+    retrieve=extend_schema(summary="One customer (sensitive fields masked)"),
+    create=extend_schema(request=CustomerWriteSerializer, responses={201: CustomerSerializer}),
+    update=extend_schema(request=CustomerWriteSerializer, responses=CustomerSerializer),
+    partial_update=extend_schema(request=CustomerWriteSerializer, responses=CustomerSerializer),
+)
+class CustomerViewSet(ScopedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                      mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    serializer_class = CustomerSerializer
+    filterset_class = CustomerFilter
+    ordering_fields = ["name", "cif", "aum_latest", "updated_at", "created_at"]
+    ordering = ["-aum_latest", "id"]
+    required_scopes = {
+        "list": Scope.CUSTOMERS_READ, "retrieve": Scope.CUSTOMERS_READ, "create": Scope.CUSTOMERS_WRITE,
+        "update": Scope.CUSTOMERS_WRITE, "partial_update": Scope.CUSTOMERS_WRITE, "reveal": Scope.PII_READ,
+    }
+
+    def get_queryset(self):
+        return selectors.customers_visible_to(self.request.user).select_related("branch", "rm")
+
+    def list(self, request, *args, **kwargs):
+        # values() + orjson instead of a ModelSerializer per row: same fields, several times faster.
+        qs = self.filter_queryset(selectors.customers_visible_to(request.user))
+        page = self.paginate_queryset(qs.values(*CUSTOMER_LIST_FIELDS))
+        full = self.full_pii()
+        return self.get_paginated_response([mask_row(row, full) for row in page])
+
+    def create(self, request, *args, **kwargs):
+        serializer = CustomerWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        customer = services.customer_create(actor=request.user, data=serializer.validated_data,
+                                            today=timezone.localdate(), source="api")
+        return Response(self.get_serializer(customer).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        customer = self.get_object()
+        serializer = CustomerWriteSerializer(customer, data=request.data, partial=kwargs.get("partial", False))
+        serializer.is_valid(raise_exception=True)
+        customer = services.customer_update(actor=request.user, customer=customer,
+                                            data=serializer.validated_data, today=timezone.localdate(),
+                                            source="api")
+        return Response(self.get_serializer(customer).data)
+
+    @extend_schema(request=RevealSerializer, responses=RevealResultSerializer,
+                   summary="Reveal one sensitive value of one customer (logged)")
+    @action(detail=True, methods=["post"])
+    def reveal(self, request, pk=None):
+        customer = self.get_object()
+        serializer = RevealSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        field = serializer.validated_data["field"]
+        value = services.pii_reveal(actor=request.user, customer=customer, field=field,
+                                    reason=serializer.validated_data.get("reason", ""))
+        return Response({"field": field, "value": value})
+
+
+class SnapshotViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = SnapshotSerializer
+    filterset_class = SnapshotFilter
+    ordering_fields = ["period", "aum", "contribution"]
+    ordering = ["customer_id", "-period"]
+    required_scopes = {"list": Scope.SNAPSHOTS_READ, "retrieve": Scope.SNAPSHOTS_READ}
+
+    def get_queryset(self):
+        return selectors.snapshots_visible_to(self.request.user)
+
+
+class HoldingViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = HoldingSerializer
+    filterset_class = HoldingFilter
+    ordering_fields = ["balance", "opened_on", "matures_on"]
+    ordering = ["customer_id", "id"]
+    required_scopes = {"list": Scope.SNAPSHOTS_READ, "retrieve": Scope.SNAPSHOTS_READ}
+
+    def get_queryset(self):
+        return selectors.holdings_visible_to(self.request.user)
+
+
+@extend_schema_view(create=extend_schema(request=InteractionWriteSerializer,
+                                         responses={201: InteractionSerializer}))
+class InteractionViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = InteractionSerializer
+    filterset_class = InteractionFilter
+    ordering_fields = ["occurred_at"]
+    ordering = ["-occurred_at", "-id"]
+    required_scopes = {"list": Scope.CUSTOMERS_READ, "retrieve": Scope.CUSTOMERS_READ,
+                       "create": Scope.INTERACTIONS_WRITE}
+
+    def get_queryset(self):
+        return selectors.interactions_visible_to(self.request.user)
+
+    def create(self, request, *args, **kwargs):
+        serializer = InteractionWriteSerializer(
+            data=request.data, customers=selectors.customers_visible_to(request.user))
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        customer = data.pop("customer")
+        interaction = services.interaction_log(actor=request.user, customer=customer, data=data,
+                                               now=timezone.now())
+        return Response(InteractionSerializer(interaction).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(create=extend_schema(request=TaskWriteSerializer, responses={201: TaskSerializer}))
+class FollowUpTaskViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = TaskSerializer
+    filterset_class = TaskFilter
+    ordering_fields = ["due_date", "created_at"]
+    ordering = ["due_date", "id"]
+    required_scopes = {"list": Scope.CUSTOMERS_READ, "retrieve": Scope.CUSTOMERS_READ,
+                       "create": Scope.INTERACTIONS_WRITE, "complete": Scope.INTERACTIONS_WRITE,
+                       "snooze": Scope.INTERACTIONS_WRITE}
+
+    def get_queryset(self):
+        return selectors.tasks_visible_to(self.request.user)
+
+    def create(self, request, *args, **kwargs):
+        serializer = TaskWriteSerializer(data=request.data, customers=selectors.customers_visible_to(request.user))
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        task = services.task_create(actor=request.user, customer=data["customer"], title=data["title"],
+                                    due_date=data["due_date"], today=timezone.localdate())
+        return Response(TaskSerializer(task).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=TaskCompleteSerializer, responses=TaskSerializer)
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        task = self.get_object()
+        serializer = TaskCompleteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        task = services.task_complete(actor=request.user, task=task,
+                                      outcome=serializer.validated_data["outcome"], now=timezone.now())
+        return Response(TaskSerializer(task).data)
+
+    @extend_schema(request=TaskSnoozeSerializer, responses=TaskSerializer,
+                   parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)])
+    @action(detail=True, methods=["post"])
+    def snooze(self, request, pk=None):
+        task = self.get_object()
+        serializer = TaskSnoozeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        task = services.task_snooze(actor=request.user, task=task, until=serializer.validated_data["until"],
+                                    today=timezone.localdate())
+        return Response(TaskSerializer(task).data)

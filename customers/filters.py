@@ -1,0 +1,77 @@
+"""FilterSets shared by the HTML list pages and the API."""
+
+import django_filters
+from django.utils.translation import gettext_lazy as _
+
+from org.models import Branch, User
+from org.selectors import branch_subtree_ids
+
+from .constants import CustomerKind, LifecycleStage, RiskLevel, TaskStatus
+from .models import Customer, FinancialSnapshot, FollowUpTask, Holding, Interaction
+from .selectors import customer_search
+
+
+class CustomerFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_q", label=_("Search"),
+                                  help_text=_("Name fragment, CIF, mobile or ID number."))
+    kind = django_filters.ChoiceFilter(choices=CustomerKind.choices, label=_("Customer type"))
+    rm = django_filters.ModelChoiceFilter(queryset=User.objects.all(), label=_("Relationship manager"))
+    branch = django_filters.ModelChoiceFilter(queryset=Branch.objects.all(), method="filter_branch",
+                                              label=_("Branch (with its outlets)"))
+    lifecycle_stage = django_filters.ChoiceFilter(choices=LifecycleStage.choices, label=_("Lifecycle stage"))
+    risk_level = django_filters.ChoiceFilter(choices=RiskLevel.choices, label=_("Risk tolerance"))
+    tag = django_filters.CharFilter(method="filter_tag", label=_("Tag"), max_length=30)
+    aum_min = django_filters.NumberFilter(field_name="aum_latest", lookup_expr="gte", label=_("AUM from"))
+    aum_max = django_filters.NumberFilter(field_name="aum_latest", lookup_expr="lte", label=_("AUM to"))
+
+    class Meta:
+        model = Customer
+        fields = []
+
+    def filter_q(self, queryset, name, value):
+        return customer_search(queryset, value)
+
+    def filter_branch(self, queryset, name, value):
+        return queryset.filter(branch_id__in=branch_subtree_ids(value)) if value else queryset
+
+    def filter_tag(self, queryset, name, value):
+        return queryset.filter(tags__contains=[value.strip()]) if value.strip() else queryset
+
+
+class SnapshotFilter(django_filters.FilterSet):
+    customer = django_filters.NumberFilter(field_name="customer_id", label=_("Customer id"))
+    cif = django_filters.CharFilter(field_name="customer__cif", label=_("CIF"))
+    period_from = django_filters.DateFilter(field_name="period", lookup_expr="gte", label=_("Period from"))
+    period_to = django_filters.DateFilter(field_name="period", lookup_expr="lte", label=_("Period to"))
+
+    class Meta:
+        model = FinancialSnapshot
+        fields = []
+
+
+class HoldingFilter(django_filters.FilterSet):
+    customer = django_filters.NumberFilter(field_name="customer_id", label=_("Customer id"))
+    cif = django_filters.CharFilter(field_name="customer__cif", label=_("CIF"))
+
+    class Meta:
+        model = Holding
+        fields = ["product_type", "status"]
+
+
+class InteractionFilter(django_filters.FilterSet):
+    customer = django_filters.NumberFilter(field_name="customer_id", label=_("Customer id"))
+    since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte", label=_("Since"))
+
+    class Meta:
+        model = Interaction
+        fields = ["channel", "outcome", "staff"]
+
+
+class TaskFilter(django_filters.FilterSet):
+    customer = django_filters.NumberFilter(field_name="customer_id", label=_("Customer id"))
+    status = django_filters.ChoiceFilter(choices=TaskStatus.choices, label=_("Status"))
+    due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lte", label=_("Due on or before"))
+
+    class Meta:
+        model = FollowUpTask
+        fields = ["assignee"]

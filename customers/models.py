@@ -1,0 +1,217 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.core.validators import MaxLengthValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .constants import (
+    Channel, CompanySize, CustomerKind, Gender, HoldingStatus, IdType, IncomeBand, InteractionOutcome,
+    LifecycleStage, ProductRisk, ProductType, RiskLevel, TaskStatus,
+)
+
+ZERO = Decimal("0")
+
+
+def money(verbose_name, *, allow_negative=False, **kwargs):
+    validators = [] if allow_negative else [MinValueValidator(ZERO, message=_("This amount cannot be negative."))]
+    return models.DecimalField(verbose_name, max_digits=18, decimal_places=2, default=ZERO,
+                               validators=validators, **kwargs)
+
+
+class Customer(models.Model):
+    cif = models.CharField(_("CIF"), max_length=32, unique=True,
+                           help_text=_("Core-banking customer number: the external key."))
+    kind = models.CharField(_("customer type"), max_length=12, choices=CustomerKind.choices,
+                            default=CustomerKind.INDIVIDUAL)
+    name = models.CharField(_("name"), max_length=100)
+    name_bigrams = ArrayField(models.CharField(max_length=2), default=list, blank=True, editable=False)
+
+    # Individual
+    gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, blank=True)
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    id_type = models.CharField(_("ID type"), max_length=20, choices=IdType.choices, blank=True)
+    id_number = models.CharField(_("ID number"), max_length=32, blank=True)
+    occupation = models.CharField(_("occupation"), max_length=60, blank=True)
+    income_band = models.CharField(_("income band"), max_length=12, choices=IncomeBand.choices, blank=True)
+
+    # Corporate
+    credit_code = models.CharField(_("unified social credit code"), max_length=18, blank=True)
+    industry = models.CharField(_("industry"), max_length=60, blank=True)
+    company_size = models.CharField(_("company size"), max_length=10, choices=CompanySize.choices, blank=True)
+    legal_representative = models.CharField(_("legal representative"), max_length=60, blank=True)
+    contact_person = models.CharField(_("contact person"), max_length=60, blank=True)
+
+    # Contact and consent
+    mobile = models.CharField(_("mobile"), max_length=11, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    consent_sms = models.BooleanField(_("consents to marketing SMS"), default=False)
+    consent_email = models.BooleanField(_("consents to marketing email"), default=False)
+    consent_phone = models.BooleanField(_("consents to marketing calls"), default=False)
+    consent_app = models.BooleanField(_("consents to in-app marketing"), default=False)
+    do_not_contact = models.BooleanField(_("do not contact"), default=False,
+                                         help_text=_("No campaign messages at all; service messages still go out."))
+
+    # Suitability and relationship
+    risk_level = models.CharField(_("risk tolerance"), max_length=2, choices=RiskLevel.choices, blank=True)
+    risk_assessed_on = models.DateField(_("risk assessment date"), null=True, blank=True)
+    lifecycle_stage = models.CharField(_("lifecycle stage"), max_length=12, choices=LifecycleStage.choices,
+                                       default=LifecycleStage.DEVELOPMENT)
+    branch = models.ForeignKey("org.Branch", verbose_name=_("home branch"), on_delete=models.PROTECT,
+                               related_name="customers")
+    rm = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("relationship manager"), null=True,
+                           blank=True, on_delete=models.PROTECT, related_name="customers")
+    tags = ArrayField(models.CharField(max_length=30), default=list, blank=True, verbose_name=_("tags"),
+                      validators=[MaxLengthValidator(20)])
+    notes = models.TextField(_("notes"), blank=True, validators=[MaxLengthValidator(2000)])
+
+    # Latest financial figures, kept by the snapshot service for sorting and lists.
+    aum_latest = money(_("AUM (latest)"))
+    last_txn_date = models.DateField(_("last transaction date"), null=True, blank=True)
+
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        indexes = [
+            models.Index(fields=["id_number"], name="cust_id_number", condition=~Q(id_number="")),
+            models.Index(fields=["mobile"], name="cust_mobile", condition=~Q(mobile="")),
+            models.Index(fields=["credit_code"], name="cust_credit_code", condition=~Q(credit_code="")),
+            models.Index(fields=["name"], name="cust_name_prefix", opclasses=["varchar_pattern_ops"]),
+            GinIndex(fields=["name_bigrams"], name="cust_name_bigrams"),
+            GinIndex(fields=["tags"], name="cust_tags"),
+            models.Index(fields=["rm", "-aum_latest", "id"], name="cust_rm_aum"),
+            models.Index(fields=["branch", "-aum_latest", "id"], name="cust_branch_aum"),
+            models.Index(fields=["-aum_latest", "id"], name="cust_aum"),
+            models.Index(fields=["updated_at", "id"], name="cust_updated"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.cif})"
+
+    @property
+    def is_individual(self):
+        return self.kind == CustomerKind.INDIVIDUAL
+
+
+class CustomerChange(models.Model):
+    """Profile history: who changed what, when, old → new."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="changes")
+    at = models.DateTimeField(_("time"), auto_now_add=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("changed by"), null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="+")
+    api_key = models.ForeignKey("org.ApiKey", verbose_name=_("API key"), null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="+")
+    source = models.CharField(_("source"), max_length=20, default="web")
+    changes = models.JSONField(_("changes"), default=dict)
+
+    class Meta:
+        verbose_name = _("profile change")
+        verbose_name_plural = _("profile changes")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["customer", "-at"], name="custchange_customer")]
+
+
+class FinancialSnapshot(models.Model):
+    """The financial picture for one month, pushed by core banking. ``period`` is the month's first day."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="snapshots")
+    period = models.DateField(_("period"))
+    aum = money(_("AUM (month end)"))
+    aum_avg = money(_("AUM (monthly daily average)"))
+    deposits = money(_("deposits"))
+    wealth = money(_("wealth-management balance"))
+    funds = money(_("fund balance"))
+    loans = money(_("loan balance"))
+    credit_limit = money(_("credit-card limit"))
+    credit_used = money(_("credit-card balance"), allow_negative=True)
+    txn_count = models.PositiveIntegerField(_("transactions"), default=0)
+    last_txn_date = models.DateField(_("last transaction date"), null=True, blank=True)
+    fee_income = money(_("fee income"), allow_negative=True)
+    contribution = money(_("net contribution"), allow_negative=True)
+    products_held = models.PositiveSmallIntegerField(_("products held"), default=0)
+
+    class Meta:
+        verbose_name = _("financial snapshot")
+        verbose_name_plural = _("financial snapshots")
+        ordering = ["customer_id", "-period"]
+        constraints = [models.UniqueConstraint(fields=["customer", "period"], name="snapshot_customer_period")]
+
+    def __str__(self):
+        return f"{self.customer_id} {self.period:%Y-%m}"
+
+
+class Holding(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="holdings")
+    account_no = models.CharField(_("account number"), max_length=32)
+    product_code = models.CharField(_("product code"), max_length=32)
+    product_name = models.CharField(_("product name"), max_length=100)
+    product_type = models.CharField(_("product type"), max_length=20, choices=ProductType.choices)
+    product_risk = models.CharField(_("product risk"), max_length=2, choices=ProductRisk.choices, blank=True)
+    balance = money(_("balance"), allow_negative=True)
+    opened_on = models.DateField(_("opened on"), null=True, blank=True)
+    matures_on = models.DateField(_("matures on"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=HoldingStatus.choices,
+                              default=HoldingStatus.ACTIVE)
+
+    class Meta:
+        verbose_name = _("product holding")
+        verbose_name_plural = _("product holdings")
+        ordering = ["customer_id", "product_type", "id"]
+        constraints = [models.UniqueConstraint(fields=["customer", "account_no"], name="holding_customer_account")]
+
+    def __str__(self):
+        return f"{self.product_name} {self.account_no}"
+
+
+class Interaction(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="interactions")
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("staff"), null=True,
+                              on_delete=models.PROTECT, related_name="interactions")
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    occurred_at = models.DateTimeField(_("when"))
+    outcome = models.CharField(_("outcome"), max_length=12, choices=InteractionOutcome.choices)
+    notes = models.TextField(_("notes"), blank=True, validators=[MaxLengthValidator(2000)])
+    next_follow_up = models.DateField(_("next follow-up"), null=True, blank=True)
+    created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("interaction")
+        verbose_name_plural = _("interactions")
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-occurred_at"], name="interaction_customer"),
+                   models.Index(fields=["staff", "-occurred_at"], name="interaction_staff")]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} {self.occurred_at:%Y-%m-%d}"
+
+
+class FollowUpTask(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tasks")
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("assignee"), null=True,
+                                 on_delete=models.PROTECT, related_name="tasks")
+    title = models.CharField(_("title"), max_length=200)
+    due_date = models.DateField(_("due date"))
+    status = models.CharField(_("status"), max_length=10, choices=TaskStatus.choices, default=TaskStatus.OPEN)
+    outcome = models.CharField(_("outcome"), max_length=500, blank=True)
+    source_interaction = models.ForeignKey(Interaction, null=True, blank=True, on_delete=models.SET_NULL,
+                                           related_name="tasks", verbose_name=_("from interaction"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("follow-up task")
+        verbose_name_plural = _("follow-up tasks")
+        ordering = ["due_date", "id"]
+        indexes = [models.Index(fields=["assignee", "status", "due_date"], name="task_assignee_open"),
+                   models.Index(fields=["customer", "status"], name="task_customer")]
+
+    def __str__(self):
+        return self.title

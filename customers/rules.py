@@ -1,0 +1,170 @@
+"""Pure rules for customer data: identity checksums, phone format, masking, search terms.
+
+No ORM, no settings, no clock: ``today`` is always a parameter.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from django.utils.translation import gettext_lazy as _
+
+
+class RuleViolation(ValueError):
+    def __init__(self, message):
+        self.message = message
+        super().__init__(str(message))
+
+
+# --- Resident identity card (GB 11643-1999) ---
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+@dataclass(frozen=True)
+class ResidentId:
+    number: str  # 18 characters, check character upper case
+    birth_date: date
+    gender: str  # "M" or "F"
+    area_code: str
+
+
+def resident_id_check_char(first17: str) -> str:
+    return _ID_CHECK[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS)) % 11]
+
+
+def resident_id_from_15(old: str) -> str:
+    """A legacy 15-digit ID (YYMMDD, 19xx births) converted to 18 characters."""
+    first17 = old[:6] + "19" + old[6:]
+    return first17 + resident_id_check_char(first17)
+
+
+def parse_resident_id(value: str, *, today: date) -> ResidentId:
+    raw = (value or "").strip().replace(" ", "").upper()
+    if re.fullmatch(r"\d{15}", raw):
+        raw = resident_id_from_15(raw)
+    if not re.fullmatch(r"\d{17}[\dX]", raw):
+        raise RuleViolation(_("A resident ID has 18 characters: 17 digits and a digit or X (or 15 digits)."))
+    try:
+        born = date(int(raw[6:10]), int(raw[10:12]), int(raw[12:14]))
+    except ValueError:
+        raise RuleViolation(_("Digits 7–14 of the ID are not a real birth date.")) from None
+    if born > today:
+        raise RuleViolation(_("The birth date in the ID is in the future."))
+    if born.year < 1880:
+        raise RuleViolation(_("The birth date in the ID is before 1880."))
+    if resident_id_check_char(raw[:17]) != raw[17]:
+        raise RuleViolation(_("The ID's check character is wrong: please check the number for a typo."))
+    return ResidentId(number=raw, birth_date=born, gender="M" if int(raw[16]) % 2 else "F", area_code=raw[:6])
+
+
+# --- Unified social credit code (GB 32100-2015) ---
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def credit_code_check_char(first17: str) -> str:
+    total = sum(_USCC_ALPHABET.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS))
+    return _USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def normalize_credit_code(value: str) -> str:
+    code = (value or "").strip().replace(" ", "").upper()
+    if len(code) != 18:
+        raise RuleViolation(_("A unified social credit code has 18 characters."))
+    bad = sorted({c for c in code if c not in _USCC_ALPHABET})
+    if bad:
+        raise RuleViolation(_("A unified social credit code cannot contain: %(chars)s (I, O, Z, S and V are never used).")
+                            % {"chars": ", ".join(bad)})
+    if credit_code_check_char(code[:17]) != code[17]:
+        raise RuleViolation(_("The credit code's check character is wrong: please check the code for a typo."))
+    return code
+
+
+# --- Mobile numbers ---
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+
+
+def normalize_mobile(value: str) -> str:
+    digits = re.sub(r"[\s\-()]", "", value or "")
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("0086"):
+        digits = digits[4:]
+    if not _MOBILE.fullmatch(digits):
+        raise RuleViolation(_("Enter a mainland mobile number: 11 digits starting 13–19 (a +86 prefix is fine)."))
+    return digits
+
+
+# --- Masking (JR/T 0171-2020 C2 data): masked values keep their length ---
+def _mask(value: str, keep_start: int, keep_end: int) -> str:
+    if not value:
+        return value
+    if len(value) <= keep_start + keep_end:
+        return "*" * len(value)
+    return value[:keep_start] + "*" * (len(value) - keep_start - keep_end) + value[len(value) - keep_end:]
+
+
+def mask_mobile(value: str) -> str:
+    """138****8000: first 3 and last 4 kept."""
+    return _mask(value, 3, 4)
+
+
+def mask_id_number(value: str) -> str:
+    """110105********002X: first 6 and last 4 kept; the birth date is hidden."""
+    return _mask(value, 6, 4)
+
+
+def mask_account_no(value: str) -> str:
+    """At most the first 6 and last 4 kept; short numbers keep less."""
+    keep = max(0, min(6, (len(value or "") - 4) // 2))
+    return _mask(value, keep, 4 if len(value or "") > 8 else 0)
+
+
+def mask_credit_code(value: str) -> str:
+    return _mask(value, 6, 4)
+
+
+MASKERS = {
+    "id_number": mask_id_number,
+    "mobile": mask_mobile,
+    "account_no": mask_account_no,
+    "credit_code": mask_credit_code,
+}
+
+
+# --- Search ---
+def bigrams(text: str) -> list[str]:
+    """Distinct 2-character fragments of a name, for the GIN index that finds Chinese
+    names by any 2+ character fragment (pg_trgm needs 3 characters and a UTF-8 ctype)."""
+    text = re.sub(r"\s+", "", (text or "").lower())
+    return sorted({text[i:i + 2] for i in range(len(text) - 1)})
+
+
+@dataclass(frozen=True)
+class SearchTerms:
+    text: str
+    cif: str
+    mobile: str | None
+    id_number: str | None
+    name_bigrams: list[str]
+
+
+def search_terms(query: str) -> SearchTerms:
+    """What one search box means: an exact CIF, mobile or ID number, or a name fragment."""
+    q = (query or "").strip()
+    try:
+        mobile = normalize_mobile(q)
+    except RuleViolation:
+        mobile = None
+    compact = q.replace(" ", "").upper()
+    id_number = compact if re.fullmatch(r"\d{17}[\dX]|\d{15}", compact) else None
+    if id_number and len(id_number) == 15:
+        id_number = resident_id_from_15(id_number)
+    return SearchTerms(text=q, cif=q.upper(), mobile=mobile, id_number=id_number, name_bigrams=bigrams(q))
+
+
+def age_on(birth_date: date | None, today: date) -> int | None:
+    if birth_date is None:
+        return None
+    return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))

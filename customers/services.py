@@ -1,0 +1,282 @@
+"""Writes for customers: one service per action, used by pages, API, admin and tasks alike."""
+
+from datetime import date, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm_project.errors import Conflict, NotPermitted, ValidationFailed
+from org.api.authentication import ApiClient
+from org.constants import Role
+from org.selectors import branch_subtree_ids
+from org.services import pii_access_record
+
+from . import rules
+from .constants import CustomerKind, IdType, TaskStatus
+from .models import Customer, CustomerChange, FinancialSnapshot, FollowUpTask, Interaction
+from .permissions import can
+
+AUDITED_FIELDS = (
+    "cif", "kind", "name", "gender", "birth_date", "id_type", "id_number", "occupation", "income_band",
+    "credit_code", "industry", "company_size", "legal_representative", "contact_person", "mobile", "email",
+    "address", "consent_sms", "consent_email", "consent_phone", "consent_app", "do_not_contact",
+    "risk_level", "risk_assessed_on", "lifecycle_stage", "branch_id", "rm_id", "tags", "notes",
+)
+
+
+def _actor_fields(actor):
+    if isinstance(actor, ApiClient):
+        return {"actor": None, "api_key": actor.api_key}
+    return {"actor": actor if actor is not None and actor.is_authenticated else None, "api_key": None}
+
+
+def customer_check(customer: Customer, *, today: date) -> dict[str, list[str]]:
+    """Cross-field rules of DOMAIN.md §2; normalises values in place; returns field errors."""
+    errors: dict[str, list[str]] = {}
+
+    def fail(field, message):
+        errors.setdefault(field, []).append(str(message))
+
+    customer.name = (customer.name or "").strip()
+    customer.name_bigrams = rules.bigrams(customer.name)
+    if customer.mobile:
+        try:
+            customer.mobile = rules.normalize_mobile(customer.mobile)
+        except rules.RuleViolation as e:
+            fail("mobile", e.message)
+    if customer.birth_date and customer.birth_date > today:
+        fail("birth_date", _("The birth date cannot be in the future."))
+    if customer.risk_assessed_on and customer.risk_assessed_on > today:
+        fail("risk_assessed_on", _("The assessment date cannot be in the future."))
+    if customer.risk_level and not customer.risk_assessed_on:
+        fail("risk_assessed_on", _("Give the date of the risk assessment."))
+    customer.tags = sorted({t.strip() for t in customer.tags or [] if t and t.strip()})
+    for tag in customer.tags:
+        if len(tag) > 30:
+            fail("tags", _("A tag has at most 30 characters."))
+
+    if customer.kind == CustomerKind.INDIVIDUAL:
+        if customer.credit_code:
+            fail("credit_code", _("Only corporate customers have a credit code."))
+        if customer.id_number and not customer.id_type:
+            fail("id_type", _("Choose the type of the ID document."))
+        if customer.id_type == IdType.RESIDENT_ID and customer.id_number:
+            try:
+                rid = rules.parse_resident_id(customer.id_number, today=today)
+            except rules.RuleViolation as e:
+                fail("id_number", e.message)
+            else:
+                customer.id_number = rid.number
+                if customer.birth_date and customer.birth_date != rid.birth_date:
+                    fail("birth_date", _("The birth date does not match the ID number (%(date)s).")
+                         % {"date": rid.birth_date.isoformat()})
+                if customer.gender and customer.gender != rid.gender:
+                    fail("gender", _("The gender does not match the ID number."))
+                customer.birth_date = customer.birth_date or rid.birth_date
+                customer.gender = customer.gender or rid.gender
+        elif customer.id_number:
+            customer.id_number = customer.id_number.strip().upper()
+    else:
+        if not customer.credit_code:
+            fail("credit_code", _("A corporate customer needs its unified social credit code."))
+        else:
+            try:
+                customer.credit_code = rules.normalize_credit_code(customer.credit_code)
+            except rules.RuleViolation as e:
+                fail("credit_code", e.message)
+    return errors
+
+
+def _check_assignment(actor, customer: Customer) -> dict[str, list[str]]:
+    """A writer may place a customer only inside their own scope."""
+    errors = {}
+    if customer.branch_id is None:
+        return {"branch": [_("Choose the customer's home branch.")]}
+    if isinstance(actor, ApiClient):
+        allowed = branch_subtree_ids(actor.branch) if actor.branch else None
+    elif actor.is_superuser or actor.role == Role.HEAD_OFFICE:
+        allowed = None
+    elif actor.role in (Role.SUPERVISOR, Role.RM) and actor.branch_id:
+        allowed = branch_subtree_ids(actor.branch)
+    else:
+        allowed = []
+    if allowed is not None and customer.branch_id not in allowed:
+        errors["branch"] = [_("You cannot place customers in this branch.")]
+    if customer.rm_id is not None:
+        rm = customer.rm
+        if rm.role != Role.RM or not rm.is_active:
+            errors["rm"] = [_("Choose an active relationship manager.")]
+        elif rm.branch_id is None or customer.branch_id not in branch_subtree_ids(rm.branch):
+            errors["rm"] = [_("This relationship manager does not work in the customer's branch.")]
+    if getattr(actor, "role", None) == Role.RM and customer.rm_id != actor.pk:
+        errors["rm"] = [_("You can only keep customers in your own book.")]
+    return errors
+
+
+def _validate(actor, customer: Customer, *, today: date):
+    errors = customer_check(customer, today=today)
+    for field, messages in _check_assignment(actor, customer).items():
+        errors.setdefault(field, []).extend(messages)
+    try:
+        customer.full_clean(exclude=[f for f in errors] + ["name_bigrams"])
+    except ValidationError as e:
+        for field, messages in e.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ValidationFailed(fields=errors)
+
+
+def _snapshot(customer: Customer) -> dict:
+    return {f: getattr(customer, f) for f in AUDITED_FIELDS}
+
+
+def _jsonable(value):
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _record_changes(customer, before: dict, actor, source: str):
+    after = _snapshot(customer)
+    changes = {f: [_jsonable(before.get(f)), _jsonable(after[f])] for f in AUDITED_FIELDS
+               if before.get(f) != after[f]}
+    if changes:
+        CustomerChange.objects.create(customer=customer, source=source, changes=changes, **_actor_fields(actor))
+    return changes
+
+
+def customer_create(*, actor, data: dict, today: date, source: str = "web") -> Customer:
+    if not can(actor, "customers.add_customer"):
+        raise NotPermitted()
+    customer = Customer(**data)
+    if getattr(actor, "role", None) == Role.RM:
+        customer.rm = actor
+        customer.branch_id = customer.branch_id or actor.branch_id
+    _validate(actor, customer, today=today)
+    try:
+        with transaction.atomic():
+            customer.save()
+            _record_changes(customer, {}, actor, source)
+    except IntegrityError:
+        raise ValidationFailed(fields={"cif": [_("A customer with this CIF already exists.")]}) from None
+    return customer
+
+
+def customer_update(*, actor, customer: Customer, data: dict, today: date, source: str = "web") -> Customer:
+    if not can(actor, "customers.change_customer", customer):
+        raise NotPermitted()
+    with transaction.atomic():
+        locked = Customer.objects.select_for_update().select_related("rm", "branch").get(pk=customer.pk)
+        before = _snapshot(locked)
+        for field, value in data.items():
+            setattr(locked, field, value)
+        _validate(actor, locked, today=today)
+        try:
+            with transaction.atomic():
+                locked.save()
+        except IntegrityError:
+            raise ValidationFailed(fields={"cif": [_("A customer with this CIF already exists.")]}) from None
+        _record_changes(locked, before, actor, source)
+    return locked
+
+
+def pii_reveal(*, actor, customer: Customer, field: str, reason: str = "") -> str:
+    """The full value of one sensitive field of one customer; the reveal is logged."""
+    if field not in rules.MASKERS or not hasattr(customer, field):
+        raise ValidationFailed(fields={"field": [_("This field cannot be revealed.")]})
+    if not can(actor, "customers.reveal_pii", customer):
+        raise NotPermitted()
+    pii_access_record(field=field, customer=customer, reason=reason,
+                      user=None if isinstance(actor, ApiClient) else actor,
+                      api_key=actor.api_key if isinstance(actor, ApiClient) else None)
+    return getattr(customer, field)
+
+
+@transaction.atomic
+def snapshot_upsert(*, customer: Customer, period: date, values: dict, today: date) -> FinancialSnapshot:
+    if period.day != 1:
+        raise ValidationFailed(fields={"period": [_("A period is given as the first day of its month.")]})
+    if period > today:
+        raise ValidationFailed(fields={"period": [_("The period cannot be in the future.")]})
+    snap, _created = FinancialSnapshot.objects.update_or_create(customer=customer, period=period, defaults=values)
+    latest = FinancialSnapshot.objects.filter(customer=customer).order_by("-period").first()
+    Customer.objects.filter(pk=customer.pk).update(aum_latest=latest.aum, last_txn_date=latest.last_txn_date)
+    return snap
+
+
+def interaction_log(*, actor, customer: Customer, data: dict, now) -> Interaction:
+    """Record a contact; a next follow-up date creates an open task for the customer's RM."""
+    if not can(actor, "customers.log_interaction", customer):
+        raise NotPermitted()
+    staff = None if isinstance(actor, ApiClient) else actor
+    interaction = Interaction(customer=customer, staff=staff, **data)
+    errors = {}
+    if interaction.occurred_at and interaction.occurred_at > now + timedelta(minutes=5):
+        errors["occurred_at"] = [_("An interaction cannot be in the future.")]
+    today = timezone.localdate(now)
+    if interaction.next_follow_up and interaction.next_follow_up < today:
+        errors["next_follow_up"] = [_("The next follow-up cannot be in the past.")]
+    try:
+        interaction.full_clean(exclude=list(errors))
+    except ValidationError as e:
+        for field, messages in e.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    with transaction.atomic():
+        interaction.save()
+        if interaction.next_follow_up:
+            FollowUpTask.objects.create(
+                customer=customer, assignee=customer.rm or staff, due_date=interaction.next_follow_up,
+                title=_("Follow up: %(name)s") % {"name": customer.name}, source_interaction=interaction)
+    return interaction
+
+
+def task_create(*, actor, customer: Customer, title: str, due_date: date, today: date) -> FollowUpTask:
+    if not can(actor, "customers.log_interaction", customer):
+        raise NotPermitted()
+    if due_date < today:
+        raise ValidationFailed(fields={"due_date": [_("The due date cannot be in the past.")]})
+    task = FollowUpTask(customer=customer, assignee=customer.rm or (None if isinstance(actor, ApiClient) else actor),
+                        title=title, due_date=due_date)
+    try:
+        task.full_clean()
+    except ValidationError as e:
+        raise ValidationFailed(fields=e.message_dict) from None
+    task.save()
+    return task
+
+
+def _locked_open_task(task: FollowUpTask) -> FollowUpTask:
+    locked = FollowUpTask.objects.select_for_update().get(pk=task.pk)
+    if locked.status != TaskStatus.OPEN:
+        raise Conflict(_("This task is already closed."))
+    return locked
+
+
+@transaction.atomic
+def task_complete(*, actor, task: FollowUpTask, outcome: str, now) -> FollowUpTask:
+    if not can(actor, "customers.log_interaction", task.customer):
+        raise NotPermitted()
+    locked = _locked_open_task(task)
+    if len(outcome or "") > 500:
+        raise ValidationFailed(fields={"outcome": [_("Keep the outcome under 500 characters.")]})
+    locked.status = TaskStatus.DONE
+    locked.outcome = outcome or ""
+    locked.completed_at = now
+    locked.save(update_fields=["status", "outcome", "completed_at"])
+    return locked
+
+
+@transaction.atomic
+def task_snooze(*, actor, task: FollowUpTask, until: date, today: date) -> FollowUpTask:
+    if not can(actor, "customers.log_interaction", task.customer):
+        raise NotPermitted()
+    locked = _locked_open_task(task)
+    if until <= today:
+        raise ValidationFailed(fields={"due_date": [_("Snooze to a later day.")]})
+    locked.due_date = until
+    locked.save(update_fields=["due_date"])
+    return locked

@@ -1,0 +1,200 @@
+"""Server-rendered pages for RMs and supervisors: thin, calling selectors and services."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from crm_project.errors import DomainError, NotPermitted
+from crm_project.pagination import CappedPaginator
+
+from . import rules, selectors, services
+from .constants import TaskStatus
+from .filters import CustomerFilter
+from .forms import CustomerForm, DoneForm, InteractionForm, SnoozeForm
+from .models import Customer
+from .permissions import can
+
+SORTS = {
+    "aum": ("-aum_latest", "id"), "-aum": ("aum_latest", "id"), "name": ("name", "id"),
+    "-name": ("-name", "-id"), "cif": ("cif",), "updated": ("-updated_at", "-id"),
+}
+
+
+def _visible_customer(request, pk) -> Customer:
+    try:
+        return selectors.customer_get(request.user, pk)
+    except Customer.DoesNotExist:
+        raise Http404 from None
+
+
+def _add_errors(form, error: DomainError):
+    if not error.fields:
+        form.add_error(None, str(error.message))
+    for field, msgs in error.fields.items():
+        for msg in msgs if isinstance(msgs, list) else [msgs]:
+            form.add_error(field if field in form.fields else None, msg)
+
+
+@login_required
+def customer_list(request):
+    base = selectors.customers_visible_to(request.user).select_related("rm", "branch")
+    filterset = CustomerFilter(request.GET, queryset=base, request=request)
+    sort = request.GET.get("sort", "aum")
+    qs = filterset.qs.order_by(*SORTS.get(sort, SORTS["aum"])) if filterset.is_valid() else base.none()
+    page = CappedPaginator(qs, 25).get_page(request.GET.get("page"))
+    for c in page.object_list:
+        c.mobile_masked = rules.mask_mobile(c.mobile)
+        c.id_masked = rules.mask_id_number(c.id_number or c.credit_code)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"filter": filterset, "page": page, "sort": sort, "query": query.urlencode(),
+               "can_add": can(request.user, "customers.add_customer")}
+    template = "customers/_list_table.html" if request.htmx and not request.htmx.boosted else "customers/list.html"
+    return render(request, template, context)
+
+
+def _detail_context(request, customer, interaction_form):
+    data = selectors.customer_360(customer)
+    for h in data["holdings"]:
+        h.account_masked = rules.mask_account_no(h.account_no)
+    return {
+        "customer": customer, **data,
+        "trend": {"periods": [s.period.strftime("%Y-%m") for s in data["trend"]],
+                  "aum": [str(s.aum) for s in data["trend"]]},
+        "masked": {f: rules.MASKERS[f](getattr(customer, f)) for f in ("id_number", "mobile", "credit_code")},
+        "interaction_form": interaction_form,
+        "can_edit": can(request.user, "customers.change_customer", customer),
+        "can_reveal": can(request.user, "customers.reveal_pii", customer),
+        "today": timezone.localdate(),
+    }
+
+
+@login_required
+def customer_detail(request, pk):
+    customer = _visible_customer(request, pk)
+    form = InteractionForm(initial={"occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")})
+    return render(request, "customers/detail.html", _detail_context(request, customer, form))
+
+
+@login_required
+def customer_create(request):
+    if not can(request.user, "customers.add_customer"):
+        raise PermissionDenied
+    form = CustomerForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            customer = services.customer_create(actor=request.user, data=form.changed_data_dict(),
+                                                today=timezone.localdate())
+        except DomainError as e:
+            _add_errors(form, e)
+        else:
+            messages.success(request, _("Customer %(name)s created.") % {"name": customer.name})
+            return redirect("customers:detail", pk=customer.pk)
+    return render(request, "customers/form.html", {"form": form, "creating": True})
+
+
+@login_required
+def customer_edit(request, pk):
+    customer = _visible_customer(request, pk)
+    if not can(request.user, "customers.change_customer", customer):
+        raise PermissionDenied
+    form = CustomerForm(request.POST or None, instance=customer, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.customer_update(actor=request.user, customer=customer, data=form.changed_data_dict(),
+                                     today=timezone.localdate())
+        except DomainError as e:
+            _add_errors(form, e)
+        else:
+            messages.success(request, _("Changes saved."))
+            return redirect("customers:detail", pk=customer.pk)
+    return render(request, "customers/form.html", {"form": form, "customer": customer, "creating": False})
+
+
+@login_required
+@require_POST
+def customer_reveal(request, pk, field):
+    customer = _visible_customer(request, pk)
+    try:
+        value = services.pii_reveal(actor=request.user, customer=customer, field=field,
+                                    reason=request.POST.get("reason", ""))
+    except NotPermitted:
+        raise PermissionDenied from None
+    except DomainError:
+        raise Http404 from None
+    return HttpResponse(value, content_type="text/plain; charset=utf-8")
+
+
+@login_required
+@require_POST
+def interaction_create(request, pk):
+    customer = _visible_customer(request, pk)
+    form = InteractionForm(request.POST)
+    if form.is_valid():
+        try:
+            services.interaction_log(actor=request.user, customer=customer, data=form.cleaned_data,
+                                     now=timezone.now())
+        except DomainError as e:
+            _add_errors(form, e)
+        else:
+            messages.success(request, _("Interaction recorded."))
+            if form.cleaned_data.get("next_follow_up"):
+                messages.info(request, _("A follow-up task was created for %(date)s.")
+                              % {"date": form.cleaned_data["next_follow_up"].isoformat()})
+            return redirect("customers:detail", pk=customer.pk)
+    return render(request, "customers/detail.html", _detail_context(request, customer, form), status=400)
+
+
+@login_required
+def task_list(request):
+    status = request.GET.get("status", TaskStatus.OPEN)
+    if status not in TaskStatus.values:
+        status = TaskStatus.OPEN
+    page = CappedPaginator(selectors.my_tasks(request.user, status=status), 25).get_page(request.GET.get("page"))
+    return render(request, "customers/tasks.html", {
+        "page": page, "status": status, "statuses": TaskStatus.choices, "today": timezone.localdate(),
+        "snooze_form": SnoozeForm(), "done_form": DoneForm(),
+    })
+
+
+def _visible_task(request, pk):
+    return get_object_or_404(selectors.tasks_visible_to(request.user), pk=pk)
+
+
+@login_required
+@require_POST
+def task_done(request, pk):
+    task = _visible_task(request, pk)
+    form = DoneForm(request.POST)
+    if form.is_valid():
+        try:
+            services.task_complete(actor=request.user, task=task, outcome=form.cleaned_data["outcome"],
+                                   now=timezone.now())
+            messages.success(request, _("Task done."))
+        except DomainError as e:
+            messages.error(request, str(e.message))
+    else:
+        messages.error(request, "; ".join(m for ms in form.errors.values() for m in ms))
+    return redirect("customers:tasks")
+
+
+@login_required
+@require_POST
+def task_snooze(request, pk):
+    task = _visible_task(request, pk)
+    form = SnoozeForm(request.POST)
+    if form.is_valid():
+        try:
+            services.task_snooze(actor=request.user, task=task, until=form.cleaned_data["until"],
+                                 today=timezone.localdate())
+            messages.success(request, _("Task snoozed."))
+        except DomainError as e:
+            messages.error(request, "; ".join(m for ms in e.fields.values() for m in ms) or str(e.message))
+    else:
+        messages.error(request, "; ".join(m for ms in form.errors.values() for m in ms))
+    return redirect("customers:tasks")

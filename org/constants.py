@@ -1,0 +1,34 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class BranchLevel(models.TextChoices):
+    HEAD_OFFICE = "head_office", _("Head office")
+    BRANCH = "branch", _("Branch")
+    OUTLET = "outlet", _("Outlet")
+
+
+class Role(models.TextChoices):
+    RM = "rm", _("Relationship manager")
+    SUPERVISOR = "supervisor", _("Branch supervisor")
+    COMPLAINT_OFFICER = "complaint_officer", _("Complaint officer")
+    HEAD_OFFICE = "head_office", _("Head-office admin")
+
+
+class Scope(models.TextChoices):
+    """Scopes an integration API key may carry."""
+
+    PII_READ = "pii:read", _("Read full sensitive values")
+    CUSTOMERS_READ = "customers:read", _("Read customers")
+    CUSTOMERS_WRITE = "customers:write", _("Create and change customers")
+    SNAPSHOTS_READ = "snapshots:read", _("Read financial snapshots and holdings")
+    SNAPSHOTS_WRITE = "snapshots:write", _("Push financial snapshots and holdings")
+    INTERACTIONS_WRITE = "interactions:write", _("Record interactions and tasks")
+    SEGMENTS_READ = "segments:read", _("Read segments")
+
+
+class PiiField(models.TextChoices):
+    ID_NUMBER = "id_number", _("ID number")
+    MOBILE = "mobile", _("Mobile")
+    ACCOUNT_NO = "account_no", _("Account number")
+    CREDIT_CODE = "credit_code", _("Unified social credit code")

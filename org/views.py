@@ -1,0 +1,57 @@
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from crm_project.pagination import CappedPaginator
+from customers.permissions import can
+
+from .forms import LanguageForm
+from .models import ApiKeyUse, PiiAccessLog
+from .services import user_language_set
+
+
+@require_POST
+def language_set(request):
+    """Switch the interface language; remembered on the user (and in a cookie before sign-in)."""
+    form = LanguageForm(request.POST)
+    target = request.POST.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = "/"
+    response = redirect(target)
+    if form.is_valid():
+        language = form.cleaned_data["language"]
+        if request.user.is_authenticated:
+            user_language_set(user=request.user, language=language)
+        translation.activate(language)
+        response.set_cookie("django_language", language, samesite="Lax")
+    return response
+
+
+@login_required
+def audit_log(request):
+    """Head office: who revealed which sensitive value, and what each API key did."""
+    if not can(request.user, "org.view_audit"):
+        raise PermissionDenied
+    tab = request.GET.get("tab", "reveals")
+    if tab == "keys":
+        qs = ApiKeyUse.objects.select_related("key").order_by("-at")
+    else:
+        tab = "reveals"
+        qs = PiiAccessLog.objects.select_related("user", "api_key").order_by("-at")
+    page = CappedPaginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "org/audit_log.html", {"page": page, "tab": tab})
+
+
+def error_403(request, exception=None):
+    return render(request, "errors/403.html", status=403)
+
+
+def error_404(request, exception=None):
+    return render(request, "errors/404.html", status=404)
+
+
+def error_500(request):
+    return render(request, "errors/500.html", status=500)
