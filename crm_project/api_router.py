@@ -3,7 +3,11 @@
 from rest_framework.routers import DefaultRouter
 
 from customers.api.views import (
-    CustomerViewSet, FollowUpTaskViewSet, HoldingViewSet, InteractionViewSet, SnapshotViewSet,
+    CustomerViewSet,
+    FollowUpTaskViewSet,
+    HoldingViewSet,
+    InteractionViewSet,
+    SnapshotViewSet,
 )
 
 router = DefaultRouter()

@@ -4,19 +4,27 @@ import django_filters
 from django.utils.translation import gettext_lazy as _
 
 from org.models import Branch, User
-from org.selectors import branch_subtree_ids
+from org.selectors import branch_subtree_ids, branches_visible_to, staff_visible_to
 
 from .constants import CustomerKind, LifecycleStage, RiskLevel, TaskStatus
 from .models import Customer, FinancialSnapshot, FollowUpTask, Holding, Interaction
 from .selectors import customer_search
 
 
+def _staff_choices(request):
+    return staff_visible_to(request.user) if request else User.objects.none()
+
+
+def _branch_choices(request):
+    return branches_visible_to(request.user) if request else Branch.objects.none()
+
+
 class CustomerFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", label=_("Search"),
                                   help_text=_("Name fragment, CIF, mobile or ID number."))
     kind = django_filters.ChoiceFilter(choices=CustomerKind.choices, label=_("Customer type"))
-    rm = django_filters.ModelChoiceFilter(queryset=User.objects.all(), label=_("Relationship manager"))
-    branch = django_filters.ModelChoiceFilter(queryset=Branch.objects.all(), method="filter_branch",
+    rm = django_filters.ModelChoiceFilter(queryset=_staff_choices, label=_("Relationship manager"))
+    branch = django_filters.ModelChoiceFilter(queryset=_branch_choices, method="filter_branch",
                                               label=_("Branch (with its outlets)"))
     lifecycle_stage = django_filters.ChoiceFilter(choices=LifecycleStage.choices, label=_("Lifecycle stage"))
     risk_level = django_filters.ChoiceFilter(choices=RiskLevel.choices, label=_("Risk tolerance"))

@@ -9,8 +9,19 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .constants import (
-    Channel, CompanySize, CustomerKind, Gender, HoldingStatus, IdType, IncomeBand, InteractionOutcome,
-    LifecycleStage, ProductRisk, ProductType, RiskLevel, TaskStatus,
+    Channel,
+    CompanySize,
+    CustomerKind,
+    Gender,
+    HoldingStatus,
+    IdType,
+    IncomeBand,
+    InteractionOutcome,
+    LifecycleStage,
+    ProductRisk,
+    ProductType,
+    RiskLevel,
+    TaskStatus,
 )
 
 ZERO = Decimal("0")

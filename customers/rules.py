@@ -74,8 +74,9 @@ def normalize_credit_code(value: str) -> str:
         raise RuleViolation(_("A unified social credit code has 18 characters."))
     bad = sorted({c for c in code if c not in _USCC_ALPHABET})
     if bad:
-        raise RuleViolation(_("A unified social credit code cannot contain: %(chars)s (I, O, Z, S and V are never used).")
-                            % {"chars": ", ".join(bad)})
+        raise RuleViolation(
+            _("A unified social credit code cannot contain: %(chars)s (I, O, Z, S and V are never used).")
+            % {"chars": ", ".join(bad)})
     if credit_code_check_char(code[:17]) != code[17]:
         raise RuleViolation(_("The credit code's check character is wrong: please check the code for a typo."))
     return code

@@ -58,8 +58,23 @@ def customer_list(request):
     return render(request, template, context)
 
 
+def _history_rows(changes):
+    """Field label and masked old → new values for each recorded change."""
+    for entry in changes:
+        rows = []
+        for field, (old, new) in entry.changes.items():
+            name = field.removesuffix("_id")
+            mask = rules.MASKERS.get(name, lambda v: v)
+            label = Customer._meta.get_field(name).verbose_name
+            rows.append((label, [mask(old) if isinstance(old, str) else old,
+                                 mask(new) if isinstance(new, str) else new]))
+        entry.masked_changes = rows
+    return changes
+
+
 def _detail_context(request, customer, interaction_form):
     data = selectors.customer_360(customer)
+    _history_rows(data["history"])
     for h in data["holdings"]:
         h.account_masked = rules.mask_account_no(h.account_no)
     return {

@@ -1,7 +1,7 @@
-"""Reads about the organisation: which branches a node covers."""
+"""Reads about the organisation: which branches and staff a viewer's scope covers."""
 
 from .constants import Role
-from .models import Branch
+from .models import Branch, User
 
 
 def branch_subtree_ids(branch: Branch) -> list[int]:
@@ -9,26 +9,39 @@ def branch_subtree_ids(branch: Branch) -> list[int]:
     return list(Branch.objects.filter(path__startswith=branch.path).values_list("id", flat=True))
 
 
-def branches_visible_to(user):
-    """Branches a user may pick in filters and forms."""
+def _scope_root(user) -> tuple[bool, Branch | None]:
+    """(sees everything, root branch of the scope) for a staff user or an API-key principal."""
     if not user.is_authenticated:
-        return Branch.objects.none()
-    if user.role == Role.HEAD_OFFICE or user.is_superuser:
+        return False, None
+    if getattr(user, "api_key", None) is not None:
+        return user.branch is None, user.branch
+    if user.is_superuser or user.role == Role.HEAD_OFFICE:
+        return True, None
+    if user.role == Role.SUPERVISOR:
+        return False, user.branch
+    return False, None
+
+
+def branches_visible_to(user):
+    """Branches a viewer may pick in filters and forms."""
+    everything, root = _scope_root(user)
+    if everything:
         return Branch.objects.all()
-    if user.branch_id is None:
-        return Branch.objects.none()
-    return Branch.objects.filter(path__startswith=user.branch.path)
+    if root is not None:
+        return Branch.objects.filter(path__startswith=root.path)
+    if getattr(user, "role", None) == Role.RM and user.branch_id:
+        return Branch.objects.filter(path__startswith=user.branch.path)
+    return Branch.objects.none()
 
 
 def staff_visible_to(user):
-    """Staff a user may pick as a customer's RM (filters, forms, handover)."""
-    from .models import User
-
-    qs = User.objects.filter(is_active=True, role=Role.RM).select_related("branch")
-    if not user.is_authenticated:
-        return qs.none()
-    if user.role == Role.HEAD_OFFICE or user.is_superuser:
+    """Relationship managers a viewer may pick in filters and forms."""
+    qs = User.objects.filter(is_active=True, role=Role.RM).select_related("branch").order_by("username")
+    everything, root = _scope_root(user)
+    if everything:
         return qs
-    if user.role == Role.SUPERVISOR and user.branch_id:
-        return qs.filter(branch__path__startswith=user.branch.path)
-    return qs.filter(pk=user.pk)
+    if root is not None:
+        return qs.filter(branch__path__startswith=root.path)
+    if getattr(user, "role", None) == Role.RM:
+        return qs.filter(pk=user.pk)
+    return qs.none()

@@ -137,6 +137,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 MEDIA_ROOT = VAR_DIR / "media"
+WHITENOISE_USE_FINDERS = DEBUG  # `make run` serves static files without collectstatic
 
 # --- REST API ---
 REST_FRAMEWORK = {

@@ -1,10 +1,10 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from org.models import Branch, User
 from customers import rules
 from customers.constants import SENSITIVE_CUSTOMER_FIELDS
 from customers.models import Customer, FinancialSnapshot, FollowUpTask, Holding, Interaction
+from org.models import Branch, User
 
 
 class StrictSerializer(serializers.Serializer):

@@ -11,10 +11,21 @@ from customers.permissions import key_can_read_pii
 from org.constants import Scope
 
 from .serializers import (
-    CUSTOMER_LIST_FIELDS, CustomerListSerializer, CustomerSerializer, CustomerWriteSerializer,
-    HoldingSerializer, InteractionSerializer, InteractionWriteSerializer, RevealResultSerializer,
-    RevealSerializer, SnapshotSerializer, TaskCompleteSerializer, TaskSerializer, TaskSnoozeSerializer,
-    TaskWriteSerializer, mask_row,
+    CUSTOMER_LIST_FIELDS,
+    CustomerListSerializer,
+    CustomerSerializer,
+    CustomerWriteSerializer,
+    HoldingSerializer,
+    InteractionSerializer,
+    InteractionWriteSerializer,
+    RevealResultSerializer,
+    RevealSerializer,
+    SnapshotSerializer,
+    TaskCompleteSerializer,
+    TaskSerializer,
+    TaskSnoozeSerializer,
+    TaskWriteSerializer,
+    mask_row,
 )
 
 
