@@ -1,9 +1,12 @@
 """Server-rendered pages for RMs and supervisors: thin, calling selectors and services."""
 
+import csv
+import itertools
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -53,7 +56,8 @@ def customer_list(request):
     query = request.GET.copy()
     query.pop("page", None)
     context = {"filter": filterset, "page": page, "sort": sort, "query": query.urlencode(),
-               "can_add": can(request.user, "customers.add_customer")}
+               "can_add": can(request.user, "customers.add_customer"),
+               "can_export": can(request.user, "customers.export_customers")}
     template = "customers/_list_table.html" if request.htmx and not request.htmx.boosted else "customers/list.html"
     return render(request, template, context)
 
@@ -87,6 +91,29 @@ def _detail_context(request, customer, interaction_form):
         "can_reveal": can(request.user, "customers.reveal_pii", customer),
         "today": timezone.localdate(),
     }
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@login_required
+def customer_export(request):
+    """The filtered customer list as CSV (masked); supervisors and head office only; logged."""
+    if not can(request.user, "customers.export_customers"):
+        raise PermissionDenied
+    base = selectors.customers_visible_to(request.user)
+    filterset = CustomerFilter(request.GET, queryset=base, request=request)
+    qs = filterset.qs.order_by("id") if filterset.is_valid() else base.none()
+    writer = csv.writer(_Echo())
+    rows = services.customers_export_rows(actor=request.user, customers=qs, filters=request.GET.urlencode())
+    first = next(rows)  # runs the permission check and writes the log before streaming starts
+    response = StreamingHttpResponse(
+        itertools.chain([writer.writerow(first)], (writer.writerow(r) for r in rows)),
+        content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="customers.csv"'
+    return response
 
 
 @login_required
