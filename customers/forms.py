@@ -14,6 +14,9 @@ class DateInput(forms.DateInput):
 class CustomerForm(forms.ModelForm):
     tags = SimpleArrayField(forms.CharField(max_length=30), required=False, label=_("Tags"),
                             help_text=_("Separate tags with commas."))
+    # Typed as people write them (+86, spaces, dashes); the service normalises and checks them.
+    mobile = forms.CharField(max_length=20, required=False, label=_("Mobile"))
+    id_number = forms.CharField(max_length=32, required=False, label=_("ID number"))
 
     class Meta:
         model = Customer

@@ -168,7 +168,7 @@ def customer_update(*, actor, customer: Customer, data: dict, today: date, sourc
     if not can(actor, "customers.change_customer", customer):
         raise NotPermitted()
     with transaction.atomic():
-        locked = Customer.objects.select_for_update().select_related("rm", "branch").get(pk=customer.pk)
+        locked = Customer.objects.select_for_update(of=("self",)).select_related("rm", "branch").get(pk=customer.pk)
         before = _snapshot(locked)
         for field, value in data.items():
             setattr(locked, field, value)
@@ -238,7 +238,7 @@ def interaction_log(*, actor, customer: Customer, data: dict, now) -> Interactio
     if interaction.next_follow_up and interaction.next_follow_up < today:
         errors["next_follow_up"] = [_("The next follow-up cannot be in the past.")]
     try:
-        interaction.full_clean(exclude=list(errors))
+        interaction.full_clean(exclude=[*errors, "staff"])  # staff is set here; None for an API key
     except ValidationError as e:
         for field, messages in e.message_dict.items():
             errors.setdefault(field, []).extend(messages)

@@ -1,8 +1,10 @@
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm_project.pagination import CappedPaginator
@@ -45,13 +47,23 @@ def audit_log(request):
     return render(request, "org/audit_log.html", {"page": page, "tab": tab})
 
 
+def _api_error(request, status, code, detail):
+    """Errors under /api/ keep the API's one error format even when raised outside DRF."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": code, "detail": str(detail), "errors": {}}, status=status)
+    return None
+
+
 def error_403(request, exception=None):
-    return render(request, "errors/403.html", status=403)
+    return _api_error(request, 403, "permission_denied", _("You are not allowed to do this.")) or render(
+        request, "errors/403.html", status=403)
 
 
 def error_404(request, exception=None):
-    return render(request, "errors/404.html", status=404)
+    return _api_error(request, 404, "not_found", _("Not found.")) or render(
+        request, "errors/404.html", status=404)
 
 
 def error_500(request):
-    return render(request, "errors/500.html", status=500)
+    return _api_error(request, 500, "server_error", _("Something went wrong on our side.")) or render(
+        request, "errors/500.html", status=500)

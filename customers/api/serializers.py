@@ -79,6 +79,8 @@ class CustomerWriteSerializer(StrictSerializer, serializers.ModelSerializer):
     branch = serializers.PrimaryKeyRelatedField(queryset=Branch.objects.all(), required=False)
     rm = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False, allow_null=True)
     tags = serializers.ListField(child=serializers.CharField(max_length=30), max_length=20, required=False)
+    mobile = serializers.CharField(max_length=20, required=False, allow_blank=True,
+                                   help_text=_("Mainland mobile; +86, spaces and dashes are accepted and removed."))
 
     class Meta:
         model = Customer

@@ -39,7 +39,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         key = header[len(KEYWORD) + 1:].strip()
         try:
-            api_key = ApiKey.objects.select_related("branch").get_from_key(key)
+            api_key = ApiKey.objects.get_from_key(key)  # a manager method: a QuerySet has no get_from_key
         except ApiKey.DoesNotExist:
             raise exceptions.AuthenticationFailed(_("Unknown API key.")) from None
         if api_key.has_expired:

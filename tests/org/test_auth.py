@@ -108,3 +108,18 @@ def test_audit_log_is_for_head_office_only(world):
     client.force_login(world.ho_user)
     assert client.get(reverse("audit-log")).status_code == 200
     assert client.get(reverse("audit-log") + "?tab=keys").status_code == 200
+
+
+def test_unknown_api_url_answers_in_the_api_error_format(world):
+    client = Client()
+    client.force_login(world.rm)
+    response = client.get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_unknown_page_renders_the_html_404(world):
+    client = Client()
+    client.force_login(world.rm)
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404 and b"404" in response.content

@@ -1,0 +1,181 @@
+"""The pages an RM and a supervisor use all day: list, 360, forms with inline errors, tasks."""
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from customers.constants import TaskStatus
+from customers.models import Customer, CustomerChange, FollowUpTask, Interaction
+
+from ..factories import CustomerFactory, FinancialSnapshotFactory, HoldingFactory, InteractionFactory, make_resident_id
+
+
+@pytest.fixture
+def as_rm(world):
+    client = Client()
+    client.force_login(world.rm)
+    return client
+
+
+def valid_form(world, **overrides):
+    data = {
+        "cif": "CIF9000000001", "kind": "individual", "name": "欧阳娜娜", "id_type": "resident_id",
+        "id_number": make_resident_id(dt.date(1990, 5, 17), "F", seq=7), "gender": "F",
+        "birth_date": "1990-05-17", "mobile": "+86 139 1234 5678", "lifecycle_stage": "growth",
+        "branch": world.b1.pk, "rm": world.rm.pk, "tags": "VIP,代发", "risk_level": "C3",
+        "risk_assessed_on": "2026-03-01",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_create_customer_from_the_form(world, as_rm):
+    response = as_rm.post(reverse("customers:create"), valid_form(world))
+    customer = Customer.objects.get(cif="CIF9000000001")
+    assert response.status_code == 302 and response.url == reverse("customers:detail", args=[customer.pk])
+    assert customer.mobile == "13912345678" and customer.tags == ["VIP", "代发"]
+    assert customer.rm == world.rm and customer.name_bigrams == ["娜娜", "欧阳", "阳娜"]
+    assert CustomerChange.objects.filter(customer=customer, actor=world.rm).exists()
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("id_number", "110105199005170001"),  # wrong check character
+    ("birth_date", "1990-05-18"),  # contradicts the ID
+    ("gender", "M"),  # contradicts the ID
+    ("mobile", "1234567"),
+    ("risk_level", "C9"),
+    ("name", "名" * 101),
+])
+def test_bad_input_gets_an_inline_error_and_nothing_is_saved(world, as_rm, field, value):
+    before = Customer.objects.count()
+    response = as_rm.post(reverse("customers:create"), valid_form(world, **{field: value}))
+    assert response.status_code == 200
+    assert response.context["form"].errors.get(field), response.context["form"].errors
+    assert f'data-field-error="{field}"' in response.content.decode()
+    assert Customer.objects.count() == before
+
+
+def test_duplicate_cif_is_a_field_error(world, as_rm):
+    response = as_rm.post(reverse("customers:create"), valid_form(world, cif=world.c_rm.cif))
+    assert response.status_code == 200 and response.context["form"].errors.get("cif")
+
+
+def test_edit_keeps_masked_values_when_left_empty_and_records_history(world, as_rm):
+    customer = world.c_rm
+    page = as_rm.get(reverse("customers:edit", args=[customer.pk]))
+    assert customer.mobile not in page.content.decode()  # sensitive values never reach the form
+    data = valid_form(world, cif=customer.cif, name="张伟明", id_number="", mobile="", gender=customer.gender,
+                      birth_date=customer.birth_date.isoformat(), address="福州市鼓楼区五四路1号")
+    response = as_rm.post(reverse("customers:edit", args=[customer.pk]), data)
+    assert response.status_code == 302, response.context["form"].errors
+    customer.refresh_from_db()
+    assert customer.id_number == world.customers["c_rm"].id_number
+    assert customer.address == "福州市鼓楼区五四路1号"
+    change = CustomerChange.objects.filter(customer=customer).latest("at")
+    assert change.changes["address"] == ["", "福州市鼓楼区五四路1号"]
+    detail = as_rm.get(reverse("customers:detail", args=[customer.pk])).content.decode()
+    assert "福州市鼓楼区五四路1号" in detail
+
+
+def test_list_search_filters_and_sorting(world, as_rm):
+    page = as_rm.get(reverse("customers:list"), {"q": "伟明"})
+    assert [c.pk for c in page.context["page"].object_list] == [world.c_rm.pk]
+    page = as_rm.get(reverse("customers:list"), {"sort": "-aum"})
+    aums = [c.aum_latest for c in page.context["page"].object_list]
+    assert aums == sorted(aums)
+    page = as_rm.get(reverse("customers:list"), {"tag": "VIP"})
+    assert [c.pk for c in page.context["page"].object_list] == [world.c_rm.pk]
+
+
+def test_list_shows_masked_values_only(world, as_rm):
+    body = as_rm.get(reverse("customers:list")).content.decode()
+    c = world.c_rm
+    assert c.mobile not in body and c.id_number not in body
+    assert c.mobile[:3] + "****" + c.mobile[-4:] in body
+
+
+def test_htmx_search_returns_only_the_table(world, as_rm):
+    response = as_rm.get(reverse("customers:list"), {"q": "伟明"}, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert "<nav" not in body.split('data-testid="customer-table"')[0]
+    assert "张伟明" in body
+
+
+@pytest.mark.parametrize("rows", [3, 30])
+def test_list_query_count_does_not_grow_with_rows(world, rows, django_assert_max_num_queries):
+    for i in range(rows):
+        CustomerFactory(rm=world.rm, branch=world.b1, name=f"测试{i}")
+    client = Client()
+    client.force_login(world.sup_b1)
+    # session, user, branch, scope, count, page, two filter dropdowns (count + rows each), session save
+    with django_assert_max_num_queries(14):
+        response = client.get(reverse("customers:list"))
+    assert len(response.context["page"].object_list) == min(25, rows + 3)
+
+
+@pytest.mark.parametrize("extra", [1, 12])
+def test_360_query_count_is_constant(world, extra, django_assert_max_num_queries):
+    customer = world.c_rm
+    for i in range(extra):
+        FinancialSnapshotFactory(customer=customer, period=dt.date(2025, 1 + i % 12, 1) if i < 12 else None)
+        HoldingFactory(customer=customer)
+        InteractionFactory(customer=customer)
+    client = Client()
+    client.force_login(world.rm)
+    with django_assert_max_num_queries(14):
+        response = client.get(reverse("customers:detail", args=[customer.pk]))
+    assert response.status_code == 200
+    assert len(response.context["holdings"]) == extra + 1
+
+
+def test_log_interaction_with_next_follow_up_creates_a_task(world, as_rm, time_machine):
+    time_machine.move_to("2026-11-20 10:00:00+08:00", tick=False)
+    customer = world.c_rm
+    response = as_rm.post(reverse("customers:interaction-create", args=[customer.pk]), {
+        "channel": "visit", "occurred_at": "2026-11-20T09:30", "outcome": "interested",
+        "notes": "客户关注理财到期", "next_follow_up": "2026-11-27"})
+    assert response.status_code == 302
+    interaction = Interaction.objects.filter(customer=customer).latest("id")
+    task = FollowUpTask.objects.get(source_interaction=interaction)
+    assert task.assignee == world.rm and task.due_date == dt.date(2026, 11, 27)
+    detail = as_rm.get(reverse("customers:detail", args=[customer.pk]))
+    assert task in detail.context["open_tasks"]
+
+
+def test_interaction_in_the_future_is_an_inline_error(world, as_rm, time_machine):
+    time_machine.move_to("2026-11-20 10:00:00+08:00", tick=False)
+    before = Interaction.objects.count()
+    response = as_rm.post(reverse("customers:interaction-create", args=[world.c_rm.pk]), {
+        "channel": "visit", "occurred_at": "2026-12-20T09:30", "outcome": "reached"})
+    assert response.status_code == 400
+    assert response.context["interaction_form"].errors.get("occurred_at")
+    assert Interaction.objects.count() == before
+
+
+def test_my_tasks_done_and_snooze(world, as_rm, time_machine):
+    time_machine.move_to("2026-11-20 10:00:00+08:00", tick=False)
+    task = world.tasks["c_rm"]
+    page = as_rm.get(reverse("customers:tasks"))
+    assert task in page.context["page"].object_list
+    as_rm.post(reverse("customers:task-snooze", args=[task.pk]), {"until": "2030-02-01"})
+    task.refresh_from_db()
+    assert task.due_date == dt.date(2030, 2, 1)
+    response = as_rm.post(reverse("customers:task-snooze", args=[task.pk]), {"until": "2026-11-01"}, follow=True)
+    assert "later day" in response.content.decode() or "之后" in response.content.decode()
+    as_rm.post(reverse("customers:task-done", args=[task.pk]), {"outcome": "已回访"})
+    task.refresh_from_db()
+    assert task.status == TaskStatus.DONE and task.outcome == "已回访"
+    done = as_rm.get(reverse("customers:tasks"), {"status": "done"})
+    assert task in done.context["page"].object_list
+
+
+def test_reveal_returns_the_value_and_logs_it(world, as_rm):
+    from org.models import PiiAccessLog
+
+    response = as_rm.post(reverse("customers:reveal", args=[world.c_rm.pk, "mobile"]))
+    assert response.status_code == 200 and response.content.decode() == world.c_rm.mobile
+    log = PiiAccessLog.objects.get()
+    assert (log.user, log.customer_id, log.field) == (world.rm, world.c_rm.pk, "mobile")
+    assert as_rm.post(reverse("customers:reveal", args=[world.c_rm.pk, "name"])).status_code == 404
