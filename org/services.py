@@ -51,3 +51,14 @@ def pii_access_record(*, field: str, user: User | None = None, api_key: ApiKey |
 def user_language_set(*, user: User, language: str) -> None:
     user.language = language
     user.save(update_fields=["language"])
+
+
+def housekeeping_run(*, now) -> dict:
+    """Nightly clean-up: expired sessions and expired login-failure records. Safe to run twice."""
+    from axes.models import AccessAttempt
+    from django.conf import settings
+    from django.contrib.sessions.models import Session
+
+    sessions, _ = Session.objects.filter(expire_date__lt=now).delete()
+    attempts, _ = AccessAttempt.objects.filter(attempt_time__lt=now - settings.AXES_COOLOFF_TIME).delete()
+    return {"sessions": sessions, "login_attempts": attempts}

@@ -192,6 +192,7 @@ else:
 # --- Celery: Redis when REDIS_URL is set, else kombu's filesystem transport (no server needed) ---
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
+    CELERY_RESULT_BACKEND = REDIS_URL
 else:
     _queue_dir = VAR_DIR / "celery"
     for _sub in ("out", "processed"):

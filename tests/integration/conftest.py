@@ -1,0 +1,66 @@
+"""A real Redis and a real Celery worker process for the tests that are about them.
+
+Locally they skip with a message when Redis is absent; under CI=true a missing Redis fails.
+"""
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import redis
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        message = f"Redis is not reachable at {url} ({exc}); set REDIS_URL or start redis-server"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+def _database_url():
+    s = connection.settings_dict
+    auth = quote(s["USER"] or "postgres") + (":" + quote(s["PASSWORD"]) if s["PASSWORD"] else "")
+    host = s["HOST"] or ""
+    if host.startswith("/"):
+        return f"postgres://{auth}@/{s['NAME']}?host={quote(host)}"
+    return f"postgres://{auth}@{host}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture
+def celery_worker(transactional_db, redis_url):
+    """Start `celery worker` on a private queue against the test database; yield the queue name."""
+    from crm_project.celery import app
+
+    queue = f"crm-it-{uuid.uuid4().hex[:8]}"
+    old = (app.conf.broker_url, app.conf.result_backend)
+    app.conf.broker_url = app.conf.result_backend = redis_url
+    env = dict(os.environ, DATABASE_URL=_database_url(), REDIS_URL=redis_url,
+               DJANGO_SETTINGS_MODULE="crm_project.settings.test")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "crm_project", "worker", "--pool=solo", "-Q", queue,
+         "--without-gossip", "--without-mingle", "--loglevel=INFO"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        yield queue
+    finally:
+        proc.terminate()
+        try:
+            out, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+        app.conf.broker_url, app.conf.result_backend = old
+        print(out[-3000:])
