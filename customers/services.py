@@ -140,8 +140,9 @@ def _jsonable(value):
 
 def _record_changes(customer, before: dict, actor, source: str):
     after = _snapshot(customer)
+    empty = (None, "", [], False)
     changes = {f: [_jsonable(before.get(f)), _jsonable(after[f])] for f in AUDITED_FIELDS
-               if before.get(f) != after[f]}
+               if before.get(f) != after[f] and not (before.get(f) in empty and after[f] in empty)}
     if changes:
         CustomerChange.objects.create(customer=customer, source=source, changes=changes, **_actor_fields(actor))
     return changes

@@ -63,16 +63,39 @@ def customer_list(request):
 
 
 def _history_rows(changes):
-    """Field label and masked old → new values for each recorded change."""
+    """Field label and readable, masked old → new values for each recorded change (two queries at most)."""
+    from org.models import Branch, User
+
+    ids = {"rm": set(), "branch": set()}
     for entry in changes:
-        rows = []
-        for field, (old, new) in entry.changes.items():
-            name = field.removesuffix("_id")
-            mask = rules.MASKERS.get(name, lambda v: v)
-            label = Customer._meta.get_field(name).verbose_name
-            rows.append((label, [mask(old) if isinstance(old, str) else old,
-                                 mask(new) if isinstance(new, str) else new]))
-        entry.masked_changes = rows
+        for field in ("rm_id", "branch_id"):
+            ids[field[:-3]].update(v for v in entry.changes.get(field, []) if v)
+    names = {
+        "rm": {u.pk: str(u) for u in User.objects.filter(pk__in=ids["rm"])} if ids["rm"] else {},
+        "branch": dict(Branch.objects.filter(pk__in=ids["branch"]).values_list("pk", "name")) if ids["branch"] else {},
+    }
+
+    def readable(name, value):
+        field = Customer._meta.get_field(name)
+        if value in (None, "", []):
+            return ""
+        if name in names:
+            return names[name].get(value, value)
+        if name in rules.MASKERS:
+            return rules.MASKERS[name](value)
+        if field.choices:
+            return dict(field.flatchoices).get(value, value)
+        if isinstance(value, bool):
+            return _("yes") if value else _("no")
+        if isinstance(value, list):
+            return ", ".join(value)
+        return value
+
+    for entry in changes:
+        entry.masked_changes = [
+            (Customer._meta.get_field(f.removesuffix("_id")).verbose_name,
+             [readable(f.removesuffix("_id"), old), readable(f.removesuffix("_id"), new)])
+            for f, (old, new) in entry.changes.items()]
     return changes
 
 
