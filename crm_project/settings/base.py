@@ -125,6 +125,7 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 LANGUAGE_CODE = env("LANGUAGE_CODE", default="zh-hans")
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["crm_project.formats"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = env("DISPLAY_TIME_ZONE", default="Asia/Shanghai")
