@@ -1,5 +1,7 @@
 """FilterSets shared by the HTML list pages and the API."""
 
+import datetime as dt
+
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
@@ -68,11 +70,16 @@ class HoldingFilter(django_filters.FilterSet):
 
 class InteractionFilter(django_filters.FilterSet):
     customer = django_filters.NumberFilter(field_name="customer_id", label=_("Customer id"))
-    since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte", label=_("Since"))
+    since = django_filters.IsoDateTimeFilter(method="filter_since", label=_("Since"))
 
     class Meta:
         model = Interaction
         fields = ["channel", "outcome", "staff"]
+
+
+    def filter_since(self, queryset, name, value):
+        # Offsets beyond ±15:59 are valid ISO 8601 but not for PostgreSQL: compare in UTC.
+        return queryset.filter(occurred_at__gte=value.astimezone(dt.timezone.utc)) if value else queryset
 
 
 class TaskFilter(django_filters.FilterSet):

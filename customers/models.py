@@ -184,7 +184,7 @@ class Holding(models.Model):
 
 class Interaction(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="interactions")
-    staff = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("staff"), null=True,
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("staff"), null=True, blank=True,
                               on_delete=models.PROTECT, related_name="interactions")
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     occurred_at = models.DateTimeField(_("when"))
@@ -206,7 +206,7 @@ class Interaction(models.Model):
 
 class FollowUpTask(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tasks")
-    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("assignee"), null=True,
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("assignee"), null=True, blank=True,
                                  on_delete=models.PROTECT, related_name="tasks")
     title = models.CharField(_("title"), max_length=200)
     due_date = models.DateField(_("due date"))

@@ -220,7 +220,15 @@ def snapshot_upsert(*, customer: Customer, period: date, values: dict, today: da
         raise ValidationFailed(fields={"period": [_("A period is given as the first day of its month.")]})
     if period > today:
         raise ValidationFailed(fields={"period": [_("The period cannot be in the future.")]})
-    snap, _created = FinancialSnapshot.objects.update_or_create(customer=customer, period=period, defaults=values)
+    snap = FinancialSnapshot.objects.select_for_update().filter(customer=customer, period=period).first()
+    snap = snap or FinancialSnapshot(customer=customer, period=period)
+    for field, value in values.items():
+        setattr(snap, field, value)
+    try:
+        snap.full_clean(validate_unique=False)
+    except ValidationError as e:
+        raise ValidationFailed(fields=e.message_dict) from None
+    snap.save()
     latest = FinancialSnapshot.objects.filter(customer=customer).order_by("-period").first()
     Customer.objects.filter(pk=customer.pk).update(aum_latest=latest.aum, last_txn_date=latest.last_txn_date)
     return snap
@@ -239,7 +247,7 @@ def interaction_log(*, actor, customer: Customer, data: dict, now) -> Interactio
     if interaction.next_follow_up and interaction.next_follow_up < today:
         errors["next_follow_up"] = [_("The next follow-up cannot be in the past.")]
     try:
-        interaction.full_clean(exclude=[*errors, "staff"])  # staff is set here; None for an API key
+        interaction.full_clean(exclude=list(errors))
     except ValidationError as e:
         for field, messages in e.message_dict.items():
             errors.setdefault(field, []).extend(messages)

@@ -15,8 +15,18 @@ from customers.models import Customer
 from org.constants import BranchLevel, Scope
 
 from .factories import (
-    ALL_SCOPES, ApiKeyFactory, BranchFactory, ComplaintOfficerFactory, CustomerFactory, FinancialSnapshotFactory,
-    FollowUpTaskFactory, HeadOfficeUserFactory, HoldingFactory, InteractionFactory, RMFactory, SupervisorFactory,
+    ALL_SCOPES,
+    ApiKeyFactory,
+    BranchFactory,
+    ComplaintOfficerFactory,
+    CustomerFactory,
+    FinancialSnapshotFactory,
+    FollowUpTaskFactory,
+    HeadOfficeUserFactory,
+    HoldingFactory,
+    InteractionFactory,
+    RMFactory,
+    SupervisorFactory,
 )
 
 
@@ -93,10 +103,11 @@ def world(db):
         co_b1=ComplaintOfficerFactory(username="co_b1", branch=b1),
     )
     specs = {
-        "c_rm": dict(name="张伟明", rm=w.rm, branch=b1, aum_latest=Decimal("500000.00"), tags=["VIP", "代发"]),
-        "c_rm_outlet": dict(name="刘芳华", rm=w.rm, branch=b1a, aum_latest=Decimal("80000.00")),
-        "c_other": dict(name="赵敏", rm=w.other_rm, branch=b1, aum_latest=Decimal("200000.00")),
-        "c_b2": dict(name="孙丽娟", rm=w.rm_b2, branch=b2, aum_latest=Decimal("1500000.00"), tags=["VIP"]),
+        "c_rm": {"name": "张伟明", "rm": w.rm, "branch": b1, "aum_latest": Decimal("500000.00"),
+                 "tags": ["VIP", "代发"]},
+        "c_rm_outlet": {"name": "刘芳华", "rm": w.rm, "branch": b1a, "aum_latest": Decimal("80000.00")},
+        "c_other": {"name": "赵敏", "rm": w.other_rm, "branch": b1, "aum_latest": Decimal("200000.00")},
+        "c_b2": {"name": "孙丽娟", "rm": w.rm_b2, "branch": b2, "aum_latest": Decimal("1500000.00"), "tags": ["VIP"]},
     }
     for key, spec in specs.items():
         customer = CustomerFactory(**spec)

@@ -15,7 +15,14 @@ from faker import Faker
 
 from customers import rules
 from customers.constants import (
-    Channel, CustomerKind, Gender, HoldingStatus, IdType, InteractionOutcome, LifecycleStage, ProductType,
+    Channel,
+    CustomerKind,
+    Gender,
+    HoldingStatus,
+    IdType,
+    InteractionOutcome,
+    LifecycleStage,
+    ProductType,
     TaskStatus,
 )
 from customers.models import Customer, FinancialSnapshot, FollowUpTask, Holding, Interaction
@@ -30,7 +37,8 @@ ALL_SCOPES = [s.value for s in Scope]
 _id_seq = itertools.count(1)
 
 
-def make_resident_id(birth_date: dt.date, gender: str = Gender.MALE, area: str = "110105", seq: int | None = None) -> str:
+def make_resident_id(birth_date: dt.date, gender: str = Gender.MALE, area: str = "110105",
+                     seq: int | None = None) -> str:
     """A valid 18-character resident ID for the given birth date and gender."""
     seq = next(_id_seq) if seq is None else seq
     order = seq % 100  # digits 15-16
@@ -121,7 +129,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     rm = factory.SubFactory(RMFactory)
     branch = factory.LazyAttribute(lambda o: o.rm.branch if o.rm is not None else BranchFactory())
     tags = factory.LazyFunction(list)
-    aum_latest = Decimal("0")
+    aum_latest = Decimal(0)
 
 
 class CorporateCustomerFactory(CustomerFactory):

@@ -144,8 +144,9 @@ WHITENOISE_USE_FINDERS = DEBUG  # `make run` serves static files without collect
 # --- REST API ---
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # The key first: its challenge makes an unauthenticated call a 401 with WWW-Authenticate.
         "org.api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["org.api.permissions.IsStaffUserOrApiKey"],
     "DEFAULT_RENDERER_CLASSES": [
