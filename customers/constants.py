@@ -100,6 +100,12 @@ class TaskStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class ChangeSource(models.TextChoices):
+    WEB = "web", _("Web page")
+    API = "api", _("API")
+    IMPORT = "import", _("Core-banking import")
+
+
 OPEN_TASK_STATUSES = {TaskStatus.OPEN}
 
 # Sensitive fields masked everywhere unless revealed (DOMAIN.md §2).

@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .constants import (
-    Channel,
+    ChangeSource, Channel,
     CompanySize,
     CustomerKind,
     Gender,
@@ -120,7 +120,7 @@ class CustomerChange(models.Model):
                               on_delete=models.PROTECT, related_name="+")
     api_key = models.ForeignKey("org.ApiKey", verbose_name=_("API key"), null=True, blank=True,
                                 on_delete=models.PROTECT, related_name="+")
-    source = models.CharField(_("source"), max_length=20, default="web")
+    source = models.CharField(_("source"), max_length=20, choices=ChangeSource.choices, default=ChangeSource.WEB)
     changes = models.JSONField(_("changes"), default=dict)
 
     class Meta:
