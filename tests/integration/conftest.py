@@ -33,9 +33,9 @@ def redis_url():
 def _database_url():
     s = connection.settings_dict
     auth = quote(s["USER"] or "postgres") + (":" + quote(s["PASSWORD"]) if s["PASSWORD"] else "")
-    host = s["HOST"] or ""
+    host = s["HOST"] or s.get("OPTIONS", {}).get("host", "")
     if host.startswith("/"):
-        return f"postgres://{auth}@/{s['NAME']}?host={quote(host)}"
+        return f"postgres://{auth}@/{s['NAME']}?host={host}"
     return f"postgres://{auth}@{host}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
