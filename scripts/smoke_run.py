@@ -64,8 +64,12 @@ def main():
             os.killpg(proc.pid, signal.SIGKILL)
             print("".join(output)[-5000:])
             raise SystemExit("FAIL: the run command did not stop within 60s of Ctrl-C") from None
-    time.sleep(1)
-    leftovers = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    deadline = time.monotonic() + 15  # pool children may take a moment after their parent
+    while True:
+        leftovers = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        if not leftovers or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     pid_file = ROOT / "var" / "pgdata" / "postmaster.pid"
     if pid_file.exists():
         raise SystemExit("FAIL: the embedded PostgreSQL is still running after Ctrl-C")
