@@ -19,7 +19,10 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self):
-        return self.object_list[: self.cap + 1].count()
+        # Without ORDER BY: the capped count then stops at the first cap+1 index entries it finds
+        # (a supervisor's 170k-customer scope: 160 ms with the ordering, 1 ms without).
+        rows = self.object_list.order_by() if hasattr(self.object_list, "order_by") else self.object_list
+        return rows[: self.cap + 1].count()
 
     @property
     def count_capped(self):

@@ -9,7 +9,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .constants import (
-    ChangeSource, Channel,
+    ChangeSource,
+    Channel,
     CompanySize,
     CustomerKind,
     Gender,

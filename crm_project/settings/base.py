@@ -154,7 +154,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "crm_project.filters.FilterBackend",
         "crm_project.filters.StableOrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "crm_project.pagination.CappedPageNumberPagination",

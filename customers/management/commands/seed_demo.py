@@ -9,8 +9,8 @@ from customers import demo
 
 
 class Command(BaseCommand):
-    help = ("Create a demo bank: branches, staff (password %s) and N customers with monthly snapshots, "
-            "holdings, interactions and tasks. Deterministic for a given --seed and --today." % demo.DEMO_PASSWORD)
+    help = (f"Create a demo bank: branches, staff (password {demo.DEMO_PASSWORD}) and N customers with monthly "
+            "snapshots, holdings, interactions and tasks. Deterministic for a given --seed and --today.")
 
     def add_arguments(self, parser):
         parser.add_argument("--customers", type=int, required=True, help="Number of customers to create.")
