@@ -25,11 +25,11 @@ if not os.environ.get("DATABASE_URL"):
     sys.exit("Set DATABASE_URL to the benchmark database, e.g. "
              "DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_bench .venv/bin/python bench/bench_pages.py")
 
-import django
+import django  # noqa: E402
 
 django.setup()
 
-from django.db import connection
+from django.db import connection  # noqa: E402
 
 RESULTS: list[dict] = []
 
@@ -56,7 +56,8 @@ def report(name, value, unit="", *, target=None, higher_is_better=False, fmt="{:
     if target is not None:
         ok = value >= target if higher_is_better else value <= target
         status = "OK" if ok else "MISS"
-        line += f"  [target {'≥' if higher_is_better else '≤'} {fmt.format(target)}{(' ' + unit) if unit else ''}: {status}]"
+        sign = "≥" if higher_is_better else "≤"
+        line += f"  [target {sign} {fmt.format(target)}{(' ' + unit) if unit else ''}: {status}]"
     if note:
         line += f"  ({note})"
     print(line, flush=True)
