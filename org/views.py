@@ -54,16 +54,18 @@ def _api_error(request, status, code, detail):
     return None
 
 
+def _error_page(request, status, code, message):
+    return _api_error(request, status, code, message) or render(
+        request, "errors/error.html", {"status": status, "message": message}, status=status)
+
+
 def error_403(request, exception=None):
-    return _api_error(request, 403, "permission_denied", _("You are not allowed to do this.")) or render(
-        request, "errors/403.html", status=403)
+    return _error_page(request, 403, "permission_denied", _("You are not allowed to do this."))
 
 
 def error_404(request, exception=None):
-    return _api_error(request, 404, "not_found", _("Not found.")) or render(
-        request, "errors/404.html", status=404)
+    return _error_page(request, 404, "not_found", _("This page does not exist, or you may not see it."))
 
 
 def error_500(request):
-    return _api_error(request, 500, "server_error", _("Something went wrong on our side.")) or render(
-        request, "errors/500.html", status=500)
+    return _error_page(request, 500, "server_error", _("Something went wrong on our side. The error has been logged."))
