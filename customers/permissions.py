@@ -48,6 +48,8 @@ rules.add_perm("customers.reveal_pii", is_customer_staff | key_can_read_pii)
 rules.add_perm("customers.export_customers", is_supervisor | is_head_office)
 rules.add_perm("customers.log_interaction", is_customer_staff | is_api_client)
 rules.add_perm("org.view_audit", is_head_office)
+# Bulk upserts and file imports: integration keys (their scope is checked per endpoint) and head office.
+rules.add_perm("customers.bulk_upsert", is_head_office | is_api_client)
 
 
 def can(user, perm, obj=None) -> bool:

@@ -308,3 +308,16 @@ def task_snooze(*, actor, task: FollowUpTask, until: date, today: date) -> Follo
     locked.due_date = until
     locked.save(update_fields=["due_date"])
     return locked
+
+
+def bulk_upsert(*, kind: str, records, actor, today: date, source: str = "api", offset: int = 0):
+    """Create or update a batch of customers, snapshots or holdings by their external keys.
+
+    Good records are stored even when others are rejected; each rejection names the record's key,
+    the field and the reason. See ``customers.bulk`` for how.
+    """
+    from . import bulk
+
+    if not can(actor, "customers.bulk_upsert"):
+        raise NotPermitted()
+    return bulk.UPSERTS[kind](records, actor=actor, today=today, source=source, offset=offset)

@@ -105,3 +105,21 @@ class PiiAccessLog(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.user or self.api_key} {self.field}"
+
+
+class IdempotencyRecord(models.Model):
+    """A request made with an Idempotency-Key: its body's hash and, once answered, the response."""
+
+    owner = models.CharField(_("caller"), max_length=40)  # "key:<id>" or "user:<id>"
+    key = models.CharField(_("idempotency key"), max_length=255)
+    method = models.CharField(_("method"), max_length=10)
+    path = models.CharField(_("endpoint"), max_length=255)
+    body_hash = models.CharField(_("body hash"), max_length=64)
+    status = models.PositiveSmallIntegerField(_("status"), null=True, blank=True)  # null while in flight
+    response = models.JSONField(_("response"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
+        constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotency_owner_key")]

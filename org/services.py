@@ -1,5 +1,7 @@
 """Writes for the organisation: branches, staff, API keys, the PII-access log."""
 
+from datetime import timedelta
+
 from django.db import transaction
 
 from .models import ApiKey, ApiKeyUse, Branch, PiiAccessLog, User
@@ -59,6 +61,10 @@ def housekeeping_run(*, now) -> dict:
     from django.conf import settings
     from django.contrib.sessions.models import Session
 
+    from .models import IdempotencyRecord
+
     sessions, _ = Session.objects.filter(expire_date__lt=now).delete()
     attempts, _ = AccessAttempt.objects.filter(attempt_time__lt=now - settings.AXES_COOLOFF_TIME).delete()
-    return {"sessions": sessions, "login_attempts": attempts}
+    keys, _ = IdempotencyRecord.objects.filter(
+        created_at__lt=now - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)).delete()
+    return {"sessions": sessions, "login_attempts": attempts, "idempotency_keys": keys}

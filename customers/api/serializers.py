@@ -161,3 +161,54 @@ class TaskCompleteSerializer(StrictSerializer):
 
 class TaskSnoozeSerializer(StrictSerializer):
     until = serializers.DateField()
+
+
+class BulkErrorSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text=_("Position of the record in the request (0-based)."))
+    key = serializers.DictField(help_text=_("The record's external key, e.g. {\"cif\": \"CIF0000000001\"}."))
+    field = serializers.CharField(help_text=_("The field at fault (non_field_errors for the record as a whole)."))
+    reason = serializers.CharField()
+
+
+class BulkResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField(help_text=_("Records equal to what is stored: nothing was written."))
+    rejected = serializers.IntegerField()
+    errors = BulkErrorSerializer(many=True, help_text=_("One entry per rejected field; a rejected record "
+                                                        "is not written at all, the others are."))
+
+
+def bulk_request_serializer(name, record_serializer):
+    """Schema of a bulk request: {"records": [<record>, …]} (documentation only; parsing is column-wise)."""
+    return type(name, (serializers.Serializer,), {
+        "records": record_serializer(many=True, help_text=_("At most 5,000 records.")),
+        "__module__": __name__,
+    })
+
+
+class BulkCustomerRecordSerializer(CustomerWriteSerializer):
+    branch = serializers.CharField(required=False, help_text=_("Branch code (or id)."))
+    rm = serializers.CharField(required=False, allow_null=True,
+                               help_text=_("The relationship manager's username (or id)."))
+
+
+class BulkSnapshotRecordSerializer(serializers.ModelSerializer):
+    cif = serializers.CharField(help_text=_("The customer's CIF."))
+
+    class Meta:
+        model = FinancialSnapshot
+        exclude = ["id", "customer"]
+
+
+class BulkHoldingRecordSerializer(serializers.ModelSerializer):
+    cif = serializers.CharField(help_text=_("The customer's CIF."))
+
+    class Meta:
+        model = Holding
+        exclude = ["id", "customer"]
+
+
+BulkCustomersRequest = bulk_request_serializer("BulkCustomersRequest", BulkCustomerRecordSerializer)
+BulkSnapshotsRequest = bulk_request_serializer("BulkSnapshotsRequest", BulkSnapshotRecordSerializer)
+BulkHoldingsRequest = bulk_request_serializer("BulkHoldingsRequest", BulkHoldingRecordSerializer)

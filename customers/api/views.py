@@ -1,17 +1,25 @@
+from django.conf import settings
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from crm_project.errors import ValidationFailed
 from customers import selectors, services
 from customers.filters import CustomerFilter, HoldingFilter, InteractionFilter, SnapshotFilter, TaskFilter
 from customers.permissions import key_can_read_pii
 from org.constants import Scope
+from org.idempotency import idempotent
 
 from .serializers import (
     CUSTOMER_LIST_FIELDS,
+    BulkCustomersRequest,
+    BulkHoldingsRequest,
+    BulkResultSerializer,
+    BulkSnapshotsRequest,
     CustomerListSerializer,
     CustomerSerializer,
     CustomerWriteSerializer,
@@ -27,6 +35,45 @@ from .serializers import (
     TaskWriteSerializer,
     mask_row,
 )
+
+
+class BulkUpsertMixin:
+    """``POST …/bulk/``: up to 5,000 records keyed by their external keys (Idempotency-Key honoured)."""
+
+    bulk_kind: str
+
+    @action(detail=False, methods=["post"], url_path="bulk")
+    @idempotent
+    def bulk(self, request):
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        limit = settings.BULK_MAX_RECORDS
+        if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            return _too_large(_("The request body is too large: send at most %(n)s records per request.")
+                              % {"n": f"{limit:,}"})
+        data = request.data
+        records = data.get("records") if isinstance(data, dict) else None
+        if not isinstance(records, list):
+            raise ValidationFailed(fields={"records": [_("Send a JSON object with a list of records: "
+                                                         "{\"records\": [...]}.")]})
+        if len(records) > limit:
+            return _too_large(_("At most %(limit)s records per request; this one has %(n)s. Split the batch.")
+                              % {"limit": f"{limit:,}", "n": f"{len(records):,}"})
+        result = services.bulk_upsert(kind=self.bulk_kind, records=records, actor=request.user,
+                                      today=timezone.localdate(), source="api")
+        counts = result.as_dict()
+        request._request.api_counts = {k: v for k, v in counts.items() if k != "errors"}
+        return Response(counts)
+
+
+def _too_large(message):
+    return Response({"code": "payload_too_large", "detail": message, "errors": {}},
+                    status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+
+
+BULK_RESPONSES = {200: BulkResultSerializer, 400: OpenApiResponse(description="Not a list of records."),
+                  409: OpenApiResponse(description="Same Idempotency-Key still being processed."),
+                  413: OpenApiResponse(description="More than 5,000 records."),
+                  422: OpenApiResponse(description="Idempotency-Key reused with a different body.")}
 
 
 class ScopedViewSetMixin:
@@ -54,14 +101,21 @@ class ScopedViewSetMixin:
     create=extend_schema(request=CustomerWriteSerializer, responses={201: CustomerSerializer}),
     update=extend_schema(request=CustomerWriteSerializer, responses=CustomerSerializer),
     partial_update=extend_schema(request=CustomerWriteSerializer, responses=CustomerSerializer),
+    bulk=extend_schema(request=BulkCustomersRequest, responses=BULK_RESPONSES,
+                       summary="Create or update up to 5,000 customers by CIF"),
 )
-class CustomerViewSet(ScopedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+class CustomerViewSet(BulkUpsertMixin, ScopedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                       mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """Customer profiles in the caller's scope. ID numbers, mobiles and credit codes are masked
+    unless the API key has the ``pii:read`` scope."""
+
     serializer_class = CustomerSerializer
     filterset_class = CustomerFilter
     ordering_fields = ["name", "cif", "aum_latest", "updated_at", "created_at"]
     ordering = ["-aum_latest", "id"]
+    bulk_kind = "customers"
     required_scopes = {
+        "bulk": Scope.CUSTOMERS_WRITE,
         "list": Scope.CUSTOMERS_READ, "retrieve": Scope.CUSTOMERS_READ, "create": Scope.CUSTOMERS_WRITE,
         "update": Scope.CUSTOMERS_WRITE, "partial_update": Scope.CUSTOMERS_WRITE, "reveal": Scope.PII_READ,
     }
@@ -105,23 +159,35 @@ class CustomerViewSet(ScopedViewSetMixin, mixins.ListModelMixin, mixins.Retrieve
         return Response({"field": field, "value": value})
 
 
-class SnapshotViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+@extend_schema_view(bulk=extend_schema(request=BulkSnapshotsRequest, responses=BULK_RESPONSES,
+                                       summary="Create or update up to 5,000 monthly snapshots by CIF + period"))
+class SnapshotViewSet(BulkUpsertMixin, ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Monthly financial snapshots pushed by core banking (``period`` is the month's first day)."""
+
+    bulk_kind = "snapshots"
     serializer_class = SnapshotSerializer
     filterset_class = SnapshotFilter
     ordering_fields = ["period", "aum", "contribution"]
     ordering = ["customer_id", "-period"]
-    required_scopes = {"list": Scope.SNAPSHOTS_READ, "retrieve": Scope.SNAPSHOTS_READ}
+    required_scopes = {"list": Scope.SNAPSHOTS_READ, "retrieve": Scope.SNAPSHOTS_READ,
+                       "bulk": Scope.SNAPSHOTS_WRITE}
 
     def get_queryset(self):
         return selectors.snapshots_visible_to(self.request.user)
 
 
-class HoldingViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+@extend_schema_view(bulk=extend_schema(request=BulkHoldingsRequest, responses=BULK_RESPONSES,
+                                       summary="Create or update up to 5,000 product holdings by CIF + account"))
+class HoldingViewSet(BulkUpsertMixin, ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Product holdings (account numbers masked unless the key has ``pii:read``)."""
+
+    bulk_kind = "holdings"
     serializer_class = HoldingSerializer
     filterset_class = HoldingFilter
     ordering_fields = ["balance", "opened_on", "matures_on"]
     ordering = ["customer_id", "id"]
-    required_scopes = {"list": Scope.SNAPSHOTS_READ, "retrieve": Scope.SNAPSHOTS_READ}
+    required_scopes = {"list": Scope.SNAPSHOTS_READ, "retrieve": Scope.SNAPSHOTS_READ,
+                       "bulk": Scope.SNAPSHOTS_WRITE}
 
     def get_queryset(self):
         return selectors.holdings_visible_to(self.request.user)

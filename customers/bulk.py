@@ -1,0 +1,715 @@
+"""Set-based upserts from core banking: customers, monthly snapshots, product holdings.
+
+One pipeline serves the bulk API (≤ 5,000 JSON records a request) and file imports (CSV/Excel, any
+size, in batches):
+
+1. **parse** every column at once (pandas): types, lengths, choices, dates, money; a bad value is an
+   error on that record and field, never an exception;
+2. **lock and read** the existing rows the batch names (``FOR UPDATE``, in key order, so two
+   overlapping batches queue instead of deadlocking), and merge the batch over them;
+3. **check** the merged records with the same rules as a hand-entered record (vectorised versions
+   of ``customers.rules``) and the writer's scope;
+4. **write** the good records with COPY into a temporary table and one ``INSERT … ON CONFLICT …
+   DO UPDATE … WHERE <something changed>``: unchanged records are not touched (no new history row,
+   no change-feed entry), created/updated ones are counted from ``RETURNING``; the profile history
+   rows are written by the same statement.
+
+Why by hand: no maintained library does validated, audited, set-based upserts into PostgreSQL
+(django-import-export and bulk_update work row by row: ≈ 1,000 rows/s here against ≈ 40,000).
+
+A record that is null or absent in a field keeps the stored value (send "" to clear a text field).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+from django.db import connection, transaction
+from django.utils.translation import gettext as _
+
+from org.api.authentication import ApiClient
+from org.constants import Role
+from org.models import Branch, User
+
+from . import rules
+from .constants import CustomerKind, IdType, LifecycleStage
+from .models import Customer, FinancialSnapshot, Holding
+
+MAX_BATCH = 5000
+_MONEY = re.compile(r"-?\d{1,16}(\.\d{1,2})?")
+_TRUE = {"true", "1", "yes", "y", "是", "t"}
+_FALSE = {"false", "0", "no", "n", "否", "f", ""}
+
+
+@dataclass
+class BulkResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    errors: list[dict] = field(default_factory=list)
+
+    def add(self, other: BulkResult) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.rejected += other.rejected
+        self.errors.extend(other.errors)
+
+    def as_dict(self) -> dict:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+                "rejected": self.rejected, "errors": self.errors}
+
+
+class Errors:
+    """Field errors of a batch, by row position: the first problem found in a field is the one reported."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.by_field: dict[str, dict[int, str]] = {}
+        self.bad = np.zeros(n, dtype=bool)
+
+    def add(self, mask, field_name: str, message: str) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        seen = self.by_field.setdefault(field_name, {})
+        text = str(message)
+        for i in np.flatnonzero(mask):
+            seen.setdefault(int(i), text)
+        self.bad |= mask
+
+    @property
+    def items(self) -> list[tuple[int, str, str]]:
+        return sorted((i, f, m) for f, rows in self.by_field.items() for i, m in rows.items())
+
+
+# --------------------------------------------------------------------------------------------------
+# Column parsing
+# --------------------------------------------------------------------------------------------------
+def _missing(s: pd.Series) -> np.ndarray:
+    return s.map(lambda v: v is None or (isinstance(v, float) and v != v)).to_numpy(dtype=bool)
+
+
+def _text(s, errors, name, *, max_length, choices=None, blank_is_missing=False):
+    missing = _missing(s)
+    is_str = s.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+    errors.add(~missing & ~is_str, name, _("Enter text."))
+    out = s.where(is_str, None).map(lambda v: v.strip() if isinstance(v, str) else v)
+    if blank_is_missing:
+        missing = missing | (out == "").to_numpy(dtype=bool)
+        out = out.where(out != "", None)
+    present = ~missing & is_str
+    nul = present & out.map(lambda v: isinstance(v, str) and "\x00" in v).to_numpy(dtype=bool)
+    errors.add(nul, name, _("Null characters are not allowed."))
+    out = out.where(~nul, None)
+    lengths = out.map(lambda v: len(v) if isinstance(v, str) else 0).to_numpy()
+    errors.add(present & (lengths > max_length), name,
+               _("Ensure this value has at most %(max)d characters.") % {"max": max_length})
+    if choices is not None:
+        allowed = set(choices) | ({""} if not blank_is_missing else set())
+        errors.add(present & ~out.isin(allowed).to_numpy(dtype=bool), name,
+                   _("Not a valid choice. Use one of: %(choices)s.") % {"choices": ", ".join(sorted(choices))})
+    return out
+
+
+def _bool(s, errors, name):
+    def parse(v):
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, str) and v.strip().lower() in _TRUE:
+            return True
+        if isinstance(v, str) and v.strip().lower() in _FALSE:
+            return False
+        if isinstance(v, int) and v in (0, 1):
+            return bool(v)
+        return "bad"
+
+    missing = _missing(s)
+    out = s.map(lambda v: None if v is None or (isinstance(v, float) and v != v) else parse(v))
+    errors.add(~missing & (out == "bad").to_numpy(dtype=bool), name, _("Enter true or false."))
+    return out.where(out != "bad", None)
+
+
+def _date(s, errors, name, *, today=None, not_future_message=None):
+    missing = _missing(s) | s.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
+    text = s.map(lambda v: v.strip()[:10] if isinstance(v, str) else None)
+    parsed = pd.to_datetime(text.where(~missing, None), format="%Y-%m-%d", errors="coerce")
+    shape_ok = text.map(lambda v: isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v) is not None)
+    bad = ~missing & (parsed.isna().to_numpy() | ~shape_ok.to_numpy(dtype=bool))
+    errors.add(bad, name, _("Enter a valid date as YYYY-MM-DD."))
+    if today is not None:
+        errors.add(~bad & ~missing & (parsed > pd.Timestamp(today)).fillna(False).to_numpy(dtype=bool), name,
+                   not_future_message or _("This date cannot be in the future."))
+    return parsed.dt.date.where(~(bad | missing), None).astype(object)
+
+
+def _money(s, errors, name, *, allow_negative):
+    missing = _missing(s) | s.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
+
+    def as_text(v):
+        if isinstance(v, bool):
+            return None
+        if isinstance(v, int | Decimal):
+            return str(v)
+        if isinstance(v, float):
+            return repr(v) if v == v else None
+        if isinstance(v, str):
+            return v.strip().replace(",", "")
+        return None
+
+    text = s.map(as_text)
+    ok = text.map(lambda v: isinstance(v, str) and _MONEY.fullmatch(v) is not None).to_numpy(dtype=bool)
+    errors.add(~missing & ~ok, name, _("Enter an amount in yuan with at most 2 decimal places."))
+    if not allow_negative:
+        negative = ok & text.map(lambda v: isinstance(v, str) and v.startswith("-")).to_numpy(dtype=bool)
+        errors.add(~missing & negative, name, _("This amount cannot be negative."))
+    return text.where(ok & ~missing, None)
+
+
+def _int(s, errors, name, *, maximum):
+    missing = _missing(s) | s.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
+
+    def parse(v):
+        if isinstance(v, bool):
+            return None
+        if isinstance(v, int):
+            return v
+        if isinstance(v, float) and v.is_integer():
+            return int(v)
+        if isinstance(v, str) and v.strip().isdigit():
+            return int(v.strip())
+        return None
+
+    values = [parse(v) for v in s]
+    ok = np.array([v is not None and 0 <= v <= maximum for v in values], dtype=bool)
+    errors.add(~missing & ~ok, name, _("Enter a whole number from 0 to %(max)d.") % {"max": maximum})
+    return pd.Series([v if good else None for v, good in zip(values, ok & ~missing)], index=s.index, dtype=object)
+
+
+def _tags(s, errors, name):
+    missing = _missing(s)
+
+    def parse(v):
+        if isinstance(v, str):
+            v = [t for t in re.split(r"[;,，；|]", v)]
+        if not isinstance(v, list) or not all(isinstance(t, str) for t in v):
+            return "bad"
+        return sorted({t.strip() for t in v if t.strip()})
+
+    out = s.map(lambda v: None if v is None or (isinstance(v, float) and v != v) else parse(v))
+    bad = (out.map(lambda v: v == "bad")).to_numpy(dtype=bool)
+    errors.add(~missing & bad, name, _("Give tags as a list of text (or separated by ; in a file)."))
+    too_many = out.map(lambda v: isinstance(v, list) and (len(v) > 20 or any(len(t) > 30 for t in v)))
+    errors.add(~missing & too_many.to_numpy(dtype=bool), name, _("At most 20 tags of at most 30 characters."))
+    return out.where(~bad, None)
+
+
+# --------------------------------------------------------------------------------------------------
+# Scope of the writer
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class Scope:
+    all_branches: bool
+    branch_ids: frozenset[int]
+
+    @classmethod
+    def of(cls, actor) -> Scope:
+        if isinstance(actor, ApiClient):
+            root = actor.branch
+        elif actor.is_superuser or actor.role == Role.HEAD_OFFICE:
+            root = None
+        else:
+            return cls(False, frozenset())  # bulk writes are for integration keys and head office
+        if root is None:
+            return cls(True, frozenset())
+        ids = Branch.objects.filter(path__startswith=root.path).values_list("id", flat=True)
+        return cls(False, frozenset(ids))
+
+    def allows(self, branch_ids: pd.Series) -> np.ndarray:
+        if self.all_branches:
+            return np.ones(len(branch_ids), dtype=bool)
+        return branch_ids.map(lambda b: b in self.branch_ids).to_numpy(dtype=bool)
+
+
+def _actor_ids(actor):
+    if isinstance(actor, ApiClient):
+        return None, actor.api_key.pk
+    return actor.pk, None
+
+
+def _duplicates(keys: pd.DataFrame, errors: Errors, field_name: str) -> None:
+    dup = keys.duplicated(keep=False).to_numpy()
+    if dup.any():
+        errors.add(dup, field_name, _("This key appears more than once in the batch; none of them was applied."))
+
+
+def _error_rows(errors: Errors, keys: pd.DataFrame, offset: int) -> list[dict]:
+    out = []
+    key_rows = keys.to_dict("records")
+    for i, f, message in errors.items:
+        key = {k: (v if isinstance(v, str | int) else (None if v is None or v != v else str(v)))
+               for k, v in key_rows[i].items()}
+        out.append({"index": offset + i, "key": key, "field": f, "reason": message})
+    return out
+
+
+def _copy(cursor, table: str, frame: pd.DataFrame) -> None:
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False, header=False, na_rep="\\N")
+    buf.seek(0)
+    cols = ", ".join(f'"{c}"' for c in frame.columns)
+    cursor.copy_expert(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buf)
+
+
+def _pg_array(values) -> str | None:
+    if values is None:
+        return None
+    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+
+
+def _frame(records) -> tuple[pd.DataFrame, Errors]:
+    if isinstance(records, pd.DataFrame):
+        frame = records.reset_index(drop=True).astype(object)
+        return frame, Errors(len(frame))
+    records = list(records)
+    not_objects = [i for i, r in enumerate(records) if not isinstance(r, dict)]
+    frame = pd.DataFrame([r if isinstance(r, dict) else {} for r in records], dtype=object)
+    errors = Errors(len(frame))
+    if not_objects:
+        mask = np.zeros(len(frame), dtype=bool)
+        mask[not_objects] = True
+        errors.add(mask, "non_field_errors", _("Each record must be a JSON object."))
+    return frame, errors
+
+
+def _unknown_columns(frame, allowed, errors):
+    for col in frame.columns:
+        if col not in allowed:
+            errors.add(~_missing(frame[col]), str(col), _("Unknown field."))
+
+
+# --------------------------------------------------------------------------------------------------
+# Customers
+# --------------------------------------------------------------------------------------------------
+CUSTOMER_TEXT = {  # field → (max_length, choices or None)
+    f.name: (f.max_length, [c[0] for c in f.choices] if f.choices else None)
+    for f in Customer._meta.fields
+    if f.get_internal_type() in ("CharField", "TextField", "EmailField") and f.name not in ("name_bigrams",)
+}
+CUSTOMER_TEXT["notes"] = (2000, None)
+CUSTOMER_TEXT["mobile"] = (20, None)  # normalised below to 11 digits
+CUSTOMER_BOOL = ["consent_sms", "consent_email", "consent_phone", "consent_app", "do_not_contact"]
+CUSTOMER_DATE = ["birth_date", "risk_assessed_on"]
+CUSTOMER_FIELDS = ["cif", *[f for f in CUSTOMER_TEXT if f != "cif"], *CUSTOMER_BOOL, *CUSTOMER_DATE,
+                   "branch", "rm", "tags"]
+AUDITED = ["kind", "name", "gender", "birth_date", "id_type", "id_number", "occupation", "income_band",
+           "credit_code", "industry", "company_size", "legal_representative", "contact_person", "mobile", "email",
+           "address", "consent_sms", "consent_email", "consent_phone", "consent_app", "do_not_contact",
+           "risk_level", "risk_assessed_on", "lifecycle_stage", "branch_id", "rm_id", "tags", "notes"]
+DEFAULTS = {**{f: "" for f in CUSTOMER_TEXT}, **{f: False for f in CUSTOMER_BOOL},
+            **{f: None for f in CUSTOMER_DATE}, "kind": CustomerKind.INDIVIDUAL,
+            "lifecycle_stage": LifecycleStage.DEVELOPMENT, "branch_id": None, "rm_id": None, "tags": []}
+
+
+def _resolve(s: pd.Series, errors: Errors, name: str, by_id: dict, by_code: dict, message: str) -> pd.Series:
+    missing = _missing(s)
+
+    def look(v):
+        if isinstance(v, bool):
+            return None
+        if isinstance(v, int) or (isinstance(v, float) and v.is_integer()):
+            return by_id.get(int(v))
+        if isinstance(v, str):
+            v = v.strip()
+            return by_code.get(v) or (by_id.get(int(v)) if v.isdigit() else None)
+        return None
+
+    out = s.map(lambda v: None if v is None or (isinstance(v, float) and v != v) else look(v))
+    errors.add(~missing & out.isna().to_numpy(), name, message)
+    return out
+
+
+def _parse_customers(frame: pd.DataFrame, errors: Errors, *, today: date) -> pd.DataFrame:
+    _unknown_columns(frame, set(CUSTOMER_FIELDS), errors)
+    out = pd.DataFrame(index=frame.index)
+    col = lambda name: frame[name] if name in frame.columns else pd.Series([None] * len(frame), dtype=object)  # noqa: E731
+    cif = _text(col("cif"), errors, "cif", max_length=32, blank_is_missing=True)
+    errors.add(cif.isna().to_numpy(), "cif", _("Every record needs its CIF."))
+    out["cif"] = cif.map(lambda v: v.upper() if isinstance(v, str) else v)
+    provided = ["cif"]
+    for name in CUSTOMER_FIELDS[1:]:
+        if name not in frame.columns:
+            continue
+        s = frame[name]
+        if name in CUSTOMER_TEXT:
+            max_length, choices = CUSTOMER_TEXT[name]
+            out[name] = _text(s, errors, name, max_length=max_length, choices=choices)
+        elif name in CUSTOMER_BOOL:
+            out[name] = _bool(s, errors, name)
+        elif name == "birth_date":
+            out[name] = _date(s, errors, name, today=today,
+                              not_future_message=_("The birth date cannot be in the future."))
+        elif name == "risk_assessed_on":
+            out[name] = _date(s, errors, name, today=today,
+                              not_future_message=_("The assessment date cannot be in the future."))
+        elif name == "branch":
+            branches = dict(Branch.objects.values_list("code", "id"))
+            out["branch_id"] = _resolve(s, errors, "branch", {v: v for v in branches.values()}, branches,
+                                        _("Unknown branch: give its code or id."))
+            name = "branch_id"
+        elif name == "rm":
+            rms = dict(User.objects.filter(role=Role.RM, is_active=True).values_list("username", "id"))
+            out["rm_id"] = _resolve(s, errors, "rm", {v: v for v in rms.values()}, rms,
+                                    _("Unknown relationship manager: give an active RM's username or id."))
+            name = "rm_id"
+        elif name == "tags":
+            out[name] = _tags(s, errors, name)
+        provided.append(name)
+    out.attrs["provided"] = provided
+    return out
+
+
+def _check_customers(m: pd.DataFrame, errors: Errors, *, today: date, scope: Scope, is_new: np.ndarray) -> None:
+    """Rules of DOMAIN.md §2 over merged records (stored values with the batch's values on top)."""
+    individual = (m["kind"] == CustomerKind.INDIVIDUAL).to_numpy(dtype=bool)
+    name_missing = m["name"].map(lambda v: not (isinstance(v, str) and v)).to_numpy(dtype=bool)
+    errors.add(name_missing, "name", _("A new customer needs a name."))
+    errors.add(m["branch_id"].isna().to_numpy() & is_new, "branch", _("A new customer needs a home branch."))
+
+    mobiles, ok = rules.normalize_mobiles(m["mobile"])
+    errors.add(~ok, "mobile", _("Enter a mainland mobile number: 11 digits starting 13–19 (a +86 prefix is fine)."))
+    m["mobile"] = mobiles.where(ok, m["mobile"])
+
+    # Resident IDs: checksum, real birth date not in the future, agreement with birth date and gender.
+    ids = m["id_number"].fillna("").astype(str).str.replace(" ", "").str.upper()
+    legacy = ids.str.fullmatch(r"\d{15}").fillna(False).to_numpy(dtype=bool)
+    if legacy.any():
+        ids[legacy] = ids[legacy].map(rules.resident_id_from_15)
+    m["id_number"] = ids
+    resident = individual & (m["id_type"] == IdType.RESIDENT_ID).to_numpy(dtype=bool) & (ids != "").to_numpy()
+    if resident.any():
+        ok_format, ok_date, ok_not_future, ok_check, born, genders = rules.resident_id_checks(ids, today=today)
+        errors.add(resident & ~ok_format, "id_number",
+                   _("A resident ID has 18 characters: 17 digits and a digit or X (or 15 digits)."))
+        errors.add(resident & ~ok_date, "id_number", _("Digits 7–14 of the ID are not a real birth date."))
+        errors.add(resident & ~ok_not_future, "id_number", _("The birth date in the ID is in the future."))
+        errors.add(resident & ~ok_check, "id_number",
+                   _("The ID's check character is wrong: please check the number for a typo."))
+        good = resident & ok_check & ok_date & ok_not_future
+        born_d = born.dt.date
+        given_birth = m["birth_date"]
+        clash = good & given_birth.notna().to_numpy() & (given_birth != born_d).to_numpy(dtype=bool)
+        errors.add(clash, "birth_date", _("The birth date does not match the ID number."))
+        gender_clash = good & m["gender"].isin(["M", "F"]).to_numpy(dtype=bool) & (m["gender"] != genders).to_numpy()
+        errors.add(gender_clash, "gender", _("The gender does not match the ID number."))
+        fill = good & given_birth.isna().to_numpy()
+        m.loc[fill, "birth_date"] = born_d[fill]
+        fill_g = good & ~m["gender"].isin(["M", "F"]).to_numpy(dtype=bool)
+        m.loc[fill_g, "gender"] = genders[fill_g]
+    errors.add(individual & (ids != "").to_numpy() & (m["id_type"].fillna("") == "").to_numpy(), "id_type",
+               _("Choose the type of the ID document."))
+
+    codes = m["credit_code"].fillna("").astype(str).str.replace(" ", "").str.upper()
+    m["credit_code"] = codes
+    corporate = ~individual
+    errors.add(individual & (codes != "").to_numpy(), "credit_code", _("Only corporate customers have a credit code."))
+    errors.add(corporate & (codes == "").to_numpy(), "credit_code",
+               _("A corporate customer needs its unified social credit code."))
+    if corporate.any():
+        ok_format, ok_check = rules.credit_code_checks(codes)
+        errors.add(corporate & (codes != "").to_numpy() & ~ok_format, "credit_code",
+                   _("A unified social credit code has 18 characters from 0-9 and A-Y without I, O, S, V and Z."))
+        errors.add(corporate & ok_format & ~ok_check, "credit_code",
+                   _("The credit code's check character is wrong: please check the code for a typo."))
+
+    errors.add((m["risk_level"].fillna("") != "").to_numpy() & m["risk_assessed_on"].isna().to_numpy(),
+               "risk_assessed_on", _("Give the date of the risk assessment."))
+
+    # Scope: the writer may place customers only in its own branches; the RM must work there.
+    branch_ok = scope.allows(m["branch_id"])
+    errors.add(m["branch_id"].notna().to_numpy() & ~branch_ok, "branch",
+               _("You cannot create or change customers of this branch."))
+    with_rm = m["rm_id"].notna().to_numpy()
+    if with_rm.any():
+        rm_branch = dict(User.objects.filter(pk__in=set(m.loc[with_rm, "rm_id"])).values_list("id", "branch__path"))
+        paths = dict(Branch.objects.values_list("id", "path"))
+        works_there = [
+            (not has) or (paths.get(b) or "").startswith(rm_branch.get(r) or "\0")
+            for has, r, b in zip(with_rm, m["rm_id"], m["branch_id"])
+        ]
+        errors.add(~np.array(works_there, dtype=bool), "rm",
+                   _("This relationship manager does not work in the customer's branch."))
+
+
+def _customer_sql(provided_audited: list[str], provided_cols: list[str], all_cols: list[str]) -> str:
+    q = lambda c: f'"{c}"'  # noqa: E731
+    diff = " || ".join(
+        f"CASE WHEN o.id IS NULL OR o.{q(c)} IS NOT DISTINCT FROM t.{q(c)} THEN '{{}}'::jsonb "
+        f"ELSE jsonb_build_object('{c}', jsonb_build_array(o.{q(c)}, t.{q(c)})) END"
+        for c in provided_audited
+    ) or "'{}'::jsonb"
+    cols = ", ".join(q(c) for c in all_cols)
+    sets = ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in provided_cols)
+    changed = (" OR ".join(f"c.{q(c)} IS DISTINCT FROM EXCLUDED.{q(c)}" for c in provided_cols)) or "FALSE"
+    return f"""
+        WITH old AS (
+            SELECT c.* FROM customers_customer c JOIN tmp_bulk t ON t.cif = c.cif
+        ), up AS (
+            INSERT INTO customers_customer AS c ({cols}, aum_latest, created_at, updated_at)
+            SELECT {cols}, 0, now(), now() FROM tmp_bulk ORDER BY cif
+            ON CONFLICT (cif) DO UPDATE SET {sets}, updated_at = now()
+            WHERE {changed}
+            RETURNING c.id, c.cif, (c.xmax = 0) AS inserted
+        ), hist AS (
+            INSERT INTO customers_customerchange (customer_id, at, actor_id, api_key_id, source, changes)
+            SELECT up.id, now(), %(actor)s, %(key)s, %(source)s, {diff}
+            FROM up JOIN tmp_bulk t ON t.cif = up.cif LEFT JOIN old o ON o.cif = up.cif
+        )
+        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
+    """
+
+
+def customers_upsert(records, *, actor, today: date, source: str = "api", offset: int = 0) -> BulkResult:
+    """Create or update customers by CIF (one batch: a list of dicts or a DataFrame of raw values)."""
+    frame, errors = _frame(records)
+    if frame.empty:
+        return BulkResult()
+    scope = Scope.of(actor)
+    parsed = _parse_customers(frame, errors, today=today)
+    provided = parsed.attrs["provided"]
+    _duplicates(parsed[["cif"]], errors, "cif")
+    keys = parsed[["cif"]]
+    result = BulkResult()
+    with transaction.atomic(), connection.cursor() as cur:
+        cifs = sorted({c for c in parsed["cif"] if isinstance(c, str)})
+        existing = _locked_existing_customers(cur, cifs)
+        is_new = ~parsed["cif"].isin(existing.index).to_numpy(dtype=bool)
+        # The writer must be allowed to change what is stored now, not only what it sends.
+        stored_branch = parsed["cif"].map(existing["branch_id"]) if len(existing) else pd.Series([None] * len(parsed))
+        errors.add(~is_new & ~scope.allows(stored_branch), "cif", _("You cannot create or change this customer."))
+        merged = _merge(parsed, existing, provided)
+        _check_customers(merged, errors, today=today, scope=scope, is_new=is_new)
+
+        good = ~errors.bad
+        result.rejected = int(errors.bad.sum())
+        result.errors = _error_rows(errors, keys, offset)
+        if good.any():
+            rows = merged.loc[good].copy()
+            rows["name_bigrams"] = rows["name"].map(lambda n: _pg_array(rules.bigrams(n)))
+            rows["tags"] = rows["tags"].map(_pg_array)
+            all_cols = ["cif", *AUDITED, "name_bigrams"]
+            provided_cols = [c for c in provided if c != "cif"]
+            if "name" in provided_cols:
+                provided_cols.append("name_bigrams")
+            for c in AUDITED:
+                if c not in rows.columns:
+                    rows[c] = None
+            rows = rows[all_cols]
+            for c in ("branch_id", "rm_id"):
+                rows[c] = pd.Series([None if v is None or v != v else int(v) for v in rows[c]],
+                                    index=rows.index, dtype=object)
+            cur.execute("CREATE TEMP TABLE tmp_bulk ON COMMIT DROP AS "
+                        f"SELECT {', '.join(chr(34) + c + chr(34) for c in all_cols)} "
+                        "FROM customers_customer WITH NO DATA")
+            _copy(cur, "tmp_bulk", rows)
+            actor_id, key_id = _actor_ids(actor)
+            audited = [c for c in provided_cols if c in AUDITED]
+            cur.execute(_customer_sql(audited, provided_cols, all_cols),
+                        {"actor": actor_id, "key": key_id, "source": source})
+            result.created, result.updated = cur.fetchone()
+            cur.execute("DROP TABLE tmp_bulk")
+        result.unchanged = int(good.sum()) - result.created - result.updated
+    return result
+
+
+def _locked_existing_customers(cur, cifs: list[str]) -> pd.DataFrame:
+    cols = ["cif", *AUDITED]
+    if not cifs:
+        return pd.DataFrame(columns=cols).set_index("cif")
+    cur.execute(f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} FROM customers_customer "
+                "WHERE cif = ANY(%s) ORDER BY cif FOR UPDATE", [cifs])
+    frame = pd.DataFrame(cur.fetchall(), columns=cols, dtype=object)
+    return frame.set_index("cif")
+
+
+def _merge(parsed: pd.DataFrame, existing: pd.DataFrame, provided: list[str]) -> pd.DataFrame:
+    """Stored values (or defaults for new customers) with the batch's non-null values on top."""
+    base = existing.reindex(parsed["cif"]).reset_index(drop=True)
+    merged = pd.DataFrame({"cif": parsed["cif"]})
+    for c in AUDITED:
+        stored = base[c] if c in base.columns else pd.Series([None] * len(parsed), dtype=object)
+        default = DEFAULTS[c]
+        stored = stored.map(lambda v, d=default: d if v is None or (isinstance(v, float) and v != v) else v)
+        if c in provided:
+            incoming = parsed[c]
+            take = incoming.map(lambda v: not (v is None or (isinstance(v, float) and v != v))).to_numpy(dtype=bool)
+            merged[c] = np.where(take, incoming.to_numpy(dtype=object), stored.to_numpy(dtype=object))
+        else:
+            merged[c] = stored.to_numpy(dtype=object)
+    merged["branch_id"] = merged["branch_id"].astype(object)
+    return merged
+
+
+# --------------------------------------------------------------------------------------------------
+# Snapshots and holdings: keyed by CIF + period / CIF + account number
+# --------------------------------------------------------------------------------------------------
+SNAPSHOT_MONEY = {"aum": False, "aum_avg": False, "deposits": False, "wealth": False, "funds": False,
+                  "loans": False, "credit_limit": False, "credit_used": True, "fee_income": True,
+                  "contribution": True}
+SNAPSHOT_INT = {"txn_count": 2_147_483_647, "products_held": 32_767}
+SNAPSHOT_FIELDS = ["cif", "period", *SNAPSHOT_MONEY, *SNAPSHOT_INT, "last_txn_date"]
+
+HOLDING_TEXT = {f.name: (f.max_length, [c[0] for c in f.choices] if f.choices else None)
+                for f in Holding._meta.fields
+                if f.get_internal_type() == "CharField"}
+HOLDING_FIELDS = ["cif", *HOLDING_TEXT, "balance", "opened_on", "matures_on"]
+HOLDING_REQUIRED_NEW = ["product_code", "product_name", "product_type"]
+
+
+def _customer_ids(cur, parsed, errors, scope) -> pd.Series:
+    cifs = sorted({c for c in parsed["cif"] if isinstance(c, str)})
+    cur.execute("SELECT cif, id, branch_id FROM customers_customer WHERE cif = ANY(%s)", [cifs])
+    found = {cif: (cid, bid) for cif, cid, bid in cur.fetchall()}
+    ids = parsed["cif"].map(lambda c: found.get(c, (None, None))[0])
+    branches = parsed["cif"].map(lambda c: found.get(c, (None, None))[1])
+    unknown = ids.isna().to_numpy() | ~scope.allows(branches)
+    errors.add(parsed["cif"].notna().to_numpy() & unknown, "cif", _("No customer with this CIF in your scope."))
+    return ids
+
+
+def _child_upsert(kind, records, *, actor, today: date, offset: int) -> BulkResult:
+    frame, errors = _frame(records)
+    if frame.empty:
+        return BulkResult()
+    fields = SNAPSHOT_FIELDS if kind == "snapshot" else HOLDING_FIELDS
+    _unknown_columns(frame, set(fields), errors)
+    col = lambda name: frame[name] if name in frame.columns else pd.Series([None] * len(frame), dtype=object)  # noqa: E731
+    parsed = pd.DataFrame(index=frame.index)
+    cif = _text(col("cif"), errors, "cif", max_length=32, blank_is_missing=True)
+    errors.add(cif.isna().to_numpy(), "cif", _("Every record needs its CIF."))
+    parsed["cif"] = cif.map(lambda v: v.upper() if isinstance(v, str) else v)
+    if kind == "snapshot":
+        key_name, table, model = "period", "customers_financialsnapshot", FinancialSnapshot
+        period = _date(col("period"), errors, "period", today=today,
+                       not_future_message=_("The period cannot be in the future."))
+        errors.add(period.isna().to_numpy(), "period", _("Give the period as the first day of its month."))
+        errors.add(period.map(lambda d: d is not None and d.day != 1).to_numpy(dtype=bool), "period",
+                   _("A period is given as the first day of its month."))
+        parsed["period"] = period
+        for name, negative_ok in SNAPSHOT_MONEY.items():
+            if name in frame.columns:
+                parsed[name] = _money(frame[name], errors, name, allow_negative=negative_ok)
+        for name, maximum in SNAPSHOT_INT.items():
+            if name in frame.columns:
+                parsed[name] = _int(frame[name], errors, name, maximum=maximum)
+        if "last_txn_date" in frame.columns:
+            parsed["last_txn_date"] = _date(frame["last_txn_date"], errors, "last_txn_date", today=today)
+    else:
+        key_name, table, model = "account_no", "customers_holding", Holding
+        for name, (max_length, choices) in HOLDING_TEXT.items():
+            if name in frame.columns or name == "account_no":
+                parsed[name] = _text(col(name), errors, name, max_length=max_length, choices=choices,
+                                     blank_is_missing=name in ("account_no", "product_risk", "status"))
+        errors.add(parsed["account_no"].isna().to_numpy(), "account_no", _("Every holding needs its account number."))
+        if "balance" in frame.columns:
+            parsed["balance"] = _money(frame["balance"], errors, "balance", allow_negative=True)
+        for name in ("opened_on", "matures_on"):
+            if name in frame.columns:
+                parsed[name] = _date(frame[name], errors, name)
+    keys = parsed[["cif", key_name]]
+    _duplicates(keys, errors, key_name)
+    provided = [c for c in parsed.columns if c not in ("cif", key_name)]
+    result = BulkResult()
+    with transaction.atomic(), connection.cursor() as cur:
+        scope = Scope.of(actor)
+        parsed["customer_id"] = _customer_ids(cur, parsed, errors, scope)
+        good_keys = ~errors.bad
+        # Lock what exists, in key order; new rows are inserted in the same order.
+        pairs = parsed.loc[good_keys, ["customer_id", key_name]].dropna()
+        existing = set()
+        if len(pairs):
+            key_type = _pg_type(key_name)
+            cur.execute(f"SELECT customer_id, {key_name} FROM {table} WHERE (customer_id, {key_name}) IN "
+                        f"(SELECT * FROM unnest(%s::bigint[], %s::{key_type}[])) "
+                        f"ORDER BY customer_id, {key_name} FOR UPDATE",
+                        [pairs["customer_id"].astype(int).tolist(), pairs[key_name].tolist()])
+            existing = {(cid, k) for cid, k in cur.fetchall()}
+        is_new = np.array([(cid, k) not in existing for cid, k in zip(parsed["customer_id"], parsed[key_name])])
+        if kind == "holding":
+            for name in HOLDING_REQUIRED_NEW:
+                missing = parsed[name].isna().to_numpy() if name in parsed else np.ones(len(parsed), dtype=bool)
+                errors.add(is_new & missing, name, _("A new holding needs this field."))
+        good = ~errors.bad
+        result.rejected = int(errors.bad.sum())
+        result.errors = _error_rows(errors, keys, offset)
+        if good.any():
+            rows = parsed.loc[good, ["customer_id", key_name, *provided]].copy()
+            rows["customer_id"] = rows["customer_id"].astype(int)
+            data_cols = [f.column for f in model._meta.fields
+                         if f.column not in ("id", "customer_id", key_name)]
+            defaults = {f.column: _sql_default(f.get_default()) for f in model._meta.fields}
+            tmp_cols = ", ".join(["customer_id", key_name, *provided])
+            cur.execute(f"CREATE TEMP TABLE tmp_bulk ON COMMIT DROP AS SELECT {tmp_cols} FROM {table} WITH NO DATA")
+            _copy(cur, "tmp_bulk", rows)
+            values = ", ".join(f"COALESCE(t.{c}, %({c})s)" if c in provided else f"%({c})s" for c in data_cols)
+            sets = ", ".join(f"{c} = COALESCE(EXCLUDED.{c}, x.{c})" for c in provided)
+            changed = " OR ".join(f"x.{c} IS DISTINCT FROM COALESCE(EXCLUDED.{c}, x.{c})"
+                                  for c in provided) or "FALSE"
+            cur.execute(f"""
+                WITH up AS (
+                    INSERT INTO {table} AS x (customer_id, {key_name}, {', '.join(data_cols)})
+                    SELECT t.customer_id, t.{key_name}, {values} FROM tmp_bulk t
+                    ORDER BY t.customer_id, t.{key_name}
+                    ON CONFLICT (customer_id, {key_name}) DO UPDATE SET {sets or key_name + ' = x.' + key_name}
+                    WHERE {changed}
+                    RETURNING x.customer_id, (x.xmax = 0) AS inserted
+                )
+                SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
+                       array_agg(DISTINCT customer_id) FROM up
+            """, {c: defaults[c] for c in data_cols})
+            result.created, result.updated, touched = cur.fetchone()
+            cur.execute("DROP TABLE tmp_bulk")
+            if kind == "snapshot" and touched:
+                _refresh_latest_figures(cur, touched)
+        result.unchanged = int(good.sum()) - result.created - result.updated
+    return result
+
+
+def _pg_type(key_name):
+    return "date" if key_name == "period" else "text"
+
+
+def _sql_default(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _refresh_latest_figures(cur, customer_ids: list[int]) -> None:
+    """Keep Customer.aum_latest / last_txn_date equal to the latest snapshot's (one statement)."""
+    cur.execute("""
+        UPDATE customers_customer c SET aum_latest = s.aum, last_txn_date = s.last_txn_date, updated_at = now()
+        FROM (SELECT DISTINCT ON (customer_id) customer_id, aum, last_txn_date
+              FROM customers_financialsnapshot WHERE customer_id = ANY(%s)
+              ORDER BY customer_id, period DESC) s
+        WHERE c.id = s.customer_id
+          AND (c.aum_latest, c.last_txn_date) IS DISTINCT FROM (s.aum, s.last_txn_date)
+    """, [sorted(customer_ids)])
+
+
+def snapshots_upsert(records, *, actor, today: date, offset: int = 0, source: str = "api") -> BulkResult:
+    return _child_upsert("snapshot", records, actor=actor, today=today, offset=offset)
+
+
+def holdings_upsert(records, *, actor, today: date, offset: int = 0, source: str = "api") -> BulkResult:
+    return _child_upsert("holding", records, actor=actor, today=today, offset=offset)
+
+
+UPSERTS = {"customers": customers_upsert, "snapshots": snapshots_upsert, "holdings": holdings_upsert}
