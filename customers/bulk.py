@@ -476,7 +476,8 @@ def _customer_sql(provided_audited: list[str], provided_cols: list[str], all_col
     """
 
 
-def customers_upsert(records, *, actor, today: date, source: str = "api", offset: int = 0) -> BulkResult:
+def customers_upsert(records, *, actor, today: date, source: str = "api", offset: int = 0,
+                     dry_run: bool = False) -> BulkResult:
     """Create or update customers by CIF (one batch: a list of dicts or a DataFrame of raw values)."""
     frame, errors = _frame(records)
     if frame.empty:
@@ -526,6 +527,8 @@ def customers_upsert(records, *, actor, today: date, source: str = "api", offset
             result.created, result.updated = cur.fetchone()
             cur.execute("DROP TABLE tmp_bulk")
         result.unchanged = int(good.sum()) - result.created - result.updated
+        if dry_run:
+            transaction.set_rollback(True)
     return result
 
 
@@ -584,7 +587,7 @@ def _customer_ids(cur, parsed, errors, scope) -> pd.Series:
     return ids
 
 
-def _child_upsert(kind, records, *, actor, today: date, offset: int) -> BulkResult:
+def _child_upsert(kind, records, *, actor, today: date, offset: int, dry_run: bool) -> BulkResult:
     frame, errors = _frame(records)
     if frame.empty:
         return BulkResult()
@@ -679,6 +682,8 @@ def _child_upsert(kind, records, *, actor, today: date, offset: int) -> BulkResu
             if kind == "snapshot" and touched:
                 _refresh_latest_figures(cur, touched)
         result.unchanged = int(good.sum()) - result.created - result.updated
+        if dry_run:
+            transaction.set_rollback(True)
     return result
 
 
@@ -704,12 +709,14 @@ def _refresh_latest_figures(cur, customer_ids: list[int]) -> None:
     """, [sorted(customer_ids)])
 
 
-def snapshots_upsert(records, *, actor, today: date, offset: int = 0, source: str = "api") -> BulkResult:
-    return _child_upsert("snapshot", records, actor=actor, today=today, offset=offset)
+def snapshots_upsert(records, *, actor, today: date, offset: int = 0, source: str = "api",
+                     dry_run: bool = False) -> BulkResult:
+    return _child_upsert("snapshot", records, actor=actor, today=today, offset=offset, dry_run=dry_run)
 
 
-def holdings_upsert(records, *, actor, today: date, offset: int = 0, source: str = "api") -> BulkResult:
-    return _child_upsert("holding", records, actor=actor, today=today, offset=offset)
+def holdings_upsert(records, *, actor, today: date, offset: int = 0, source: str = "api",
+                    dry_run: bool = False) -> BulkResult:
+    return _child_upsert("holding", records, actor=actor, today=today, offset=offset, dry_run=dry_run)
 
 
 UPSERTS = {"customers": customers_upsert, "snapshots": snapshots_upsert, "holdings": holdings_upsert}

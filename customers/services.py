@@ -310,7 +310,8 @@ def task_snooze(*, actor, task: FollowUpTask, until: date, today: date) -> Follo
     return locked
 
 
-def bulk_upsert(*, kind: str, records, actor, today: date, source: str = "api", offset: int = 0):
+def bulk_upsert(*, kind: str, records, actor, today: date, source: str = "api", offset: int = 0,
+                dry_run: bool = False):
     """Create or update a batch of customers, snapshots or holdings by their external keys.
 
     Good records are stored even when others are rejected; each rejection names the record's key,
@@ -320,4 +321,4 @@ def bulk_upsert(*, kind: str, records, actor, today: date, source: str = "api", 
 
     if not can(actor, "customers.bulk_upsert"):
         raise NotPermitted()
-    return bulk.UPSERTS[kind](records, actor=actor, today=today, source=source, offset=offset)
+    return bulk.UPSERTS[kind](records, actor=actor, today=today, source=source, offset=offset, dry_run=dry_run)
