@@ -87,6 +87,9 @@ class Customer(models.Model):
 
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # Id of the transaction that last wrote the row, stamped by a database trigger on every insert and
+    # update whatever the write path (ORM, bulk SQL, admin): the changes feed pages by it.
+    change_txid = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("customer")
@@ -102,6 +105,7 @@ class Customer(models.Model):
             models.Index(fields=["branch", "-aum_latest", "id"], name="cust_branch_aum"),
             models.Index(fields=["-aum_latest", "id"], name="cust_aum"),
             models.Index(fields=["updated_at", "id"], name="cust_updated"),
+            models.Index(fields=["change_txid", "id"], name="cust_change_feed"),
         ]
 
     def __str__(self):
@@ -227,3 +231,64 @@ class FollowUpTask(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class ImportKind(models.TextChoices):
+    CUSTOMERS = "customers", _("Customers")
+    SNAPSHOTS = "snapshots", _("Monthly financial snapshots")
+    HOLDINGS = "holdings", _("Product holdings")
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class ImportJob(models.Model):
+    """One file import from core banking (a dry-run preview or the real run), its progress and its result."""
+
+    kind = models.CharField(_("kind"), max_length=12, choices=ImportKind.choices)
+    original_name = models.CharField(_("file name"), max_length=255)
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/", max_length=255)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"),
+                                    on_delete=models.PROTECT, related_name="+")
+    dry_run = models.BooleanField(_("dry run"), default=False)
+    preview_of = models.ForeignKey("self", verbose_name=_("preview"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="applied_by",
+                                   help_text=_("The dry run this import applies."))
+    status = models.CharField(_("status"), max_length=10, choices=ImportStatus.choices,
+                              default=ImportStatus.PENDING)
+    rows_total = models.PositiveIntegerField(_("rows"), null=True, blank=True)
+    rows_done = models.PositiveIntegerField(_("rows done"), default=0)
+    created = models.PositiveIntegerField(_("created"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    errors_preview = models.JSONField(_("first rejected rows"), default=list, blank=True)
+    warnings = models.JSONField(_("warnings"), default=list, blank=True)
+    rejects_file = models.FileField(_("rejected rows"), upload_to="imports/rejects/", max_length=255, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import job")
+        verbose_name_plural = _("import jobs")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["-created_at", "-id"], name="importjob_recent")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.original_name} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self):
+        return self.status in (ImportStatus.DONE, ImportStatus.FAILED)
+
+    @property
+    def percent(self):
+        if not self.rows_total:
+            return 100 if self.is_finished else 0
+        return min(100, round(100 * self.rows_done / self.rows_total))

@@ -22,6 +22,13 @@ from . import rules
 from .constants import TaskStatus
 from .models import Customer, FinancialSnapshot, FollowUpTask, Holding, Interaction
 
+# The fields of a customer list row (pages, API lists, changes feed).
+CUSTOMER_LIST_FIELDS = (
+    "id", "cif", "kind", "name", "gender", "birth_date", "id_type", "id_number", "mobile", "credit_code",
+    "lifecycle_stage", "risk_level", "tags", "aum_latest", "last_txn_date", "branch", "rm", "do_not_contact",
+    "updated_at",
+)
+
 
 def customers_visible_to(user) -> QuerySet[Customer]:
     qs = Customer.objects.all()
@@ -132,3 +139,49 @@ def my_tasks(user, *, status: str = TaskStatus.OPEN) -> QuerySet[FollowUpTask]:
     return tasks_visible_to(user).filter(assignee_id=user.pk, status=status).order_by("due_date", "id")
 
 
+
+
+_FEED_HORIZON_SQL = """
+    SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint,
+           array(SELECT l.transactionid::text::bigint
+                 FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+                 WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted
+                   AND l.pid IS DISTINCT FROM pg_backend_pid()
+                   AND (a.datname = current_database() OR l.pid IS NULL))
+"""
+
+
+def _feed_horizon() -> int:
+    """The oldest transaction of this database still running (or the next one to start).
+
+    Everything written by older transactions is committed or rolled back for good. Transactions of
+    other databases on the same server cannot write here, so they do not hold the feed back.
+    pg_locks gives 32-bit ids; they are widened with the epoch of the snapshot's 64-bit xmax.
+    """
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(_FEED_HORIZON_SQL)
+        xmax, running = cur.fetchone()
+    epoch = xmax & ~0xFFFFFFFF
+    widened = [epoch | x if (epoch | x) <= xmax else (epoch | x) - (1 << 32) for x in running]
+    return min([xmax, *widened])
+
+
+def customer_changes(user, *, after: tuple[int, int] | None, limit: int) -> tuple[list[dict], tuple[int, int] | None]:
+    """Customers changed since a cursor, oldest change first: (rows, cursor of the last row).
+
+    Rows are paged by (id of the transaction that last wrote them, id). Only transactions older than
+    every transaction of this database still running are served, so a write that commits later can
+    never land behind a cursor already handed out: a client that resumes from its last cursor misses
+    nothing. A long transaction in this database delays the feed (never loses a change).
+    """
+    horizon = _feed_horizon()
+    qs = customers_visible_to(user).filter(change_txid__lt=horizon)
+    if after is not None:
+        qs = qs.filter(Q(change_txid__gt=after[0]) | Q(change_txid=after[0], id__gt=after[1]))
+    rows = list(qs.order_by("change_txid", "id").values(*CUSTOMER_LIST_FIELDS, "change_txid")[:limit])
+    last = (rows[-1]["change_txid"], rows[-1]["id"]) if rows else after
+    for row in rows:
+        del row["change_txid"]
+    return rows, last

@@ -83,6 +83,17 @@ class World:
 
 @pytest.fixture
 def world(db):
+    """The ``World`` below, inside the test's transaction (rolled back afterwards)."""
+    return build_world()
+
+
+@pytest.fixture
+def world_tx(transactional_db):
+    """The same ``World`` really committed, for tests that use several connections or threads."""
+    return build_world()
+
+
+def build_world():
     """Head office HO → branch B1 (outlet B1a) and branch B2, their staff and a few customers each.
 
     customers: c_rm (rm, B1), c_rm_outlet (rm, B1a), c_other (other_rm, B1), c_b2 (rm_b2, B2);

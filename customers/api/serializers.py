@@ -1,7 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from customers import rules
+from customers import rules, selectors
 from customers.constants import SENSITIVE_CUSTOMER_FIELDS
 from customers.models import Customer, FinancialSnapshot, FollowUpTask, Holding, Interaction
 from org.models import Branch, User
@@ -34,11 +34,7 @@ class MaskedModelSerializer(serializers.ModelSerializer):
         return mask_row(super().to_representation(instance), self.context.get("full_pii", False))
 
 
-CUSTOMER_LIST_FIELDS = (
-    "id", "cif", "kind", "name", "gender", "birth_date", "id_type", "id_number", "mobile", "credit_code",
-    "lifecycle_stage", "risk_level", "tags", "aum_latest", "last_txn_date", "branch", "rm", "do_not_contact",
-    "updated_at",
-)
+CUSTOMER_LIST_FIELDS = selectors.CUSTOMER_LIST_FIELDS
 
 
 class CustomerListSerializer(serializers.Serializer):
@@ -212,3 +208,9 @@ class BulkHoldingRecordSerializer(serializers.ModelSerializer):
 BulkCustomersRequest = bulk_request_serializer("BulkCustomersRequest", BulkCustomerRecordSerializer)
 BulkSnapshotsRequest = bulk_request_serializer("BulkSnapshotsRequest", BulkSnapshotRecordSerializer)
 BulkHoldingsRequest = bulk_request_serializer("BulkHoldingsRequest", BulkHoldingRecordSerializer)
+
+
+class ChangesPageSerializer(serializers.Serializer):
+    results = CustomerListSerializer(many=True)
+    cursor = serializers.CharField(help_text=_("Pass back as `since` to continue after the last row."))
+    has_more = serializers.BooleanField(help_text=_("True when more changes are waiting: ask again at once."))
