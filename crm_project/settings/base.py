@@ -164,7 +164,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "crm_project.pagination.CappedPageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "crm_project.schema.CrmAutoSchema",
     "EXCEPTION_HANDLER": "crm_project.api_errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "org.api.throttling.StaffRateThrottle",

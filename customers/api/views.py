@@ -5,7 +5,13 @@ from django.conf import settings
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -88,6 +94,27 @@ def _too_large(message):
                     status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
 
 
+BULK_REPORT_EXAMPLE = OpenApiExample(
+    "Report", response_only=True, status_codes=["200"],
+    value={"created": 1, "updated": 0, "unchanged": 0, "rejected": 1, "errors": [
+        {"index": 1, "key": {"cif": "CIF0000000002"}, "field": "id_number",
+         "reason": "The ID's check character is wrong: please check the number for a typo."}]})
+BULK_EXAMPLES = {
+    "customers": OpenApiExample("Two customers", request_only=True, value={"records": [
+        {"cif": "CIF0000000001", "name": "张伟", "branch": "BJ", "rm": "rm1", "id_type": "resident_id",
+         "id_number": "11010519491231002X", "mobile": "+86 138 0013 8000", "tags": ["代发工资"]},
+        {"cif": "CIF0000000002", "name": "李娜", "branch": "BJ", "id_type": "resident_id",
+         "id_number": "110105199001010000"}]}),
+    "snapshots": OpenApiExample("A monthly snapshot", request_only=True, value={"records": [
+        {"cif": "CIF0000000001", "period": "2026-10-01", "aum": "523400.00", "aum_avg": "518000.00",
+         "deposits": "200000.00", "wealth": "300000.00", "funds": "23400.00", "txn_count": 18,
+         "last_txn_date": "2026-10-30", "contribution": "3120.55"}]}),
+    "holdings": OpenApiExample("A holding", request_only=True, value={"records": [
+        {"cif": "CIF0000000001", "account_no": "6217000010001234567", "product_code": "WM-FI90",
+         "product_name": "稳盈90天", "product_type": "wealth", "product_risk": "R2", "balance": "300000.00",
+         "opened_on": "2026-08-01", "matures_on": "2026-10-30"}]}),
+}
+
 BULK_RESPONSES = {200: BulkResultSerializer, 400: OpenApiResponse(description="Not a list of records."),
                   409: OpenApiResponse(description="Same Idempotency-Key still being processed."),
                   413: OpenApiResponse(description="More than 5,000 records."),
@@ -120,6 +147,7 @@ class ScopedViewSetMixin:
     update=extend_schema(request=CustomerWriteSerializer, responses=CustomerSerializer),
     partial_update=extend_schema(request=CustomerWriteSerializer, responses=CustomerSerializer),
     bulk=extend_schema(request=BulkCustomersRequest, responses=BULK_RESPONSES,
+                       examples=[BULK_EXAMPLES["customers"], BULK_REPORT_EXAMPLE],
                        summary="Create or update up to 5,000 customers by CIF"),
 )
 class CustomerViewSet(BulkUpsertMixin, ScopedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
@@ -214,6 +242,7 @@ class CustomerViewSet(BulkUpsertMixin, ScopedViewSetMixin, mixins.ListModelMixin
 
 
 @extend_schema_view(bulk=extend_schema(request=BulkSnapshotsRequest, responses=BULK_RESPONSES,
+                                       examples=[BULK_EXAMPLES["snapshots"], BULK_REPORT_EXAMPLE],
                                        summary="Create or update up to 5,000 monthly snapshots by CIF + period"))
 class SnapshotViewSet(BulkUpsertMixin, ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     """Monthly financial snapshots pushed by core banking (``period`` is the month's first day)."""
@@ -231,6 +260,7 @@ class SnapshotViewSet(BulkUpsertMixin, ScopedViewSetMixin, viewsets.ReadOnlyMode
 
 
 @extend_schema_view(bulk=extend_schema(request=BulkHoldingsRequest, responses=BULK_RESPONSES,
+                                       examples=[BULK_EXAMPLES["holdings"], BULK_REPORT_EXAMPLE],
                                        summary="Create or update up to 5,000 product holdings by CIF + account"))
 class HoldingViewSet(BulkUpsertMixin, ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     """Product holdings (account numbers masked unless the key has ``pii:read``)."""
