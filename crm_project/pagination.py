@@ -50,6 +50,10 @@ class CappedPageNumberPagination(PageNumberPagination):
 
     def get_paginated_response_schema(self, schema):
         base = super().get_paginated_response_schema(schema)
+        base["properties"]["count"]["description"] = "Number of rows, up to the cap (see count_capped)."
+        base["properties"]["next"]["description"] = "URL of the next page, or null."
+        base["properties"]["previous"]["description"] = "URL of the previous page, or null."
+        base["properties"]["results"]["description"] = "The rows of this page."
         base["properties"]["count_capped"] = {
             "type": "boolean",
             "description": "True when there are more rows than `count` (the count stops at a cap).",

@@ -22,7 +22,43 @@ ERRORS = {
 }
 
 
+# Descriptions for fields whose name says it all to a developer but not to an integration engineer.
+FIELD_DESCRIPTIONS = {
+    "id": "The CRM's id of this record (stable; use the external keys for upserts).",
+    "customer": "The CRM's id of the customer.",
+    "cif": "The customer's core-banking customer number (CIF).",
+    "customer_name": "The customer's name.",
+    "branch": "The CRM's id of the customer's home branch.",
+    "rm": "The CRM's id of the relationship manager, or null.",
+    "branch_name": "Name of the customer's home branch.",
+    "rm_name": "Name of the relationship manager.",
+    "staff_name": "Name of the member of staff who recorded it.",
+    "change_txid": "Id of the database transaction that last changed the record (drives the changes feed).",
+    "count": "Number of rows (stops at the list cap; see count_capped).",
+    "next": "URL of the next page, or null.",
+    "previous": "URL of the previous page, or null.",
+    "results": "The rows of this page.",
+    "created": "Records created.",
+    "updated": "Records changed.",
+    "rejected": "Records rejected (see errors).",
+    "reason": "Why the value was rejected, in the caller's language.",
+    "field": "The field.",
+    "value": "The full, unmasked value (the reveal is logged).",
+    "outcome": "What came of it, in a few words.",
+    "until": "The new due date (a later day).",
+    "tags": "Labels such as 代发工资 or 高净值 (at most 20, 30 characters each).",
+}
+
+
 class CrmAutoSchema(AutoSchema):
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(schema, dict) and not (schema.get("description") or schema.get("title")):
+            text = FIELD_DESCRIPTIONS.get(field.field_name) or (str(field.label) if field.label else "")
+            if text:
+                schema["description"] = text[0].upper() + text[1:]
+        return schema
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         if direction != "response":

@@ -85,7 +85,7 @@ class CustomerWriteSerializer(StrictSerializer, serializers.ModelSerializer):
 
 
 class RevealSerializer(StrictSerializer):
-    field = serializers.ChoiceField(choices=[(f, f) for f in rules.MASKERS])
+    field = serializers.ChoiceField(choices=[(f, f) for f in rules.MASKERS], help_text=_("Which value to reveal."))
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 
