@@ -22,6 +22,7 @@ A record that is null or absent in a field keeps the stored value (send "" to cl
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
@@ -45,6 +48,9 @@ MAX_BATCH = 5000
 _MONEY = re.compile(r"-?\d{1,16}(\.\d{1,2})?")
 _TRUE = {"true", "1", "yes", "y", "是", "t"}
 _FALSE = {"false", "0", "no", "n", "否", "f", ""}
+_DATE_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+_EMAIL = re.compile(r"[-!#$%&'*+/=?^_`{}|~0-9A-Za-z]+(?:\.[-!#$%&'*+/=?^_`{}|~0-9A-Za-z]+)*"
+                    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,63}(?<!-)")
 
 
 @dataclass
@@ -93,56 +99,110 @@ class Errors:
 # --------------------------------------------------------------------------------------------------
 # Column parsing
 # --------------------------------------------------------------------------------------------------
+def _is_missing(v) -> bool:
+    return v is None or (isinstance(v, float) and v != v)
+
+
+def _rows_mask(n: int, rows: list[int]) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    if rows:
+        mask[rows] = True
+    return mask
+
+
+# The column parsers below walk each column once in a plain loop (``Series.tolist()``) rather than with
+# several ``Series.map(lambda …)`` passes: the same results, about three times faster over a 20,000-row
+# chunk (per-element ``map`` calls and pandas' dtype inference of every intermediate Series dominated).
 def _missing(s: pd.Series) -> np.ndarray:
-    return s.map(lambda v: v is None or (isinstance(v, float) and v != v)).to_numpy(dtype=bool)
+    return np.array([_is_missing(v) for v in s.tolist()], dtype=bool)
 
 
-def _text(s, errors, name, *, max_length, choices=None, blank_is_missing=False):
-    missing = _missing(s)
-    is_str = s.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
-    errors.add(~missing & ~is_str, name, _("Enter text."))
-    out = s.where(is_str, None).map(lambda v: v.strip() if isinstance(v, str) else v)
-    if blank_is_missing:
-        missing = missing | (out == "").to_numpy(dtype=bool)
-        out = out.where(out != "", None)
-    present = ~missing & is_str
-    nul = present & out.map(lambda v: isinstance(v, str) and "\x00" in v).to_numpy(dtype=bool)
-    errors.add(nul, name, _("Null characters are not allowed."))
-    out = out.where(~nul, None)
-    lengths = out.map(lambda v: len(v) if isinstance(v, str) else 0).to_numpy()
-    errors.add(present & (lengths > max_length), name,
-               _("Ensure this value has at most %(max)d characters.") % {"max": max_length})
+def _text(s, errors, name, *, max_length, choices=None, blank_is_missing=False, allow_blank=True):
+    values = s.tolist()
+    n = len(values)
+    out = [None] * n
+    allowed = None
     if choices is not None:
-        allowed = set(choices) | ({""} if not blank_is_missing else set())
-        errors.add(present & ~out.isin(allowed).to_numpy(dtype=bool), name,
+        allowed = set(choices) | ({""} if allow_blank and not blank_is_missing else set())
+    check_blank = not allow_blank and not blank_is_missing
+    # A value's first problem, in this order, is the one reported.
+    not_text, nul, too_long, blank, not_choice = [], [], [], [], []
+    for i, v in enumerate(values):
+        if isinstance(v, str):
+            v = v.strip()
+            if blank_is_missing and not v:
+                continue
+            if "\x00" in v:
+                nul.append(i)
+                continue
+            out[i] = v
+            if len(v) > max_length:
+                too_long.append(i)
+            elif check_blank and not v:
+                blank.append(i)
+            elif allowed is not None and v not in allowed:
+                not_choice.append(i)
+        elif not _is_missing(v):
+            not_text.append(i)
+    errors.add(_rows_mask(n, not_text), name, _("Enter text."))
+    errors.add(_rows_mask(n, nul), name, _("Null characters are not allowed."))
+    errors.add(_rows_mask(n, too_long), name,
+               _("Ensure this value has at most %(max)d characters.") % {"max": max_length})
+    if check_blank:
+        errors.add(_rows_mask(n, blank), name, _("This field cannot be blank."))
+    if choices is not None:
+        errors.add(_rows_mask(n, not_choice), name,
                    _("Not a valid choice. Use one of: %(choices)s.") % {"choices": ", ".join(sorted(choices))})
-    return out
+    return pd.Series(out, index=s.index)
+
+
+def _valid_email(value: str) -> bool:
+    if _EMAIL.fullmatch(value):
+        return True
+    try:
+        validate_email(value)
+    except ValidationError:
+        return False
+    return True
 
 
 def _bool(s, errors, name):
     def parse(v):
         if isinstance(v, bool):
             return v
-        if isinstance(v, str) and v.strip().lower() in _TRUE:
-            return True
-        if isinstance(v, str) and v.strip().lower() in _FALSE:
-            return False
+        if isinstance(v, str):
+            text = v.strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            return None
         if isinstance(v, int) and v in (0, 1):
             return bool(v)
-        return "bad"
+        return None
 
-    missing = _missing(s)
-    out = s.map(lambda v: None if v is None or (isinstance(v, float) and v != v) else parse(v))
-    errors.add(~missing & (out == "bad").to_numpy(dtype=bool), name, _("Enter true or false."))
-    return out.where(out != "bad", None)
+    values = s.tolist()
+    out, bad = [None] * len(values), []
+    for i, v in enumerate(values):
+        if _is_missing(v):
+            continue
+        parsed = parse(v)
+        if parsed is None:
+            bad.append(i)
+        else:
+            out[i] = parsed
+    errors.add(_rows_mask(len(values), bad), name, _("Enter true or false."))
+    return pd.Series(out, index=s.index, dtype=object)
 
 
 def _date(s, errors, name, *, today=None, not_future_message=None):
-    missing = _missing(s) | s.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
-    text = s.map(lambda v: v.strip()[:10] if isinstance(v, str) else None)
+    values = s.tolist()
+    missing = np.array([_is_missing(v) or (isinstance(v, str) and not v.strip()) for v in values], dtype=bool)
+    text = pd.Series([v.strip()[:10] if isinstance(v, str) else None for v in values], index=s.index, dtype=object)
     parsed = pd.to_datetime(text.where(~missing, None), format="%Y-%m-%d", errors="coerce")
-    shape_ok = text.map(lambda v: isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v) is not None)
-    bad = ~missing & (parsed.isna().to_numpy() | ~shape_ok.to_numpy(dtype=bool))
+    shape_ok = np.array([isinstance(v, str) and _DATE_SHAPE.fullmatch(v.strip()) is not None for v in values],
+                        dtype=bool)
+    bad = ~missing & (parsed.isna().to_numpy() | ~shape_ok)
     errors.add(bad, name, _("Enter a valid date as YYYY-MM-DD."))
     if today is not None:
         errors.add(~bad & ~missing & (parsed > pd.Timestamp(today)).fillna(False).to_numpy(dtype=bool), name,
@@ -193,22 +253,33 @@ def _int(s, errors, name, *, maximum):
     return pd.Series([v if good else None for v, good in zip(values, ok & ~missing)], index=s.index, dtype=object)
 
 
-def _tags(s, errors, name):
-    missing = _missing(s)
+_TAG_SEPARATORS = re.compile(r"[;,，；|]")
 
+
+def _tags(s, errors, name):
     def parse(v):
         if isinstance(v, str):
-            v = [t for t in re.split(r"[;,，；|]", v)]
-        if not isinstance(v, list) or not all(isinstance(t, str) for t in v):
-            return "bad"
+            v = _TAG_SEPARATORS.split(v)
+        if not isinstance(v, list) or not all(isinstance(t, str) and "\x00" not in t for t in v):
+            return None
         return sorted({t.strip() for t in v if t.strip()})
 
-    out = s.map(lambda v: None if v is None or (isinstance(v, float) and v != v) else parse(v))
-    bad = (out.map(lambda v: v == "bad")).to_numpy(dtype=bool)
-    errors.add(~missing & bad, name, _("Give tags as a list of text (or separated by ; in a file)."))
-    too_many = out.map(lambda v: isinstance(v, list) and (len(v) > 20 or any(len(t) > 30 for t in v)))
-    errors.add(~missing & too_many.to_numpy(dtype=bool), name, _("At most 20 tags of at most 30 characters."))
-    return out.where(~bad, None)
+    values = s.tolist()
+    n = len(values)
+    out, bad, too_many = [None] * n, [], []
+    for i, v in enumerate(values):
+        if _is_missing(v):
+            continue
+        tags = parse(v)
+        if tags is None:
+            bad.append(i)
+            continue
+        out[i] = tags
+        if len(tags) > 20 or any(len(t) > 30 for t in tags):
+            too_many.append(i)
+    errors.add(_rows_mask(n, bad), name, _("Give tags as a list of text (or separated by ; in a file)."))
+    errors.add(_rows_mask(n, too_many), name, _("At most 20 tags of at most 30 characters."))
+    return pd.Series(out, index=s.index, dtype=object)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -251,9 +322,12 @@ def _duplicates(keys: pd.DataFrame, errors: Errors, field_name: str) -> None:
 
 
 def _error_rows(errors: Errors, keys: pd.DataFrame, offset: int) -> list[dict]:
+    items = errors.items
+    if not items:
+        return []
     out = []
     key_rows = keys.to_dict("records")
-    for i, f, message in errors.items:
+    for i, f, message in items:
         key = {k: (v if isinstance(v, str | int) else (None if v is None or v != v else str(v)))
                for k, v in key_rows[i].items()}
         out.append({"index": offset + i, "key": key, "field": f, "reason": message})
@@ -261,9 +335,12 @@ def _error_rows(errors: Errors, keys: pd.DataFrame, offset: int) -> list[dict]:
 
 
 def _copy(cursor, table: str, frame: pd.DataFrame) -> None:
+    # Every value quoted, nulls written as an unquoted \N: a quoted "\N" (a text value) is not NULL in
+    # PostgreSQL's CSV format. NUL marks the nulls while writing; no value can contain it (PostgreSQL
+    # refuses NUL in text and the parsers reject it).
     buf = io.StringIO()
-    frame.to_csv(buf, index=False, header=False, na_rep="\\N")
-    buf.seek(0)
+    frame.to_csv(buf, index=False, header=False, na_rep="\x00", quoting=csv.QUOTE_ALL)
+    buf = io.StringIO(buf.getvalue().replace('"\x00"', "\\N"))
     cols = ", ".join(f'"{c}"' for c in frame.columns)
     cursor.copy_expert(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buf)
 
@@ -331,7 +408,7 @@ def _resolve(s: pd.Series, errors: Errors, name: str, by_id: dict, by_code: dict
             return by_code.get(v) or (by_id.get(int(v)) if v.isdigit() else None)
         return None
 
-    out = s.map(lambda v: None if v is None or (isinstance(v, float) and v != v) else look(v))
+    out = pd.Series([None if _is_missing(v) else look(v) for v in s.tolist()], index=s.index)
     errors.add(~missing & out.isna().to_numpy(), name, message)
     return out
 
@@ -350,7 +427,12 @@ def _parse_customers(frame: pd.DataFrame, errors: Errors, *, today: date) -> pd.
         s = frame[name]
         if name in CUSTOMER_TEXT:
             max_length, choices = CUSTOMER_TEXT[name]
-            out[name] = _text(s, errors, name, max_length=max_length, choices=choices)
+            out[name] = _text(s, errors, name, max_length=max_length, choices=choices,
+                              allow_blank=Customer._meta.get_field(name).blank)
+            if name == "email":  # the same rule as Django's EmailValidator (which is tried on what fails here)
+                bad = out[name].map(lambda v: isinstance(v, str) and v != "" and not _valid_email(v))
+                errors.add(bad.to_numpy(dtype=bool), name, _("Enter a valid email address."))
+                out[name] = out[name].where(~bad, None)
         elif name in CUSTOMER_BOOL:
             out[name] = _bool(s, errors, name)
         elif name == "birth_date":
@@ -389,7 +471,8 @@ def _check_customers(m: pd.DataFrame, errors: Errors, *, today: date, scope: Sco
 
     # Resident IDs: checksum, real birth date not in the future, agreement with birth date and gender.
     ids = m["id_number"].fillna("").astype(str).str.replace(" ", "").str.upper()
-    legacy = ids.str.fullmatch(r"\d{15}").fillna(False).to_numpy(dtype=bool)
+    resident_type = individual & (m["id_type"] == IdType.RESIDENT_ID).to_numpy(dtype=bool)
+    legacy = resident_type & ids.str.fullmatch(r"\d{15}").fillna(False).to_numpy(dtype=bool)
     if legacy.any():
         ids[legacy] = ids[legacy].map(rules.resident_id_from_15)
     m["id_number"] = ids
@@ -456,7 +539,8 @@ def _customer_sql(provided_audited: list[str], provided_cols: list[str], all_col
         for c in provided_audited
     ) or "'{}'::jsonb"
     cols = ", ".join(q(c) for c in all_cols)
-    sets = ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in provided_cols)
+    # A batch giving only CIFs changes nothing: "SET updated_at" alone (never applied: WHERE FALSE).
+    sets = "".join(f"{q(c)} = EXCLUDED.{q(c)}, " for c in provided_cols)
     changed = (" OR ".join(f"c.{q(c)} IS DISTINCT FROM EXCLUDED.{q(c)}" for c in provided_cols)) or "FALSE"
     return f"""
         WITH old AS (
@@ -464,7 +548,7 @@ def _customer_sql(provided_audited: list[str], provided_cols: list[str], all_col
         ), up AS (
             INSERT INTO customers_customer AS c ({cols}, aum_latest, created_at, updated_at)
             SELECT {cols}, 0, now(), now() FROM tmp_bulk ORDER BY cif
-            ON CONFLICT (cif) DO UPDATE SET {sets}, updated_at = now()
+            ON CONFLICT (cif) DO UPDATE SET {sets}updated_at = now()
             WHERE {changed}
             RETURNING c.id, c.cif, (c.xmax = 0) AS inserted
         ), hist AS (
@@ -480,7 +564,7 @@ def customers_upsert(records, *, actor, today: date, source: str = "api", offset
                      dry_run: bool = False) -> BulkResult:
     """Create or update customers by CIF (one batch: a list of dicts or a DataFrame of raw values)."""
     frame, errors = _frame(records)
-    if frame.empty:
+    if not len(frame):
         return BulkResult()
     scope = Scope.of(actor)
     parsed = _parse_customers(frame, errors, today=today)
@@ -544,18 +628,20 @@ def _locked_existing_customers(cur, cifs: list[str]) -> pd.DataFrame:
 
 def _merge(parsed: pd.DataFrame, existing: pd.DataFrame, provided: list[str]) -> pd.DataFrame:
     """Stored values (or defaults for new customers) with the batch's non-null values on top."""
+    n = len(parsed)
     base = existing.reindex(parsed["cif"]).reset_index(drop=True)
     merged = pd.DataFrame({"cif": parsed["cif"]})
     for c in AUDITED:
-        stored = base[c] if c in base.columns else pd.Series([None] * len(parsed), dtype=object)
         default = DEFAULTS[c]
-        stored = stored.map(lambda v, d=default: d if v is None or (isinstance(v, float) and v != v) else v)
+        stored_values = base[c].tolist() if c in base.columns else [None] * n
+        # fromiter: an object array even when every value is a list (np.array would make it 2-D)
+        stored = np.fromiter([default if _is_missing(v) else v for v in stored_values], dtype=object, count=n)
         if c in provided:
-            incoming = parsed[c]
-            take = incoming.map(lambda v: not (v is None or (isinstance(v, float) and v != v))).to_numpy(dtype=bool)
-            merged[c] = np.where(take, incoming.to_numpy(dtype=object), stored.to_numpy(dtype=object))
+            incoming = parsed[c].tolist()
+            take = np.array([not _is_missing(v) for v in incoming], dtype=bool)
+            merged[c] = np.where(take, np.fromiter(incoming, dtype=object, count=n), stored)
         else:
-            merged[c] = stored.to_numpy(dtype=object)
+            merged[c] = stored
     merged["branch_id"] = merged["branch_id"].astype(object)
     return merged
 
@@ -589,7 +675,7 @@ def _customer_ids(cur, parsed, errors, scope) -> pd.Series:
 
 def _child_upsert(kind, records, *, actor, today: date, offset: int, dry_run: bool) -> BulkResult:
     frame, errors = _frame(records)
-    if frame.empty:
+    if not len(frame):
         return BulkResult()
     fields = SNAPSHOT_FIELDS if kind == "snapshot" else HOLDING_FIELDS
     _unknown_columns(frame, set(fields), errors)
@@ -619,7 +705,8 @@ def _child_upsert(kind, records, *, actor, today: date, offset: int, dry_run: bo
         for name, (max_length, choices) in HOLDING_TEXT.items():
             if name in frame.columns or name == "account_no":
                 parsed[name] = _text(col(name), errors, name, max_length=max_length, choices=choices,
-                                     blank_is_missing=name in ("account_no", "product_risk", "status"))
+                                     blank_is_missing=name in ("account_no", "product_risk", "status"),
+                                     allow_blank=Holding._meta.get_field(name).blank)
         errors.add(parsed["account_no"].isna().to_numpy(), "account_no", _("Every holding needs its account number."))
         if "balance" in frame.columns:
             parsed["balance"] = _money(frame["balance"], errors, "balance", allow_negative=True)
@@ -661,7 +748,9 @@ def _child_upsert(kind, records, *, actor, today: date, offset: int, dry_run: bo
             tmp_cols = ", ".join(["customer_id", key_name, *provided])
             cur.execute(f"CREATE TEMP TABLE tmp_bulk ON COMMIT DROP AS SELECT {tmp_cols} FROM {table} WITH NO DATA")
             _copy(cur, "tmp_bulk", rows)
-            values = ", ".join(f"COALESCE(t.{c}, %({c})s)" if c in provided else f"%({c})s" for c in data_cols)
+            # A value absent from a record (null in tmp_bulk) keeps the stored one: EXCLUDED must carry it, since
+            # the defaults that fill a new row would otherwise overwrite it (the existing rows are locked above).
+            values = ", ".join(f"COALESCE(t.{c}, e.{c}, %({c})s)" if c in provided else f"%({c})s" for c in data_cols)
             sets = ", ".join(f"{c} = COALESCE(EXCLUDED.{c}, x.{c})" for c in provided)
             changed = " OR ".join(f"x.{c} IS DISTINCT FROM COALESCE(EXCLUDED.{c}, x.{c})"
                                   for c in provided) or "FALSE"
@@ -669,6 +758,7 @@ def _child_upsert(kind, records, *, actor, today: date, offset: int, dry_run: bo
                 WITH up AS (
                     INSERT INTO {table} AS x (customer_id, {key_name}, {', '.join(data_cols)})
                     SELECT t.customer_id, t.{key_name}, {values} FROM tmp_bulk t
+                    LEFT JOIN {table} e ON e.customer_id = t.customer_id AND e.{key_name} = t.{key_name}
                     ORDER BY t.customer_id, t.{key_name}
                     ON CONFLICT (customer_id, {key_name}) DO UPDATE SET {sets or key_name + ' = x.' + key_name}
                     WHERE {changed}
@@ -699,6 +789,11 @@ def _sql_default(value):
 
 def _refresh_latest_figures(cur, customer_ids: list[int]) -> None:
     """Keep Customer.aum_latest / last_txn_date equal to the latest snapshot's (one statement)."""
+    # Lock the customers first, in id order, in a statement of its own: the UPDATE then reads the snapshots
+    # with a fresh view that includes those of a concurrent batch that held these rows and has committed
+    # (else it would put back the latest figure as it was before that batch: a lost update).
+    cur.execute("SELECT 1 FROM customers_customer WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE",
+                [sorted(customer_ids)])
     cur.execute("""
         UPDATE customers_customer c SET aum_latest = s.aum, last_txn_date = s.last_txn_date, updated_at = now()
         FROM (SELECT DISTINCT ON (customer_id) customer_id, aum, last_txn_date

@@ -50,6 +50,8 @@ rules.add_perm("customers.log_interaction", is_customer_staff | is_api_client)
 rules.add_perm("org.view_audit", is_head_office)
 # Bulk upserts and file imports: integration keys (their scope is checked per endpoint) and head office.
 rules.add_perm("customers.bulk_upsert", is_head_office | is_api_client)
+# The file-import pages and commands: head office only.
+rules.add_perm("customers.import_files", is_head_office)
 
 
 def can(user, perm, obj=None) -> bool:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_import
 
 app_name = "customers"
 urlpatterns = [
@@ -12,6 +12,10 @@ urlpatterns = [
     path("<int:pk>/reveal/<str:field>/", views.customer_reveal, name="reveal"),
     path("<int:pk>/interactions/new/", views.interaction_create, name="interaction-create"),
     path("tasks/", views.task_list, name="tasks"),
+    path("import/", views_import.import_index, name="import"),
+    path("import/jobs/<int:pk>/", views_import.import_job_detail, name="import-job"),
+    path("import/jobs/<int:pk>/apply/", views_import.import_job_apply, name="import-apply"),
+    path("import/jobs/<int:pk>/rejects.csv", views_import.import_job_rejects, name="import-rejects"),
     path("tasks/<int:pk>/done/", views.task_done, name="task-done"),
     path("tasks/<int:pk>/snooze/", views.task_snooze, name="task-snooze"),
 ]

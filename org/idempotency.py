@@ -25,7 +25,9 @@ HEADER = "Idempotency-Key"
 
 
 def _owner(user) -> str:
-    return f"key:{user.api_key.pk}" if isinstance(user, ApiClient) else f"user:{user.pk}"
+    # An API key's pk is "<prefix>.<hash>" (~100 characters, more than IdempotencyRecord.owner holds);
+    # its prefix is unique and short.
+    return f"key:{user.api_key.prefix}" if isinstance(user, ApiClient) else f"user:{user.pk}"
 
 
 def _error(code, detail, http_status):

@@ -225,6 +225,11 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # --- Domain settings (documented in README) ---
 CRM_LIST_COUNT_CAP = env.int("CRM_LIST_COUNT_CAP", default=10000)
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
+# File imports (head office): upload size limit, rows previewed in the request, rows per batch.
+CRM_IMPORT_MAX_UPLOAD_MB = env.int("CRM_IMPORT_MAX_UPLOAD_MB", default=300)
+CRM_IMPORT_SYNC_PREVIEW_ROWS = env.int("CRM_IMPORT_SYNC_PREVIEW_ROWS", default=20000)
+CRM_IMPORT_CHUNK_SIZE = env.int("CRM_IMPORT_CHUNK_SIZE", default=20000)
+CRM_IMPORT_QUEUE = env("CRM_IMPORT_QUEUE", default=None)
 BULK_MAX_RECORDS = 5000
 # A 5,000-record batch is a few MB of JSON; larger bodies are refused with 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=32 * 1024 * 1024)

@@ -1,0 +1,194 @@
+"""Import jobs: an uploaded file, its dry-run preview, the real run (a Celery task), progress and result.
+
+Progress must be visible to the page (another connection) while the import runs:
+
+* a **real run** commits chunk by chunk (each ``bulk_upsert`` call is its own transaction), so the
+  progress row is written between chunks on the ordinary connection, in autocommit;
+* a **dry run** keeps the whole file in one transaction that is rolled back at the end, so progress
+  written on that connection would be invisible until the end and then rolled back: it goes through a
+  second, autocommit connection of its own (``_Progress``). The job row is never locked by the import's
+  transaction (the job is claimed and finished outside it), so the two connections cannot wait on
+  each other.
+
+Running a job twice is safe: a job holds a PostgreSQL advisory lock (per session, so released even if
+the worker dies) while it runs; a second delivery of the task while it runs returns at once, a done or
+failed job is not run again, and a job left "running" by a dead worker is run again from the start
+(the upserts are keyed, so what was already applied comes back as unchanged).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm_project.errors import Conflict, NotPermitted, ValidationFailed
+
+from . import importing
+from .models import ImportJob, ImportStatus
+from .permissions import can
+
+logger = logging.getLogger(__name__)
+
+_LOCK_NAMESPACE = 0x1A0B  # first key of pg_advisory_lock(int, int): import jobs
+
+
+def upload_limit_bytes() -> int:
+    return getattr(settings, "CRM_IMPORT_MAX_UPLOAD_MB", 300) * 1024 * 1024
+
+
+def sync_preview_rows() -> int:
+    """Dry runs of files up to this many rows run in the request; larger ones as a background job."""
+    return getattr(settings, "CRM_IMPORT_SYNC_PREVIEW_ROWS", 20_000)
+
+
+def chunk_size() -> int:
+    return getattr(settings, "CRM_IMPORT_CHUNK_SIZE", importing.CHUNK_SIZE)
+
+
+def import_job_create(*, actor, kind: str, upload, dry_run: bool = True) -> ImportJob:
+    """Store an uploaded file under MEDIA_ROOT/imports/ and create its (pending) job."""
+    if not can(actor, "customers.import_files"):
+        raise NotPermitted()
+    suffix = Path(upload.name or "").suffix.lower()
+    if kind not in importing.KINDS:
+        raise ValidationFailed(fields={"kind": [_("Choose what the file holds.")]})
+    if suffix not in importing.EXTENSIONS:
+        raise ValidationFailed(fields={"file": [_("Upload a .csv or .xlsx file.")]})
+    job = ImportJob(kind=kind, original_name=Path(upload.name).name[:255], uploaded_by=actor, dry_run=dry_run)
+    job.file.save(f"{uuid.uuid4().hex}{suffix}", upload, save=False)
+    job.save()
+    return job
+
+
+def import_job_enqueue(job: ImportJob, *, queue: str | None = None) -> None:
+    """Run the job in a worker once the current transaction commits."""
+    from .tasks import import_file_run
+
+    queue = queue or getattr(settings, "CRM_IMPORT_QUEUE", None)
+    transaction.on_commit(lambda: import_file_run.apply_async((job.pk,), queue=queue))
+
+
+@transaction.atomic
+def import_job_apply(*, actor, preview: ImportJob, queue: str | None = None) -> ImportJob:
+    """Create (once) and enqueue the real import of a finished dry run's file."""
+    if not can(actor, "customers.import_files"):
+        raise NotPermitted()
+    preview = ImportJob.objects.select_for_update().get(pk=preview.pk)
+    if not preview.dry_run or preview.status != ImportStatus.DONE:
+        raise Conflict(_("Only a finished preview can be applied."))
+    existing = ImportJob.objects.filter(preview_of=preview).order_by("id").first()
+    if existing is not None:  # a second click (or a retried request) does not import the file twice
+        return existing
+    job = ImportJob.objects.create(kind=preview.kind, original_name=preview.original_name, file=preview.file.name,
+                                   uploaded_by=actor, dry_run=False, preview_of=preview,
+                                   rows_total=preview.rows_total)
+    import_job_enqueue(job, queue=queue)
+    return job
+
+
+class _Progress:
+    """Writes rows_done/rows_total so that other connections see them at once (see the module docstring)."""
+
+    def __init__(self, job_id: int):
+        self.job_id = job_id
+        self.side = None
+
+    def __call__(self, rows_done: int, rows_total: int | None) -> None:
+        sql = "UPDATE customers_importjob SET rows_done = %s, rows_total = %s WHERE id = %s"
+        params = [rows_done, rows_total, self.job_id]
+        if connection.in_atomic_block:
+            if self.side is None:
+                self.side = connections.create_connection(DEFAULT_DB_ALIAS)
+            with self.side.cursor() as cur:
+                cur.execute(sql, params)
+        else:
+            with connection.cursor() as cur:
+                cur.execute(sql, params)
+
+    def close(self):
+        if self.side is not None:
+            self.side.close()
+            self.side = None
+
+
+def _try_lock(job_id: int) -> bool:
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, job_id])
+        return cur.fetchone()[0]
+
+
+def _unlock(job_id: int) -> None:
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, job_id])
+
+
+def import_job_run(job: ImportJob | int, *, now, size: int | None = None) -> ImportJob:
+    """Run one import job to the end: file checks, the import (dry or real), result and rejects file."""
+    job_id = job if isinstance(job, int) else job.pk
+    if not _try_lock(job_id):
+        return ImportJob.objects.get(pk=job_id)  # another worker is running it right now
+    progress = _Progress(job_id)
+    try:
+        job = ImportJob.objects.select_related("uploaded_by").get(pk=job_id)
+        if job.status in (ImportStatus.DONE, ImportStatus.FAILED):
+            return job
+        started = time.monotonic()
+        job.status, job.started_at, job.finished_at = ImportStatus.RUNNING, now, None
+        job.rows_done = job.created = job.updated = job.unchanged = job.rejected = 0
+        job.errors_preview, job.warnings, job.error = [], [], ""
+        job.save()
+        try:
+            _run(job, now=now, size=size or chunk_size(), progress=progress)
+        except ValidationFailed as e:  # ImportFileError: the file as a whole cannot be imported
+            job.status, job.error = ImportStatus.FAILED, str(e.message)
+        except NotPermitted:
+            job.status, job.error = ImportStatus.FAILED, _("%(user)s may no longer import files.") % {
+                "user": job.uploaded_by}
+        except Exception:
+            logger.exception("import job %s failed", job.pk)
+            job.status = ImportStatus.FAILED
+            job.error = (_("The import stopped at an unexpected error after %(rows)d rows; it has been logged. "
+                           "Rows before it were applied; importing the file again is safe.")
+                         % {"rows": job.rows_done} if not job.dry_run else
+                         _("The preview stopped at an unexpected error; it has been logged."))
+        else:
+            job.status = ImportStatus.DONE
+        job.finished_at = now + timedelta(seconds=time.monotonic() - started)
+        job.save()
+        return job
+    finally:
+        progress.close()
+        _unlock(job_id)
+
+
+def _run(job: ImportJob, *, now, size: int, progress: _Progress) -> None:
+    today = timezone.localdate(now)
+    table = importing.open_table(job.file.path, kind=job.kind, chunk_size=size)
+    job.rows_total = table.rows_total
+    job.warnings = list(table.warnings)
+    job.save(update_fields=["rows_total", "warnings"])
+
+    with tempfile.NamedTemporaryFile("w+", encoding="utf-8-sig", newline="", suffix=".csv") as rejects:
+        result = importing.import_file(job.file.path, kind=job.kind, actor=job.uploaded_by, today=today,
+                                       dry_run=job.dry_run, chunk_size=size, on_progress=progress,
+                                       rejects_out=rejects, table=table)
+        rejects.flush()
+        if result.rejected:
+            with open(rejects.name, "rb") as f:
+                job.rejects_file.save(f"job-{job.pk}-rejects.csv", File(f), save=False)
+    job.rows_done = result.rows_done
+    job.rows_total = result.rows_total
+    job.created, job.updated, job.unchanged, job.rejected = (result.created, result.updated, result.unchanged,
+                                                             result.rejected)
+    job.errors_preview = result.errors
+    job.warnings = result.warnings

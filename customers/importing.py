@@ -1,0 +1,562 @@
+"""File import from core banking: customers, monthly snapshots and product holdings from CSV or Excel.
+
+The file is read with pandas in chunks (memory stays bounded whatever the size) and every chunk goes
+through the same set-based pipeline as the bulk API (``services.bulk_upsert`` → ``customers.bulk``):
+the same parsing, rules, scope checks, audit rows and per-record errors. This module only deals with
+what is particular to files:
+
+* **Formats and encodings.** ``.csv`` in UTF-8 (with or without BOM) or GBK/GB18030 (detected: the
+  whole file is decoded once as UTF-8; if that fails it must decode as GB18030; otherwise the file is
+  refused with the line of the first bad byte), with ``,`` (or tab, ``;``, ``|``, guessed from the
+  header) as separator; ``.xlsx`` (first sheet, read whole through openpyxl: slower and bigger in
+  memory than CSV, so a warning suggests CSV for large files).
+* **Headers.** The first row names the columns with the API field names (``cif``, ``name``, ``period``,
+  ``account_no``…; case and surrounding spaces do not matter) or with the Chinese headers a bank uses
+  (``HEADER_ALIASES``). A missing key column (``cif``; ``period`` for snapshots; ``account_no`` for
+  holdings) or two columns naming the same field is a file-level error, raised before anything is
+  written. **Unknown columns are reported once, as a file-level warning, and ignored** (rather than
+  one "Unknown field" error on every record, which would reject the whole file for one stray column).
+* **Empty cells** mean "not provided" (the stored value is kept) for every field except the text
+  fields that may be blank (address, email, notes…), where an empty cell clears the value, as ``""``
+  does in the API. Tags are "not provided" when empty; in a cell they are separated by ``;``.
+* **Line numbers.** Errors name the record's line in the file, the header being line 1 (this is the
+  physical line unless a quoted value spans lines). Blank lines are skipped silently.
+* **Malformed lines.** A line with more values than the header has columns (an unquoted separator,
+  usually) is rejected as a whole: its values cannot be attributed to columns safely.
+* **Duplicate keys in the file.** The bulk pipeline rejects a key that appears twice in one batch,
+  but a file is many batches. So a first pass over the file (which also checks the encoding, counts
+  the rows and finds malformed lines, before anything is written) collects the keys of every record,
+  and every record whose key appears more than once anywhere in the file is rejected — all of them,
+  as in a batch, so the outcome does not depend on which record came first or where a chunk ends.
+* **Dry run.** The whole file runs inside one transaction that is rolled back at the end, so later
+  chunks see what earlier ones created (snapshots of customers created earlier in the same file) and
+  the counts are those a real run would give. Note that a dry run holds its row locks until it ends.
+* **Real run.** Each chunk is its own transaction: good rows are committed chunk by chunk and never
+  lost if a later chunk fails; running the same file again is safe (every record is keyed, so what
+  was applied comes back as unchanged).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from crm_project.errors import NotPermitted, ValidationFailed
+
+from . import bulk, services
+from .models import Customer, Holding
+from .permissions import can
+
+KINDS = ("customers", "snapshots", "holdings")
+KIND_LABELS = {"customers": gettext_lazy("Customers"), "snapshots": gettext_lazy("Monthly financial snapshots"),
+               "holdings": gettext_lazy("Product holdings")}
+KEY_COLUMNS = {"customers": ["cif"], "snapshots": ["cif", "period"], "holdings": ["cif", "account_no"]}
+FIELDS = {"customers": bulk.CUSTOMER_FIELDS, "snapshots": bulk.SNAPSHOT_FIELDS, "holdings": bulk.HOLDING_FIELDS}
+EXTENSIONS = (".csv", ".xlsx")
+CHUNK_SIZE = 20_000
+ERRORS_KEPT = 20  # rejected records kept in memory for a preview; all of them go to the rejects file
+
+# Text fields where an empty cell clears the stored value; in every other column it means "not provided".
+CLEARABLE_TEXT = {
+    "customers": {n for n in bulk.CUSTOMER_TEXT if n != "cif" and Customer._meta.get_field(n).blank},
+    "snapshots": set(),
+    "holdings": {n for n in bulk.HOLDING_TEXT if Holding._meta.get_field(n).blank},
+}
+
+# Chinese column headers → API field names (a header is mapped only if the field belongs to the kind).
+HEADER_ALIASES = {
+    # keys
+    "客户号": "cif", "客户编号": "cif", "客户号码": "cif", "核心客户号": "cif", "cif号": "cif",
+    "期间": "period", "数据期间": "period", "统计期间": "period", "月份": "period", "统计月份": "period",
+    "账号": "account_no", "账户号": "account_no", "帐号": "account_no", "产品账号": "account_no",
+    # customer profile
+    "客户名称": "name", "客户姓名": "name", "姓名": "name", "名称": "name",
+    "客户类型": "kind", "性别": "gender", "出生日期": "birth_date",
+    "证件类型": "id_type", "证件号码": "id_number", "证件号": "id_number", "身份证号": "id_number",
+    "身份证号码": "id_number",
+    "职业": "occupation", "收入区间": "income_band",
+    "统一社会信用代码": "credit_code", "信用代码": "credit_code", "行业": "industry", "企业规模": "company_size",
+    "法定代表人": "legal_representative", "联系人": "contact_person",
+    "手机号": "mobile", "手机号码": "mobile", "手机": "mobile", "电子邮箱": "email", "邮箱": "email",
+    "地址": "address", "联系地址": "address",
+    "短信营销同意": "consent_sms", "邮件营销同意": "consent_email", "电话营销同意": "consent_phone",
+    "应用内营销同意": "consent_app", "免打扰": "do_not_contact",
+    "风险等级": "risk_level", "风险承受能力": "risk_level", "风险评估日期": "risk_assessed_on",
+    "生命周期阶段": "lifecycle_stage",
+    "所属机构": "branch", "归属机构": "branch", "所属网点": "branch", "机构号": "branch", "机构代码": "branch",
+    "客户经理": "rm", "客户经理工号": "rm", "标签": "tags", "备注": "notes",
+    # snapshots
+    "月末资产": "aum", "资产余额": "aum", "月日均资产": "aum_avg", "日均资产": "aum_avg",
+    "存款": "deposits", "存款余额": "deposits", "理财": "wealth", "理财余额": "wealth",
+    "基金": "funds", "基金余额": "funds", "贷款": "loans", "贷款余额": "loans",
+    "信用卡额度": "credit_limit", "信用卡余额": "credit_used", "信用卡已用额度": "credit_used",
+    "交易笔数": "txn_count", "最近交易日期": "last_txn_date", "最后交易日期": "last_txn_date",
+    "中间业务收入": "fee_income", "手续费收入": "fee_income", "综合贡献": "contribution", "净贡献": "contribution",
+    "持有产品数": "products_held",
+    # holdings
+    "产品代码": "product_code", "产品名称": "product_name", "产品类型": "product_type",
+    "产品风险等级": "product_risk", "余额": "balance", "开户日期": "opened_on", "起息日": "opened_on",
+    "到期日": "matures_on", "到期日期": "matures_on", "状态": "status", "账户状态": "status",
+}
+
+_OK, _BLANK, _BAD, _DUPLICATE = 0, 1, 2, 3
+_SKIPPED_LINE = re.compile(r"Skipping line (\d+): expected (\d+) fields, saw (\d+)")
+
+
+class ImportFileError(ValidationFailed):
+    """The file as a whole cannot be imported (format, encoding, columns); nothing was written."""
+
+    code = "import_file_error"
+
+    def __init__(self, message):
+        super().__init__(message, field="file")
+
+
+@dataclass
+class ImportResult:
+    kind: str
+    dry_run: bool = False
+    file_format: str = ""
+    encoding: str = ""
+    rows_total: int = 0
+    rows_done: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    errors: list[dict] = field(default_factory=list)  # the first ERRORS_KEPT rejected records' errors
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("kind", "dry_run", "file_format", "encoding", "rows_total",
+                                              "rows_done", "created", "updated", "unchanged", "rejected",
+                                              "errors", "warnings", "seconds")}
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------------
+def normalise_header(name) -> str:
+    text = "" if name is None else str(name).replace("\ufeff", "").strip()
+    if text.isascii():
+        return re.sub(r"[\s\-]+", "_", text.lower())
+    return HEADER_ALIASES.get(text.lower(), text)
+
+
+_NOT_LEAD_BYTES = bytes(range(0xC0))
+
+
+def _decode_error(path: Path, encoding: str) -> tuple[int, int] | None:
+    """Decode the whole file in blocks; on failure: (line of the first bad byte, multi-byte chars before it)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    lines = multibyte = 0
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            pending = len(decoder.getstate()[0])
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as e:
+                prefix = block[:max(e.start - pending, 0)]
+                return lines + prefix.count(b"\n") + 1, multibyte + len(prefix.translate(None, _NOT_LEAD_BYTES))
+            lines += block.count(b"\n")
+            if multibyte < 4:
+                multibyte += len(block.translate(None, _NOT_LEAD_BYTES))
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return lines + 1, multibyte
+    return None
+
+
+def detect_encoding(path: Path) -> str:
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ImportFileError(_("The file is in UTF-16: save it as CSV in UTF-8 (or GBK) and upload it again."))
+    failure = _decode_error(path, "utf-8")
+    if failure is None:
+        return "utf-8-sig"
+    line, multibyte_before = failure
+    if multibyte_before >= 4:  # plenty of valid UTF-8 before the bad byte: a damaged UTF-8 file, not GBK
+        raise ImportFileError(_("The file is UTF-8 but line %(line)d contains bytes that are not valid UTF-8.")
+                              % {"line": line})
+    failure = _decode_error(path, "gb18030")
+    if failure is None:
+        return "gb18030"
+    raise ImportFileError(
+        _("The file is neither UTF-8 nor GBK/GB18030 text (the first undecodable byte is on line %(line)d). "
+          "Save it as CSV in UTF-8 and upload it again.") % {"line": min(line, failure[0])})
+
+
+def _separator(path: Path, encoding: str) -> str:
+    with open(path, encoding=encoding, errors="replace", newline="") as f:
+        first = f.readline()
+    counts = {sep: first.count(sep) for sep in (",", "\t", ";", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] and counts[","] == 0 else ","
+
+
+@dataclass
+class Table:
+    """An opened, checked file: header mapping, record status by line, the reading of chunks."""
+
+    path: Path
+    kind: str
+    file_format: str
+    encoding: str = ""
+    sep: str = ","
+    n_columns: int = 0
+    columns: dict[int, str] = field(default_factory=dict)  # position → API field name (known columns only)
+    warnings: list[str] = field(default_factory=list)
+    status: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))  # by line - 2
+    bad_lines: dict[int, tuple[int, int]] = field(default_factory=dict)  # line → (expected, saw)
+    duplicates: dict[int, str] = field(default_factory=dict)  # line → reason
+    frame: pd.DataFrame | None = None  # xlsx only: the whole sheet
+
+    @property
+    def rows_total(self) -> int:
+        return int((self.status != _BLANK).sum())
+
+    def _csv_reader(self, chunk_size: int, on_bad_lines: str):
+        return pd.read_csv(self.path, encoding=self.encoding, sep=self.sep, header=None, skiprows=1,
+                           names=list(range(self.n_columns)), dtype=str, na_filter=False,
+                           skip_blank_lines=False, on_bad_lines=on_bad_lines, chunksize=chunk_size,
+                           engine="c")
+
+    def raw_chunks(self, chunk_size: int) -> Iterator[tuple[np.ndarray, pd.DataFrame]]:
+        """(line numbers, frame of every column by position) for every parsed record, malformed lines left out."""
+        if self.frame is not None:
+            for start in range(0, len(self.frame), chunk_size):
+                part = self.frame.iloc[start:start + chunk_size]
+                yield np.arange(start + 2, start + 2 + len(part)), part
+            return
+        bad = np.array(sorted(self.bad_lines), dtype=np.int64)
+        # Records kept before malformed line j: bad[j] - 2 - j; shift positions past the malformed lines.
+        kept_before_bad = bad - 2 - np.arange(len(bad))
+        position = 0
+        with self._csv_reader(chunk_size, "skip") as reader:
+            for chunk in reader:
+                p = np.arange(position, position + len(chunk))
+                position += len(chunk)
+                yield p + 2 + np.searchsorted(kept_before_bad, p, side="right"), chunk
+
+    def chunks(self, chunk_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, pd.DataFrame]]:
+        """(line numbers, status of each, frame with API column names) for every parsed, non-blank record."""
+        for lines, raw in self.raw_chunks(chunk_size):
+            status = self.status[lines - 2]
+            keep = status != _BLANK
+            frame = raw.loc[keep, list(self.columns)].rename(columns=self.columns).astype(object)
+            yield lines[keep], status[keep], frame.reset_index(drop=True)
+
+
+def _header_mapping(table: Table, header: list) -> None:
+    allowed = set(FIELDS[table.kind])
+    seen: dict[str, str] = {}
+    unknown, unnamed = [], 0
+    for position, raw in enumerate(header):
+        raw_text = "" if raw is None or (isinstance(raw, float) and raw != raw) else str(raw).strip()
+        if not raw_text.replace("\ufeff", ""):
+            unnamed += 1
+            continue
+        name = normalise_header(raw_text)
+        if name not in allowed:
+            unknown.append(raw_text)
+            continue
+        if name in seen:
+            raise ImportFileError(_("The columns “%(a)s” and “%(b)s” both give %(field)s: keep one of them.")
+                                  % {"a": seen[name], "b": raw_text, "field": name})
+        seen[name] = raw_text
+        table.columns[position] = name
+    missing = [k for k in KEY_COLUMNS[table.kind] if k not in seen]
+    if missing:
+        aliases = {k: [a for a, v in HEADER_ALIASES.items() if v == k] for k in missing}
+        raise ImportFileError(
+            _("The file has no %(columns)s column: a %(kind)s file needs %(keys)s in its first row "
+              "(also accepted: %(aliases)s).")
+            % {"columns": ", ".join(missing), "kind": KIND_LABELS[table.kind],
+               "keys": ", ".join(KEY_COLUMNS[table.kind]),
+               "aliases": "; ".join(f"{k}: {', '.join(v)}" for k, v in aliases.items())})
+    if unknown:
+        table.warnings.append(_("These columns are not fields of this kind of file and were ignored: %(columns)s.")
+                              % {"columns": ", ".join(unknown)})
+    if unnamed:
+        table.warnings.append(_("%(n)d column(s) without a header were ignored.") % {"n": unnamed})
+
+
+def _key_strings(frame: pd.DataFrame, kind: str) -> pd.Series:
+    """The record keys as the bulk pipeline will see them (CIF upper-cased, values stripped)."""
+    parts = []
+    for k in KEY_COLUMNS[kind]:
+        s = frame[k].astype(str).str.strip()
+        if k == "cif":
+            s = s.str.upper()
+        elif k == "period":
+            s = s.str.slice(0, 10)
+        parts.append(s)
+    key = parts[0]
+    for s in parts[1:]:
+        key = key + "\x1f" + s
+    # A record with an empty key part is rejected by the pipeline anyway: never call it a duplicate.
+    complete = parts[0] != ""
+    for s in parts[1:]:
+        complete &= s != ""
+    return key.where(complete, None)
+
+
+def _mark_duplicates(table: Table, lines: np.ndarray, keys: pd.Series) -> None:
+    keys = keys.reset_index(drop=True)
+    dup = (keys.duplicated(keep=False) & keys.notna()).to_numpy()
+    if not dup.any():
+        return
+    groups: dict[str, list[int]] = {}
+    for key, line in zip(keys[dup], lines[dup]):
+        groups.setdefault(key, []).append(int(line))
+    for group in groups.values():
+        shown = ", ".join(str(n) for n in group[:5]) + (" …" if len(group) > 5 else "")
+        reason = _("This key appears more than once in the file (lines %(lines)s); none of them was applied.") % {
+            "lines": shown}
+        for line in group:
+            table.duplicates[line] = reason
+            table.status[line - 2] = _DUPLICATE
+
+
+def _scan_csv(table: Table, chunk_size: int) -> None:
+    table.encoding = detect_encoding(table.path)
+    table.sep = _separator(table.path, table.encoding)
+    try:
+        header = pd.read_csv(table.path, encoding=table.encoding, sep=table.sep, header=None, nrows=1, dtype=str,
+                             na_filter=False, engine="c")
+    except (pd.errors.EmptyDataError, pd.errors.ParserError):
+        raise ImportFileError(_("The file is empty: the first row must name the columns.")) from None
+    header_values = list(header.iloc[0]) if len(header) else []
+    table.n_columns = len(header_values)
+    _header_mapping(table, header_values)
+
+    key_positions = [p for p, name in table.columns.items() if name in KEY_COLUMNS[table.kind]]
+    key_names = [table.columns[p] for p in key_positions]
+    statuses, all_keys = [], []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)
+        try:
+            with table._csv_reader(chunk_size, "warn") as reader:
+                for chunk in reader:
+                    all_keys.append(chunk[key_positions].set_axis(key_names, axis=1))
+                    statuses.append((chunk == "").all(axis=1).to_numpy())
+        except pd.errors.ParserError as e:
+            raise ImportFileError(_("The file is not valid CSV: %(error)s") % {"error": str(e).strip()}) from None
+    for w in caught:
+        for m in _SKIPPED_LINE.finditer(str(w.message)):
+            table.bad_lines[int(m[1])] = (int(m[2]), int(m[3]))
+    blank = np.concatenate(statuses) if statuses else np.zeros(0, dtype=bool)
+    bad = np.array(sorted(table.bad_lines), dtype=np.int64)
+    total = len(blank) + len(bad)
+    table.status = np.zeros(total, dtype=np.int8)
+    kept_lines = np.setdiff1d(np.arange(2, total + 2), bad, assume_unique=True)
+    table.status[kept_lines[blank] - 2] = _BLANK
+    table.status[bad - 2] = _BAD
+    if all_keys:
+        keys = pd.concat(all_keys, ignore_index=True)
+        not_blank = ~blank
+        _mark_duplicates(table, kept_lines[not_blank], _key_strings(keys[not_blank], table.kind))
+
+
+def _scan_xlsx(table: Table) -> None:
+    table.encoding = ""
+    try:
+        frame = pd.read_excel(table.path, sheet_name=0, header=None, dtype=str, na_filter=False, engine="openpyxl")
+    except Exception as e:  # openpyxl raises many kinds (zip, XML, key errors) for a damaged file
+        raise ImportFileError(_("This is not a readable Excel .xlsx file (%(error)s).")
+                              % {"error": type(e).__name__}) from None
+    if frame.empty:
+        raise ImportFileError(_("The file is empty: the first row must name the columns."))
+    table.n_columns = frame.shape[1]
+    _header_mapping(table, list(frame.iloc[0]))
+    data = frame.iloc[1:].reset_index(drop=True).fillna("")
+    data.columns = list(range(table.n_columns))
+    table.frame = data
+    blank = (data.astype(str).apply(lambda s: s.str.strip()) == "").all(axis=1).to_numpy()
+    table.status = np.where(blank, _BLANK, _OK).astype(np.int8)
+    lines = np.arange(2, len(data) + 2)
+    keys = data[list(table.columns)].rename(columns=table.columns)
+    _mark_duplicates(table, lines[~blank], _key_strings(keys[~blank], table.kind))
+    if len(data) > 50_000:
+        table.warnings.append(_("Excel files are read whole, which is slow for large files: "
+                                "export large files as CSV instead."))
+
+
+def open_table(path, *, kind: str, chunk_size: int = CHUNK_SIZE) -> Table:
+    """Check a file completely (format, encoding, header, malformed lines, duplicate keys) without writing."""
+    if kind not in KINDS:
+        raise ValueError(kind)
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in EXTENSIONS:
+        raise ImportFileError(_("Upload a .csv or .xlsx file."))
+    if not path.exists():
+        raise ImportFileError(_("The file %(name)s does not exist.") % {"name": path.name})
+    table = Table(path=path, kind=kind, file_format=suffix[1:])
+    if suffix == ".csv":
+        _scan_csv(table, chunk_size)
+    else:
+        _scan_xlsx(table)
+    if table.rows_total == 0:
+        table.warnings.append(_("The file has no data rows."))
+    return table
+
+
+# --------------------------------------------------------------------------------------------------
+# Importing
+# --------------------------------------------------------------------------------------------------
+def _blank_to_missing(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Empty cells → None ("not provided"), except in text fields that may be cleared."""
+    clearable = CLEARABLE_TEXT[kind]
+    for c in frame.columns:
+        if c in clearable:
+            continue
+        s = frame[c]
+        empty = (s.isna() | s.astype(str).str.strip().eq("")).to_numpy(dtype=bool)
+        if empty.any():
+            frame[c] = s.astype(object).where(~empty, None)
+    return frame
+
+
+class _Rejects:
+    """Counts rejected records, keeps the first few, streams every error to an optional CSV writer."""
+
+    def __init__(self, kind: str, out, keep: int):
+        self.kind, self.keep = kind, keep
+        self.kept: list[dict] = []
+        self.kept_lines: set[int] = set()
+        self.writer = csv.writer(out) if out is not None else None
+        if self.writer:
+            self.writer.writerow(["line", *KEY_COLUMNS[kind], "field", "reason"])
+
+    def add(self, line: int, key: dict, field_name: str, reason: str) -> None:
+        line = int(line)
+        if self.writer:
+            self.writer.writerow([line, *[("" if key.get(k) is None else key.get(k)) for k in KEY_COLUMNS[self.kind]],
+                                  field_name, reason])
+        if line in self.kept_lines or len(self.kept_lines) < self.keep:
+            self.kept_lines.add(line)
+            self.kept.append({"line": line, "key": key, "field": field_name, "reason": reason})
+
+
+def _key_text(value):
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return str(value).strip()
+
+
+def import_file(path, *, kind: str, actor, today: date, dry_run: bool = False, chunk_size: int = CHUNK_SIZE,
+                on_progress: Callable[[int, int | None], None] | None = None, rejects_out=None,
+                keep_errors: int = ERRORS_KEPT, table: Table | None = None) -> ImportResult:
+    """Import a customers / snapshots / holdings file through the bulk pipeline; see the module docstring.
+
+    ``rejects_out``: a text file receiving every error as CSV (line, key columns, field, reason).
+    ``on_progress(rows_done, rows_total)`` is called after every chunk. Raises ``ImportFileError`` (nothing
+    written) when the file as a whole cannot be imported, ``NotPermitted`` when the actor may not import.
+    """
+    if not can(actor, "customers.bulk_upsert"):
+        raise NotPermitted()
+    started = time.monotonic()
+    table = table or open_table(path, kind=kind, chunk_size=chunk_size)
+    result = ImportResult(kind=kind, dry_run=dry_run, file_format=table.file_format,
+                          encoding={"utf-8-sig": "UTF-8", "gb18030": "GB18030"}.get(table.encoding, ""),
+                          rows_total=table.rows_total, warnings=list(table.warnings))
+    rejects = _Rejects(kind, rejects_out, keep_errors)
+    key_field = KEY_COLUMNS[kind][-1]
+
+    bad_lines = sorted(table.bad_lines)
+
+    def malformed(up_to: int | None) -> list[tuple]:
+        entries = []
+        while bad_lines and (up_to is None or bad_lines[0] <= up_to):
+            line = bad_lines.pop(0)
+            expected, saw = table.bad_lines[line]
+            entries.append((line, {}, "non_field_errors",
+                            _("This line has %(saw)d values but the header has %(expected)d columns "
+                              "(a separator inside an unquoted value?); it was not read.")
+                            % {"saw": saw, "expected": expected}))
+        result.rejected += len(entries)
+        result.rows_done += len(entries)
+        return entries
+
+    def report(entries: list[tuple]) -> None:
+        for entry in sorted(entries, key=lambda e: e[0]):  # stable: a record's errors keep their order
+            rejects.add(*entry)
+        if on_progress is not None:
+            on_progress(result.rows_done, result.rows_total)
+
+    def run():
+        for lines, status, frame in table.chunks(chunk_size):
+            if not len(lines):
+                continue
+            entries = malformed(int(lines[-1]))
+            duplicate = status == _DUPLICATE
+            for i in np.flatnonzero(duplicate):
+                entries.append((int(lines[i]), {k: _key_text(frame.at[i, k]) for k in KEY_COLUMNS[kind]},
+                                key_field, table.duplicates[int(lines[i])]))
+            result.rejected += int(duplicate.sum())
+            if not duplicate.all():
+                good_lines = lines[~duplicate]
+                records = _blank_to_missing(frame.loc[~duplicate].reset_index(drop=True), kind)
+                batch = services.bulk_upsert(kind=kind, records=records, actor=actor, today=today,
+                                             source="import", offset=0)
+                result.created += batch.created
+                result.updated += batch.updated
+                result.unchanged += batch.unchanged
+                result.rejected += batch.rejected
+                entries.extend((int(good_lines[e["index"]]), e["key"], e["field"], e["reason"])
+                               for e in batch.errors)
+            result.rows_done += len(lines)
+            report(entries)
+        if bad_lines:  # malformed lines after the last record
+            report(malformed(None))
+
+    if dry_run:
+        with transaction.atomic():
+            run()
+            transaction.set_rollback(True)
+    else:
+        run()
+    result.errors = rejects.kept
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+def estimate_rows(path) -> int | None:
+    """A quick count of data rows (no parsing) to choose between an in-request preview and a job."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".xlsx":
+            from openpyxl import load_workbook
+
+            book = load_workbook(path, read_only=True)
+            try:
+                rows = book.worksheets[0].max_row if book.worksheets else 0
+            finally:
+                book.close()
+            return None if rows is None else max(rows - 1, 0)
+        lines = 0
+        last = b"\n"
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                lines += block.count(b"\n")
+                last = block[-1:]
+        return max(lines - (1 if last == b"\n" else 0), 0)
+    except Exception:  # unreadable: the import itself will say why
+        return None

@@ -1,0 +1,8 @@
+"""``manage.py import_customers FILE [--dry-run] [--today YYYY-MM-DD] [--rejects-out CSV] [--as USERNAME]``."""
+
+from customers.management.importcommand import ImportCommand
+
+
+class Command(ImportCommand):
+    help = "Import customers from a core-banking CSV (UTF-8 or GBK) or Excel .xlsx file; see customers/importing.py."
+    kind = "customers"
