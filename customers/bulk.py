@@ -531,33 +531,64 @@ def _check_customers(m: pd.DataFrame, errors: Errors, *, today: date, scope: Sco
                    _("This relationship manager does not work in the customer's branch."))
 
 
-def _customer_sql(provided_audited: list[str], provided_cols: list[str], all_cols: list[str]) -> str:
+def _customer_sql(given_audited: list[str], given_cols: list[str], all_cols: list[str]) -> tuple[str, str]:
+    """Two statements: create the new customers, then update the others with what each record gives.
+
+    ``tmp_bulk`` holds, per record, the values it gives (checked and normalised) and NULL for what it
+    leaves out. New rows take the defaults for NULLs; existing rows keep their stored value. Inserting
+    with ON CONFLICT DO NOTHING first and updating after (instead of one INSERT … DO UPDATE) means a
+    customer that another writer creates at the same moment is then *updated* with this record's
+    values only: the other writer's fields are never overwritten with defaults.
+    """
     q = lambda c: f'"{c}"'  # noqa: E731
-    diff = " || ".join(
-        f"CASE WHEN o.id IS NULL OR o.{q(c)} IS NOT DISTINCT FROM t.{q(c)} THEN '{{}}'::jsonb "
+    empty = "('', '{}', 'false')"
+    created = " || ".join(
+        f"CASE WHEN t.{q(c)} IS NULL OR t.{q(c)}::text IN {empty} THEN '{{}}'::jsonb "
+        f"ELSE jsonb_build_object('{c}', jsonb_build_array(NULL, t.{q(c)})) END"
+        for c in given_audited
+    ) or "'{}'::jsonb"
+    changed = " || ".join(
+        f"CASE WHEN t.{q(c)} IS NULL OR o.{q(c)} IS NOT DISTINCT FROM t.{q(c)} THEN '{{}}'::jsonb "
         f"ELSE jsonb_build_object('{c}', jsonb_build_array(o.{q(c)}, t.{q(c)})) END"
-        for c in provided_audited
+        for c in given_audited
     ) or "'{}'::jsonb"
     cols = ", ".join(q(c) for c in all_cols)
-    # A batch giving only CIFs changes nothing: "SET updated_at" alone (never applied: WHERE FALSE).
-    sets = "".join(f"{q(c)} = EXCLUDED.{q(c)}, " for c in provided_cols)
-    changed = (" OR ".join(f"c.{q(c)} IS DISTINCT FROM EXCLUDED.{q(c)}" for c in provided_cols)) or "FALSE"
-    return f"""
+    values = ", ".join(f"COALESCE(t.{q(c)}, %(d_{c})s)" if c != "cif" else "t.cif" for c in all_cols)
+    insert = f"""
+        WITH ins AS (
+            INSERT INTO customers_customer AS c ({cols}, aum_latest, created_at, updated_at)
+            SELECT {values}, 0, now(), now() FROM tmp_bulk t
+            WHERE NOT EXISTS (SELECT 1 FROM customers_customer x WHERE x.cif = t.cif)
+            ORDER BY t.cif
+            ON CONFLICT (cif) DO NOTHING
+            RETURNING c.id, c.cif
+        ), hist AS (
+            INSERT INTO customers_customerchange (customer_id, at, actor_id, api_key_id, source, changes, created)
+            SELECT ins.id, now(), %(actor)s, %(key)s, %(source)s, {created}, TRUE
+            FROM ins JOIN tmp_bulk t ON t.cif = ins.cif
+        )
+        SELECT coalesce(array_agg(id), '{{}}') FROM ins
+    """
+    sets = "".join(f"{q(c)} = COALESCE(t.{q(c)}, o.{q(c)}), " for c in given_cols)
+    differs = " OR ".join(f"(t.{q(c)} IS NOT NULL AND t.{q(c)} IS DISTINCT FROM o.{q(c)})"
+                          for c in given_cols) or "FALSE"
+    update = f"""
         WITH old AS (
             SELECT c.* FROM customers_customer c JOIN tmp_bulk t ON t.cif = c.cif
+            WHERE NOT (c.id = ANY(%(created)s)) ORDER BY c.cif FOR UPDATE OF c
         ), up AS (
-            INSERT INTO customers_customer AS c ({cols}, aum_latest, created_at, updated_at)
-            SELECT {cols}, 0, now(), now() FROM tmp_bulk ORDER BY cif
-            ON CONFLICT (cif) DO UPDATE SET {sets}updated_at = now()
-            WHERE {changed}
-            RETURNING c.id, c.cif, (c.xmax = 0) AS inserted
+            UPDATE customers_customer c SET {sets}updated_at = now()
+            FROM tmp_bulk t JOIN old o ON o.cif = t.cif
+            WHERE c.id = o.id AND ({differs})
+            RETURNING c.id, c.cif
         ), hist AS (
-            INSERT INTO customers_customerchange (customer_id, at, actor_id, api_key_id, source, changes)
-            SELECT up.id, now(), %(actor)s, %(key)s, %(source)s, {diff}
-            FROM up JOIN tmp_bulk t ON t.cif = up.cif LEFT JOIN old o ON o.cif = up.cif
+            INSERT INTO customers_customerchange (customer_id, at, actor_id, api_key_id, source, changes, created)
+            SELECT up.id, now(), %(actor)s, %(key)s, %(source)s, {changed}, FALSE
+            FROM up JOIN tmp_bulk t ON t.cif = up.cif JOIN old o ON o.id = up.id
         )
-        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
+        SELECT count(*) FROM up
     """
+    return insert, update
 
 
 def customers_upsert(records, *, actor, today: date, source: str = "api", offset: int = 0,
@@ -579,23 +610,33 @@ def customers_upsert(records, *, actor, today: date, source: str = "api", offset
         # The writer must be allowed to change what is stored now, not only what it sends.
         stored_branch = parsed["cif"].map(existing["branch_id"]) if len(existing) else pd.Series([None] * len(parsed))
         errors.add(~is_new & ~scope.allows(stored_branch), "cif", _("You cannot create or change this customer."))
-        merged = _merge(parsed, existing, provided)
+        merged, base = _merge(parsed, existing, provided)
         _check_customers(merged, errors, today=today, scope=scope, is_new=is_new)
 
         good = ~errors.bad
         result.rejected = int(errors.bad.sum())
         result.errors = _error_rows(errors, keys, offset)
         if good.any():
+            given_cols = [c for c in provided if c != "cif"]
+            derived = [c for c in ("birth_date", "gender") if c not in given_cols]
+            given_cols += derived  # filled in from the ID number
             rows = merged.loc[good].copy()
-            rows["name_bigrams"] = rows["name"].map(lambda n: _pg_array(rules.bigrams(n)))
-            rows["tags"] = rows["tags"].map(_pg_array)
-            all_cols = ["cif", *AUDITED, "name_bigrams"]
-            provided_cols = [c for c in provided if c != "cif"]
-            if "name" in provided_cols:
-                provided_cols.append("name_bigrams")
+            # What each record gives: its own non-null values, plus values derived from them; NULL = keep.
+            for c in given_cols:
+                if c in derived:
+                    keep = (merged.loc[good, c] == base.loc[good, c]).to_numpy(dtype=bool)
+                else:
+                    keep = parsed.loc[good, c].isna().to_numpy(dtype=bool)
+                rows[c] = np.where(keep, None, rows[c].to_numpy(dtype=object))
             for c in AUDITED:
-                if c not in rows.columns:
+                if c not in given_cols:
                     rows[c] = None
+            rows["name_bigrams"] = rows["name"].map(
+                lambda n: _pg_array(rules.bigrams(n)) if isinstance(n, str) else None)
+            if "name" in given_cols:
+                given_cols.append("name_bigrams")
+            rows["tags"] = rows["tags"].map(lambda v: _pg_array(v) if isinstance(v, list) else None)
+            all_cols = ["cif", *AUDITED, "name_bigrams"]
             rows = rows[all_cols]
             for c in ("branch_id", "rm_id"):
                 rows[c] = pd.Series([None if v is None or v != v else int(v) for v in rows[c]],
@@ -605,10 +646,14 @@ def customers_upsert(records, *, actor, today: date, source: str = "api", offset
                         "FROM customers_customer WITH NO DATA")
             _copy(cur, "tmp_bulk", rows)
             actor_id, key_id = _actor_ids(actor)
-            audited = [c for c in provided_cols if c in AUDITED]
-            cur.execute(_customer_sql(audited, provided_cols, all_cols),
-                        {"actor": actor_id, "key": key_id, "source": source})
-            result.created, result.updated = cur.fetchone()
+            audited = [c for c in given_cols if c in AUDITED]
+            insert_sql, update_sql = _customer_sql(audited, given_cols, all_cols)
+            params = {"actor": actor_id, "key": key_id, "source": source,
+                      **{f"d_{c}": _sql_default(DEFAULTS.get(c, [])) for c in all_cols}}
+            cur.execute(insert_sql, params)
+            created_ids = cur.fetchone()[0]
+            cur.execute(update_sql, {**params, "created": created_ids})
+            result.created, result.updated = len(created_ids), cur.fetchone()[0]
             cur.execute("DROP TABLE tmp_bulk")
         result.unchanged = int(good.sum()) - result.created - result.updated
         if dry_run:
@@ -626,16 +671,19 @@ def _locked_existing_customers(cur, cifs: list[str]) -> pd.DataFrame:
     return frame.set_index("cif")
 
 
-def _merge(parsed: pd.DataFrame, existing: pd.DataFrame, provided: list[str]) -> pd.DataFrame:
-    """Stored values (or defaults for new customers) with the batch's non-null values on top."""
+def _merge(parsed: pd.DataFrame, existing: pd.DataFrame, provided: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(merged, base): stored values (or defaults for new customers), and the same with the batch's
+    non-null values on top; the rules check the merged records."""
     n = len(parsed)
     base = existing.reindex(parsed["cif"]).reset_index(drop=True)
     merged = pd.DataFrame({"cif": parsed["cif"]})
+    merged_base = pd.DataFrame({"cif": parsed["cif"]})
     for c in AUDITED:
         default = DEFAULTS[c]
         stored_values = base[c].tolist() if c in base.columns else [None] * n
         # fromiter: an object array even when every value is a list (np.array would make it 2-D)
         stored = np.fromiter([default if _is_missing(v) else v for v in stored_values], dtype=object, count=n)
+        merged_base[c] = stored
         if c in provided:
             incoming = parsed[c].tolist()
             take = np.array([not _is_missing(v) for v in incoming], dtype=bool)
@@ -643,7 +691,7 @@ def _merge(parsed: pd.DataFrame, existing: pd.DataFrame, provided: list[str]) ->
         else:
             merged[c] = stored
     merged["branch_id"] = merged["branch_id"].astype(object)
-    return merged
+    return merged, merged_base
 
 
 # --------------------------------------------------------------------------------------------------
@@ -782,6 +830,8 @@ def _pg_type(key_name):
 
 
 def _sql_default(value):
+    if isinstance(value, list):
+        return _pg_array(value)  # an array literal: psycopg2 would send [] as an untyped ARRAY[]
     if isinstance(value, Decimal):
         return str(value)
     return value

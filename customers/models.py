@@ -126,6 +126,8 @@ class CustomerChange(models.Model):
     api_key = models.ForeignKey("org.ApiKey", verbose_name=_("API key"), null=True, blank=True,
                                 on_delete=models.PROTECT, related_name="+")
     source = models.CharField(_("source"), max_length=20, choices=ChangeSource.choices, default=ChangeSource.WEB)
+    created = models.BooleanField(_("customer created"), default=False,
+                                  help_text=_("The first entry: the values the customer was created with."))
     changes = models.JSONField(_("changes"), default=dict)
 
     class Meta:

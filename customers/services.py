@@ -138,13 +138,14 @@ def _jsonable(value):
     return value
 
 
-def _record_changes(customer, before: dict, actor, source: str):
+def _record_changes(customer, before: dict, actor, source: str, created: bool = False):
     after = _snapshot(customer)
     empty = (None, "", [], False)
     changes = {f: [_jsonable(before.get(f)), _jsonable(after[f])] for f in AUDITED_FIELDS
                if before.get(f) != after[f] and not (before.get(f) in empty and after[f] in empty)}
     if changes:
-        CustomerChange.objects.create(customer=customer, source=source, changes=changes, **_actor_fields(actor))
+        CustomerChange.objects.create(customer=customer, source=source, changes=changes, created=created,
+                                      **_actor_fields(actor))
     return changes
 
 
@@ -159,7 +160,7 @@ def customer_create(*, actor, data: dict, today: date, source: str = "web") -> C
     try:
         with transaction.atomic():
             customer.save()
-            _record_changes(customer, {}, actor, source)
+            _record_changes(customer, {}, actor, source, created=True)
     except IntegrityError:
         raise ValidationFailed(fields={"cif": [_("A customer with this CIF already exists.")]}) from None
     return customer

@@ -26,7 +26,7 @@ from customers import services
 from customers.models import Customer, CustomerChange, FinancialSnapshot
 from org.api.authentication import ApiClient
 from org.constants import BranchLevel, Scope
-from org.models import ApiKeyUse, IdempotencyRecord
+from org.models import ApiKeyUse, Branch, IdempotencyRecord
 
 from ..factories import ApiKeyFactory, BranchFactory, RMFactory
 
@@ -147,7 +147,7 @@ def test_overlapping_customer_batches(keys):
     # one sees the first one's rows and every update records what it changed
     history = CustomerChange.objects.count() - baseline_history
     assert history == reported["created"] + reported["updated"]
-    updates = CustomerChange.objects.exclude(changes={}).count()
+    updates = CustomerChange.objects.exclude(created=True).count()
     assert updates == reported["updated"]
     key_ids = {keys["a"].pk, keys["b"].pk}
     assert set(CustomerChange.objects.values_list("api_key_id", flat=True).distinct()) == key_ids
@@ -193,26 +193,31 @@ def test_concurrent_creation_of_the_same_new_customers(keys):
 # --------------------------------------------------------------------------------------------------
 # A deterministic race: the row is created by another transaction while this batch is already writing
 # --------------------------------------------------------------------------------------------------
-def _race_new_customer(keys, batch_b):
-    """Thread A inserts CIF X (address "A") and holds its transaction open until B's upsert is blocked on
-    X's unique-index entry; then A commits and B's INSERT … ON CONFLICT updates the row A created."""
-    inserted, results = threading.Event(), {}
-    from org.models import Branch
+def _hold_then_race(hold, push):
+    """Thread A runs ``hold()`` (creates a row) and keeps its transaction open until B's ``push()`` is
+    blocked on that row's unique-index entry; then A commits and B's INSERT … ON CONFLICT updates the row
+    A created. Returns B's result. A set-up that went wrong is a RuntimeError, not an AssertionError (so
+    the xfails below cannot pass for the wrong reason)."""
+    inserted, results, errors = threading.Event(), {}, []
 
     def writer_a():
         try:
             with transaction.atomic():
-                Customer.objects.create(cif="RACE01", name="甲", branch=Branch.objects.get(code="B1"),
-                                        address="A-地址", notes="A")
+                hold()
                 inserted.set()
                 wait_for_lock_waiter()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
         finally:
+            inserted.set()
             connection.close()
 
     def writer_b():
         try:
             inserted.wait(20)
-            results["b"] = upsert("customers", batch_b, keys["b"])
+            results["b"] = push()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
         finally:
             connection.close()
 
@@ -221,20 +226,29 @@ def _race_new_customer(keys, batch_b):
         t.start()
     for t in threads:
         t.join(60)
+    if errors or "b" not in results:
+        raise RuntimeError(f"race set-up failed: {errors!r}")
     return results["b"]
+
+
+def _race_new_customer(keys, batch_b):
+    def hold():
+        Customer.objects.create(cif="RACE01", name="甲", branch=Branch.objects.get(code="B1"),
+                                address="A-地址", notes="A")
+
+    res = _hold_then_race(hold, lambda: upsert("customers", batch_b, keys["b"]))
+    if res.updated != 1:
+        raise RuntimeError(f"the race did not happen: {res}")
+    return res
 
 
 def test_race_on_a_new_cif_keeps_both_writes(keys):
     res = _race_new_customer(keys, [{"cif": "RACE01", "name": "甲", "branch": "B1", "email": "b@example.com"}])
-    assert res.updated == 1 and res.created == 0
+    assert res.created == 0
     c = Customer.objects.get(cif="RACE01")
     assert (c.address, c.email, c.notes) == ("A-地址", "b@example.com", "A")
 
 
-@pytest.mark.xfail(strict=True, reason="customers_upsert merges a record over defaults when its CIF did not exist "
-                                        "at lock time; if another transaction creates that CIF meanwhile, the "
-                                        "batch's columns that this record leaves null overwrite the other write "
-                                        "with defaults (lost field)")
 def test_race_on_a_new_cif_keeps_fields_the_record_leaves_null(keys):
     res = _race_new_customer(keys, [
         {"cif": "RACE01", "name": "甲", "branch": "B1", "email": "b@example.com"},           # no address, notes
@@ -245,45 +259,25 @@ def test_race_on_a_new_cif_keeps_fields_the_record_leaves_null(keys):
     assert (c.address, c.email, c.notes) == ("A-地址", "b@example.com", "A")
 
 
-@pytest.mark.xfail(strict=True, reason="the history row of an update that hit a row created concurrently (ON "
-                                        "CONFLICT after waiting) has empty changes: the `old` CTE was read "
-                                        "before the other transaction committed")
 def test_race_on_a_new_cif_records_the_change_in_history(keys):
     _race_new_customer(keys, [{"cif": "RACE01", "name": "甲", "branch": "B1", "email": "b@example.com"}])
     change = CustomerChange.objects.get(customer__cif="RACE01", api_key=keys["b"])
     assert change.changes == {"email": ["", "b@example.com"]}
 
 
-@pytest.mark.xfail(strict=True, reason="same race for snapshots/holdings: a snapshot created by another "
-                                        "transaction while the batch is writing gets the defaults for the "
-                                        "columns this record leaves null")
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="same race for snapshots/holdings: a snapshot created by another "
+                           "transaction while the batch is writing gets the defaults for the "
+                           "columns this record leaves null")
 def test_race_on_a_new_snapshot_keeps_fields_the_record_leaves_null(keys):
     seed(keys["a"], [1, 2])
-    inserted, results = threading.Event(), {}
     c1 = Customer.objects.get(cif=cif(1))
-
-    def writer_a():
-        try:
-            with transaction.atomic():
-                FinancialSnapshot.objects.create(customer=c1, period="2026-01-01", aum=Decimal(5), deposits=Decimal(7))
-                inserted.set()
-                wait_for_lock_waiter()
-        finally:
-            connection.close()
-
-    def writer_b():
-        try:
-            inserted.wait(20)
-            results["b"] = upsert("snapshots", [{"cif": cif(1), "period": "2026-01-01", "aum": "6"},
-                                                {"cif": cif(2), "period": "2026-01-01", "deposits": "1"}], keys["b"])
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=writer_a), threading.Thread(target=writer_b)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    res = _hold_then_race(
+        lambda: FinancialSnapshot.objects.create(customer=c1, period="2026-01-01", aum=Decimal(5), deposits=Decimal(7)),
+        lambda: upsert("snapshots", [{"cif": cif(1), "period": "2026-01-01", "aum": "6"},
+                                     {"cif": cif(2), "period": "2026-01-01", "deposits": "1"}], keys["b"]))
+    if (res.created, res.updated) != (1, 1):
+        raise RuntimeError(f"the race did not happen: {res}")
     snap = FinancialSnapshot.objects.get(customer=c1, period="2026-01-01")
     assert (snap.aum, snap.deposits) == (Decimal(6), Decimal(7))
 
@@ -433,7 +427,8 @@ def test_repeat_while_the_first_request_is_in_flight_is_409(keys):
     replay = client.post("/api/v1/customers/bulk/", body, format="json", HTTP_IDEMPOTENCY_KEY="in-flight")
     assert replay.status_code == 200 and replay["Idempotent-Replayed"] == "true"
     assert replay.json() == first["response"].json()
-    assert CustomerChange.objects.filter(customer__cif=cif(1), api_key=keys["a"]).exclude(changes={}).count() == 1
+    changes = CustomerChange.objects.filter(customer__cif=cif(1), api_key=keys["a"]).exclude(created=True)
+    assert changes.count() == 1
 
 
 def test_two_identical_requests_at_once_apply_once(keys):
@@ -456,4 +451,4 @@ def test_two_identical_requests_at_once_apply_once(keys):
     assert statuses in ([200, 200], [200, 409]), results
     applied = [b for s, b, replayed in results if s == 200 and replayed is None]
     assert len(applied) == 1 and applied[0]["updated"] == 2000
-    assert CustomerChange.objects.exclude(changes={}).count() == 2000
+    assert CustomerChange.objects.exclude(created=True).count() == 2000
