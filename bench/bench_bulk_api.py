@@ -14,7 +14,7 @@ starts (that is the client's work). Records come from the demo generator (bench/
 resident IDs and credit codes, mobiles, RMs of the customer's branch, all 28 profile fields.
 
 Figures (records/s over all batches, and the median batch):
-(a) new customers; (b) the same CIFs with changed mobile, email, address, stage, risk and tags;
+(a) new customers; (b) the same CIFs with changed mobile, email, address, stage, risk level and date, and tags;
 (c) the batches of (b) sent again (nothing changes); then (a) and (b) with two clients in parallel
 (disjoint batches, one connection each: the machine's two cores); and the baseline: single-record
 ``POST /api/v1/customers/`` (create) and ``PATCH /api/v1/customers/<id>/`` (update), with the ratios.
@@ -151,7 +151,7 @@ def main():
     n, times, _ = run_batches(c, new, "created")
     rate_new = report_phase(f"(a) new customers, {size:,}-record batches", n, times)
     n, times, _ = run_batches(c, upd, "updated")
-    rate_upd = report_phase(f"(b) updated customers (6 fields changed), {size:,}-record batches", n, times)
+    rate_upd = report_phase(f"(b) updated customers (7 fields changed), {size:,}-record batches", n, times)
     n, times, _ = run_batches(c, upd, "unchanged")
     rate_same = report_phase(f"(c) unchanged re-send, {size:,}-record batches", n, times)
     with connection.cursor() as cur:
@@ -198,7 +198,7 @@ def main():
     common.report("baseline: single-record POST /api/v1/customers/", single_create, "records/s", fmt="{:,.0f}",
                   note=f"{len(ids)} requests")
     common.report("baseline: single-record PATCH /api/v1/customers/<id>/", single_update, "records/s",
-                  fmt="{:,.0f}", note=f"{len(ids)} requests, the same 6 fields")
+                  fmt="{:,.0f}", note=f"{len(ids)} requests, the same 7 fields")
     common.report("bulk vs single-record: new customers", rate_new / single_create, "×", fmt="{:,.1f}")
     common.report("bulk vs single-record: updated customers", rate_upd / single_update, "×", fmt="{:,.1f}")
     common.report("bulk vs single-record: unchanged re-send vs PATCH", rate_same / single_update, "×",

@@ -14,8 +14,8 @@ transaction per run, commit included. Values are prepared before the clock start
 
 1. ``bulk_update``: ``Customer.objects.bulk_update(objs, fields, batch_size=1000)`` — 20 statements of
    ``UPDATE … SET f = CASE WHEN id = … THEN … (× 1,000) END … WHERE id IN (…)``.
-2. set-based SQL: ``COPY`` (id + the fields, text format) into a temporary table, ``ANALYZE`` it, one
-   ``UPDATE customers_customer c SET … FROM tmp t WHERE c.id = t.id``.
+2. set-based SQL: ``COPY`` (id + the fields, text format) into a temporary table, one
+   ``UPDATE customers_customer c SET … FROM tmp t WHERE c.id = t.id`` (a nested loop over the primary key).
 3. the bulk pipeline (``customers.bulk.customers_upsert``, what the bulk API and the file import run):
    records keyed by CIF, parsed and validated, locked, merged, one ``INSERT … ON CONFLICT DO UPDATE``,
    profile-history rows written; 4 batches of 5,000.
@@ -111,7 +111,8 @@ def run_set_based(values, explain=False):
         cur.execute("CREATE TEMP TABLE tmp_upd ON COMMIT DROP AS "
                     f"SELECT id, {', '.join(FIELDS)} FROM customers_customer WITH NO DATA")
         cur.copy_expert(f"COPY tmp_upd (id, {', '.join(FIELDS)}) FROM STDIN", buf)
-        cur.execute("ANALYZE tmp_upd")
+        # No ANALYZE of tmp_upd: with its 20,000 rows known, the planner prefers a hash join over a sequential
+        # scan of the whole customer table (+0.3–0.5 s here) to 20,000 primary-key probes.
         sql = (f"UPDATE customers_customer c SET {', '.join(f'{f} = t.{f}' for f in FIELDS)}, updated_at = now() "
                "FROM tmp_upd t WHERE c.id = t.id")
         if explain:
