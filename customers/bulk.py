@@ -803,26 +803,42 @@ def _child_upsert(kind, records, *, actor, today: date, offset: int, dry_run: bo
             tmp_cols = ", ".join(["customer_id", key_name, *provided])
             cur.execute(f"CREATE TEMP TABLE tmp_bulk ON COMMIT DROP AS SELECT {tmp_cols} FROM {table} WITH NO DATA")
             _copy(cur, "tmp_bulk", rows)
-            # A value absent from a record (null in tmp_bulk) keeps the stored one: EXCLUDED must carry it, since
-            # the defaults that fill a new row would otherwise overwrite it (the existing rows are locked above).
-            values = ", ".join(f"COALESCE(t.{c}, e.{c}, %({c})s)" if c in provided else f"%({c})s" for c in data_cols)
-            sets = ", ".join(f"{c} = COALESCE(EXCLUDED.{c}, x.{c})" for c in provided)
-            changed = " OR ".join(f"x.{c} IS DISTINCT FROM COALESCE(EXCLUDED.{c}, x.{c})"
+            # Insert the new rows (defaults for what a record leaves out), then update the others with
+            # only what each record gives: a row another writer creates meanwhile keeps its values.
+            values = ", ".join(f"COALESCE(t.{c}, %({c})s)" if c in provided else f"%({c})s" for c in data_cols)
+            sets = ", ".join(f"{c} = COALESCE(t.{c}, x.{c})" for c in provided)
+            changed = " OR ".join(f"(t.{c} IS NOT NULL AND t.{c} IS DISTINCT FROM x.{c})"
                                   for c in provided) or "FALSE"
+            params = {c: defaults[c] for c in data_cols}
             cur.execute(f"""
-                WITH up AS (
+                WITH ins AS (
                     INSERT INTO {table} AS x (customer_id, {key_name}, {', '.join(data_cols)})
                     SELECT t.customer_id, t.{key_name}, {values} FROM tmp_bulk t
-                    LEFT JOIN {table} e ON e.customer_id = t.customer_id AND e.{key_name} = t.{key_name}
+                    WHERE NOT EXISTS (SELECT 1 FROM {table} e
+                                      WHERE e.customer_id = t.customer_id AND e.{key_name} = t.{key_name})
                     ORDER BY t.customer_id, t.{key_name}
-                    ON CONFLICT (customer_id, {key_name}) DO UPDATE SET {sets or key_name + ' = x.' + key_name}
-                    WHERE {changed}
-                    RETURNING x.customer_id, (x.xmax = 0) AS inserted
+                    ON CONFLICT (customer_id, {key_name}) DO NOTHING
+                    RETURNING x.id, x.customer_id
                 )
-                SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
-                       array_agg(DISTINCT customer_id) FROM up
-            """, {c: defaults[c] for c in data_cols})
-            result.created, result.updated, touched = cur.fetchone()
+                SELECT coalesce(array_agg(id), '{{}}'), coalesce(array_agg(DISTINCT customer_id), '{{}}') FROM ins
+            """, params)
+            created_ids, created_customers = cur.fetchone()
+            updated, updated_customers = 0, []
+            if sets and len(created_ids) < len(rows):
+                cur.execute(f"""
+                    WITH up AS (
+                        UPDATE {table} x SET {sets}
+                        FROM tmp_bulk t
+                        WHERE x.customer_id = t.customer_id AND x.{key_name} = t.{key_name}
+                          AND NOT EXISTS (SELECT 1 FROM unnest(%(created)s::bigint[]) AS n(id) WHERE n.id = x.id)
+                          AND ({changed})
+                        RETURNING x.customer_id
+                    )
+                    SELECT count(*), coalesce(array_agg(DISTINCT customer_id), '{{}}') FROM up
+                """, {"created": created_ids})
+                updated, updated_customers = cur.fetchone()
+            touched = sorted(set(created_customers) | set(updated_customers))
+            result.created, result.updated = len(created_ids), updated
             cur.execute("DROP TABLE tmp_bulk")
             if kind == "snapshot" and touched:
                 _refresh_latest_figures(cur, touched)

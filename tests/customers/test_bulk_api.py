@@ -1087,8 +1087,8 @@ def _customer_records(prefix, n, world):
 
 # Measured (auth, key-use log, branch/RM look-ups, lock, temp table, COPY, one upsert, …): whatever the
 # batch size. A branch key adds its subtree look-up, staff their session and user.
-# customers: an insert and an update statement
-QUERY_BOUND = {"key": 14, "b1_key": 16, "ho": 17, "snapshots": 12, "holdings": 10}
+# an insert and an update statement per batch
+QUERY_BOUND = {"key": 14, "b1_key": 16, "ho": 17, "snapshots": 13, "holdings": 11}
 
 
 @pytest.mark.parametrize("who", ["key", "b1_key", "ho"])
@@ -1126,7 +1126,8 @@ def test_figures_bulk_queries_do_not_grow_with_the_batch(world, key, kind, djang
     with django_assert_max_num_queries(QUERY_BOUND[kind]):
         large, body = _count_queries(key, kind, records(500, "L"))
     assert body["rejected"] == 0 and body["created"] + body["updated"] + body["unchanged"] == 500
-    assert large == small
+    # the same statements whatever the size; the update statement is skipped when every record is new
+    assert small <= large <= small + 1
     updated = records(500, "L")
     for r in updated:
         r["txn_count" if kind == "snapshots" else "balance"] = 7

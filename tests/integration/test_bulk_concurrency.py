@@ -197,7 +197,7 @@ def _hold_then_race(hold, push):
     """Thread A runs ``hold()`` (creates a row) and keeps its transaction open until B's ``push()`` is
     blocked on that row's unique-index entry; then A commits and B's INSERT … ON CONFLICT updates the row
     A created. Returns B's result. A set-up that went wrong is a RuntimeError, not an AssertionError (so
-    the xfails below cannot pass for the wrong reason)."""
+    race tests below cannot pass for the wrong reason)."""
     inserted, results, errors = threading.Event(), {}, []
 
     def writer_a():
@@ -265,10 +265,6 @@ def test_race_on_a_new_cif_records_the_change_in_history(keys):
     assert change.changes == {"email": ["", "b@example.com"]}
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="same race for snapshots/holdings: a snapshot created by another "
-                           "transaction while the batch is writing gets the defaults for the "
-                           "columns this record leaves null")
 def test_race_on_a_new_snapshot_keeps_fields_the_record_leaves_null(keys):
     seed(keys["a"], [1, 2])
     c1 = Customer.objects.get(cif=cif(1))
