@@ -25,11 +25,11 @@ if not os.environ.get("DATABASE_URL"):
     sys.exit("Set DATABASE_URL to the benchmark database, e.g. "
              "DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_bench .venv/bin/python bench/bench_pages.py")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from django.db import connection  # noqa: E402
+from django.db import connection
 
 RESULTS: list[dict] = []
 

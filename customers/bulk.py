@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -100,7 +101,7 @@ class Errors:
 # Column parsing
 # --------------------------------------------------------------------------------------------------
 def _is_missing(v) -> bool:
-    return v is None or (isinstance(v, float) and v != v)
+    return v is None or (isinstance(v, float) and math.isnan(v))
 
 
 def _rows_mask(n: int, rows: list[int]) -> np.ndarray:
@@ -219,7 +220,7 @@ def _money(s, errors, name, *, allow_negative):
         if isinstance(v, int | Decimal):
             return str(v)
         if isinstance(v, float):
-            return repr(v) if v == v else None
+            return None if math.isnan(v) else repr(v)
         if isinstance(v, str):
             return v.strip().replace(",", "")
         return None
@@ -328,7 +329,7 @@ def _error_rows(errors: Errors, keys: pd.DataFrame, offset: int) -> list[dict]:
     out = []
     key_rows = keys.to_dict("records")
     for i, f, message in items:
-        key = {k: (v if isinstance(v, str | int) else (None if v is None or v != v else str(v)))
+        key = {k: (v if isinstance(v, str | int) else (None if _is_missing(v) else str(v)))
                for k, v in key_rows[i].items()}
         out.append({"index": offset + i, "key": key, "field": f, "reason": message})
     return out
@@ -416,7 +417,7 @@ def _resolve(s: pd.Series, errors: Errors, name: str, by_id: dict, by_code: dict
 def _parse_customers(frame: pd.DataFrame, errors: Errors, *, today: date) -> pd.DataFrame:
     _unknown_columns(frame, set(CUSTOMER_FIELDS), errors)
     out = pd.DataFrame(index=frame.index)
-    col = lambda name: frame[name] if name in frame.columns else pd.Series([None] * len(frame), dtype=object)  # noqa: E731
+    col = lambda name: frame[name] if name in frame.columns else pd.Series([None] * len(frame), dtype=object)
     cif = _text(col("cif"), errors, "cif", max_length=32, blank_is_missing=True)
     errors.add(cif.isna().to_numpy(), "cif", _("Every record needs its CIF."))
     out["cif"] = cif.map(lambda v: v.upper() if isinstance(v, str) else v)
@@ -493,7 +494,8 @@ def _check_customers(m: pd.DataFrame, errors: Errors, *, today: date, scope: Sco
         gender_clash = good & m["gender"].isin(["M", "F"]).to_numpy(dtype=bool) & (m["gender"] != genders).to_numpy()
         errors.add(gender_clash, "gender", _("The gender does not match the ID number."))
         fill = good & given_birth.isna().to_numpy()
-        m.loc[fill, "birth_date"] = born_d[fill]
+        # an object column of dates (not datetime64): the rest of the pipeline compares date objects
+        m["birth_date"] = np.where(fill, born_d.to_numpy(dtype=object), m["birth_date"].to_numpy(dtype=object))
         fill_g = good & ~m["gender"].isin(["M", "F"]).to_numpy(dtype=bool)
         m.loc[fill_g, "gender"] = genders[fill_g]
     errors.add(individual & (ids != "").to_numpy() & (m["id_type"].fillna("") == "").to_numpy(), "id_type",
@@ -540,7 +542,7 @@ def _customer_sql(given_audited: list[str], given_cols: list[str], all_cols: lis
     customer that another writer creates at the same moment is then *updated* with this record's
     values only: the other writer's fields are never overwritten with defaults.
     """
-    q = lambda c: f'"{c}"'  # noqa: E731
+    q = lambda c: f'"{c}"'
     empty = "('', '{}', 'false')"
     # One jsonb_build_object per row, the unchanged fields as NULL and stripped: half the cost of
     # concatenating one small object per field with || (each || copies the object built so far).
@@ -642,7 +644,7 @@ def customers_upsert(records, *, actor, today: date, source: str = "api", offset
             all_cols = ["cif", *AUDITED, "name_bigrams"]
             rows = rows[all_cols]
             for c in ("branch_id", "rm_id"):
-                rows[c] = pd.Series([None if v is None or v != v else int(v) for v in rows[c]],
+                rows[c] = pd.Series([None if _is_missing(v) else int(v) for v in rows[c]],
                                     index=rows.index, dtype=object)
             # (jit off: the temporary table's estimates push big batches over jit_above_cost, and compiling
             # then costs more than it saves; sent with the CREATE so the statement count stays the same)
@@ -734,7 +736,7 @@ def _child_upsert(kind, records, *, actor, today: date, offset: int, dry_run: bo
         return BulkResult()
     fields = SNAPSHOT_FIELDS if kind == "snapshot" else HOLDING_FIELDS
     _unknown_columns(frame, set(fields), errors)
-    col = lambda name: frame[name] if name in frame.columns else pd.Series([None] * len(frame), dtype=object)  # noqa: E731
+    col = lambda name: frame[name] if name in frame.columns else pd.Series([None] * len(frame), dtype=object)
     parsed = pd.DataFrame(index=frame.index)
     cif = _text(col("cif"), errors, "cif", max_length=32, blank_is_missing=True)
     errors.add(cif.isna().to_numpy(), "cif", _("Every record needs its CIF."))

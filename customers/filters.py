@@ -79,7 +79,7 @@ class InteractionFilter(django_filters.FilterSet):
 
     def filter_since(self, queryset, name, value):
         # Offsets beyond ±15:59 are valid ISO 8601 but not for PostgreSQL: compare in UTC.
-        return queryset.filter(occurred_at__gte=value.astimezone(dt.timezone.utc)) if value else queryset
+        return queryset.filter(occurred_at__gte=value.astimezone(dt.UTC)) if value else queryset
 
 
 class TaskFilter(django_filters.FilterSet):

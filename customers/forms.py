@@ -38,7 +38,7 @@ class CustomerForm(forms.ModelForm):
             for field in ("id_number", "mobile"):
                 self.initial[field] = ""
                 self.fields[field].help_text = _("Leave empty to keep the current value.")
-        for name, field in self.fields.items():
+        for field in self.fields.values():
             css = "form-check-input" if isinstance(field.widget, forms.CheckboxInput) else (
                 "form-select" if isinstance(field.widget, forms.Select) else "form-control")
             field.widget.attrs.setdefault("class", css)

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import math
 import re
 import time
 import warnings
@@ -268,7 +269,7 @@ def _header_mapping(table: Table, header: list) -> None:
     seen: dict[str, str] = {}
     unknown, unnamed = [], 0
     for position, raw in enumerate(header):
-        raw_text = "" if raw is None or (isinstance(raw, float) and raw != raw) else str(raw).strip()
+        raw_text = "" if raw is None or (isinstance(raw, float) and math.isnan(raw)) else str(raw).strip()
         if not raw_text.replace("\ufeff", ""):
             unnamed += 1
             continue
@@ -378,7 +379,7 @@ def _scan_xlsx(table: Table) -> None:
     table.encoding = ""
     try:
         frame = pd.read_excel(table.path, sheet_name=0, header=None, dtype=str, na_filter=False, engine="openpyxl")
-    except Exception as e:  # openpyxl raises many kinds (zip, XML, key errors) for a damaged file
+    except Exception as e:  # noqa: BLE001  openpyxl raises many kinds (zip, XML, key errors) for a damaged file
         raise ImportFileError(_("This is not a readable Excel .xlsx file (%(error)s).")
                               % {"error": type(e).__name__}) from None
     if frame.empty:
@@ -456,7 +457,7 @@ class _Rejects:
 
 
 def _key_text(value):
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return str(value).strip()
 
@@ -558,5 +559,5 @@ def estimate_rows(path) -> int | None:
                 lines += block.count(b"\n")
                 last = block[-1:]
         return max(lines - (1 if last == b"\n" else 0), 0)
-    except Exception:  # unreadable: the import itself will say why
+    except Exception:  # noqa: BLE001  unreadable: the import itself will say why
         return None

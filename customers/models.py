@@ -25,7 +25,7 @@ from .constants import (
     TaskStatus,
 )
 
-ZERO = Decimal("0")
+ZERO = Decimal(0)
 
 
 def money(verbose_name, *, allow_negative=False, **kwargs):

@@ -66,7 +66,7 @@ def main():
             raise SystemExit("FAIL: the run command did not stop within 60s of Ctrl-C") from None
     deadline = time.monotonic() + 15  # pool children may take a moment after their parent
     while True:
-        leftovers = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        leftovers = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True, check=False).stdout.split()
         if not leftovers or time.monotonic() > deadline:
             break
         time.sleep(0.5)

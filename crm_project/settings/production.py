@@ -1,4 +1,4 @@
-from .base import *  # noqa: F401,F403
+from .base import *
 from .base import env
 
 DEBUG = False

@@ -58,7 +58,7 @@ class ImportCommand(BaseCommand):
             self.stdout.write(f"{done:,} / {total:,} rows{share}" if total else f"{done:,} rows")
             self.stdout.flush()
 
-        out = open(rejects_out, "w", encoding="utf-8-sig", newline="") if rejects_out else None
+        out = open(rejects_out, "w", encoding="utf-8-sig", newline="") if rejects_out else None  # noqa: SIM115  closed in the finally below
         try:
             try:
                 table = importing.open_table(file, kind=self.kind, chunk_size=chunk_size)

@@ -144,7 +144,7 @@ def test_xlsx_snapshots_with_date_and_number_cells(world, tmp_path):
     assert result.errors[0]["line"] == 5 and result.errors[0]["field"] == "period"  # Excel row 5
     snap = FinancialSnapshot.objects.get(customer=world.c_rm, period=dt.date(2026, 10, 1))
     assert (snap.aum, snap.deposits, snap.txn_count, snap.last_txn_date) == (
-        Decimal("1234.56"), Decimal("1000"), 12, dt.date(2026, 10, 28))
+        Decimal("1234.56"), Decimal(1000), 12, dt.date(2026, 10, 28))
     world.c_rm.refresh_from_db()
     assert world.c_rm.aum_latest == Decimal("1234.56")
 

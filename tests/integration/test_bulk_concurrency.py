@@ -112,9 +112,9 @@ def assert_no_duplicate_cifs():
 def test_overlapping_customer_batches(keys):
     """A: CIFs 0–1999 (address, notes) + new 3000–3499; B: CIFs 1000–2999 (email, notes) + the same
     new 3000–3499 (and 2500–2999 new only to B). Three rounds, new values each round."""
-    seed(keys["a"], list(range(0, 2500)))
+    seed(keys["a"], list(range(2500)))
     baseline_history = CustomerChange.objects.count()
-    a_idx = [*range(0, 2000), *range(3000, 3500)]
+    a_idx = [*range(2000), *range(3000, 3500)]
     b_idx = [*range(1000, 3500)]
     reported = {"created": 0, "updated": 0}
     for r in range(ROUNDS):
@@ -122,8 +122,8 @@ def test_overlapping_customer_batches(keys):
                    for i in a_idx]
         batch_b = [{"cif": cif(i), "name": f"客户{i}", "branch": "B1", "email": f"b{r}.{i}@example.com",
                     "notes": f"B{r}"} for i in b_idx]
-        res_a, res_b = run_together(lambda: upsert("customers", batch_a, keys["a"]),
-                                    lambda: upsert("customers", batch_b, keys["b"]))
+        res_a, res_b = run_together(lambda batch_a=batch_a: upsert("customers", batch_a, keys["a"]),
+                                    lambda batch_b=batch_b: upsert("customers", batch_b, keys["b"]))
         for res in (res_a, res_b):
             assert res.rejected == 0 and res.unchanged == 0  # every record carries a new value each round
             reported["created"] += res.created
@@ -137,7 +137,7 @@ def test_overlapping_customer_batches(keys):
     rows = {c: (a, e, n) for c, a, e, n in Customer.objects.values_list("cif", "address", "email", "notes")}
     for i in range(3500):
         address, email, notes = rows[cif(i)]
-        in_a, in_b = i in range(0, 2000) or i >= 3000, i >= 1000
+        in_a, in_b = i in range(2000) or i >= 3000, i >= 1000
         assert address == (f"A{last}-{i}" if in_a else ""), (i, rows[cif(i)])
         assert email == (f"b{last}.{i}@example.com" if in_b else ""), (i, rows[cif(i)])
         # both wrote notes on the overlap: the value is one of the two writes (the later one)
@@ -155,14 +155,14 @@ def test_overlapping_customer_batches(keys):
 
 def test_overlapping_customer_batches_resent_change_nothing(keys):
     """Both writers re-send their last batches at once: all unchanged, no new history."""
-    seed(keys["a"], list(range(0, 3000)))
-    batch_a = [{"cif": cif(i), "address": f"A-{i}"} for i in range(0, 2000)]
+    seed(keys["a"], list(range(3000)))
+    batch_a = [{"cif": cif(i), "address": f"A-{i}"} for i in range(2000)]
     batch_b = [{"cif": cif(i), "email": f"b.{i}@example.com"} for i in range(1000, 3000)]
-    run_together(lambda: upsert("customers", batch_a, keys["a"]), lambda: upsert("customers", batch_b, keys["b"]))
+    run_together(lambda batch_a=batch_a: upsert("customers", batch_a, keys["a"]), lambda batch_b=batch_b: upsert("customers", batch_b, keys["b"]))
     before = CustomerChange.objects.count()
     for _ in range(2):
-        res_a, res_b = run_together(lambda: upsert("customers", batch_a, keys["a"]),
-                                    lambda: upsert("customers", batch_b, keys["b"]))
+        res_a, res_b = run_together(lambda batch_a=batch_a: upsert("customers", batch_a, keys["a"]),
+                                    lambda batch_b=batch_b: upsert("customers", batch_b, keys["b"]))
         assert (res_a.unchanged, res_b.unchanged) == (2000, 2000)
         assert res_a.updated == res_b.updated == res_a.created == res_b.created == 0
     assert CustomerChange.objects.count() == before
@@ -171,15 +171,15 @@ def test_overlapping_customer_batches_resent_change_nothing(keys):
 def test_concurrent_creation_of_the_same_new_customers(keys):
     """No existing row in common: both writers insert the same 1,000 new CIFs at the same time (the
     second waits on the first one's unique-index entries). No duplicate, no error, both fields kept."""
-    seed(keys["a"], list(range(0, 2000)))
+    seed(keys["a"], list(range(2000)))
     for r in range(ROUNDS):
         new = list(range(10_000 + r * 1000, 11_000 + r * 1000))
         batch_a = [{"cif": cif(i), "name": f"客户{i}", "branch": "B1", "address": f"A{r}-{i}"}
-                   for i in [*range(0, 1000), *new]]
+                   for i in [*range(1000), *new]]
         batch_b = [{"cif": cif(i), "name": f"客户{i}", "branch": "B1", "email": f"b{r}.{i}@example.com"}
                    for i in [*range(1000, 2000), *new]]
-        res_a, res_b = run_together(lambda: upsert("customers", batch_a, keys["a"]),
-                                    lambda: upsert("customers", batch_b, keys["b"]))
+        res_a, res_b = run_together(lambda batch_a=batch_a: upsert("customers", batch_a, keys["a"]),
+                                    lambda batch_b=batch_b: upsert("customers", batch_b, keys["b"]))
         assert res_a.created + res_b.created == 1000
         assert res_a.updated + res_b.updated == 3000  # 1,000 + 1,000 existing, 1,000 contested
         got = dict(Customer.objects.filter(cif__in=[cif(i) for i in new]).values_list("cif", "address"))
@@ -236,7 +236,7 @@ def _race_new_customer(keys, batch_b):
         Customer.objects.create(cif="RACE01", name="甲", branch=Branch.objects.get(code="B1"),
                                 address="A-地址", notes="A")
 
-    res = _hold_then_race(hold, lambda: upsert("customers", batch_b, keys["b"]))
+    res = _hold_then_race(hold, lambda batch_b=batch_b: upsert("customers", batch_b, keys["b"]))
     if res.updated != 1:
         raise RuntimeError(f"the race did not happen: {res}")
     return res
@@ -282,7 +282,7 @@ def test_race_on_a_new_snapshot_keeps_fields_the_record_leaves_null(keys):
 # Through the HTTP endpoint: two API clients at once
 # --------------------------------------------------------------------------------------------------
 def test_overlapping_batches_through_the_api(keys):
-    seed(keys["a"], list(range(0, 2000)))
+    seed(keys["a"], list(range(2000)))
     clients = {}
     for name in ("a", "b"):
         client = APIClient()
@@ -297,10 +297,10 @@ def test_overlapping_batches_through_the_api(keys):
     totals = {"created": 0, "updated": 0}
     for r in range(ROUNDS):
         batch_a = [{"cif": cif(i), "name": f"客户{i}", "branch": "B1", "address": f"A{r}-{i}"}
-                   for i in [*range(0, 1500), *range(2000, 2500)]]
+                   for i in [*range(1500), *range(2000, 2500)]]
         batch_b = [{"cif": cif(i), "name": f"客户{i}", "branch": "B1", "email": f"b{r}.{i}@example.com"}
                    for i in range(500, 2500)]
-        body_a, body_b = run_together(lambda: post("a", batch_a), lambda: post("b", batch_b))
+        body_a, body_b = run_together(lambda batch_a=batch_a: post("a", batch_a), lambda batch_b=batch_b: post("b", batch_b))
         for body in (body_a, body_b):
             assert body["rejected"] == 0 and body["unchanged"] == 0 and body["errors"] == []
             totals["created"] += body["created"]
@@ -326,12 +326,12 @@ def test_overlapping_batches_through_the_api(keys):
 def test_concurrent_snapshots_of_two_periods(keys):
     """A pushes September for customers 0–1999, B October for 1000–2999, at once and repeatedly: no
     deadlock between the two latest-figure refreshes, and aum_latest is October's where there is one."""
-    seed(keys["a"], list(range(0, 3000)))
+    seed(keys["a"], list(range(3000)))
     for r in range(ROUNDS):
-        batch_a = [{"cif": cif(i), "period": "2026-09-01", "aum": f"{r}0{i}"} for i in range(0, 2000)]
+        batch_a = [{"cif": cif(i), "period": "2026-09-01", "aum": f"{r}0{i}"} for i in range(2000)]
         batch_b = [{"cif": cif(i), "period": "2026-10-01", "aum": f"{r}1{i}"} for i in range(1000, 3000)]
-        res_a, res_b = run_together(lambda: upsert("snapshots", batch_a, keys["a"]),
-                                    lambda: upsert("snapshots", batch_b, keys["b"]))
+        res_a, res_b = run_together(lambda batch_a=batch_a: upsert("snapshots", batch_a, keys["a"]),
+                                    lambda batch_b=batch_b: upsert("snapshots", batch_b, keys["b"]))
         assert res_a.created + res_a.updated == 2000 and res_b.created + res_b.updated == 2000
     last = ROUNDS - 1
     assert FinancialSnapshot.objects.count() == 4000
@@ -380,8 +380,8 @@ def test_customers_and_snapshots_of_the_same_customers_at_once(keys):
     for r in range(ROUNDS):
         batch_a = [{"cif": cif(i), "address": f"A{r}-{i}"} for i in range(1, 3001)]
         batch_b = [{"cif": cif(i), "period": "2026-10-01", "aum": f"{r + 1}{i}"} for i in range(1, 3001)]
-        run_together(lambda: upsert("customers", batch_a, keys["a"]),
-                     lambda: upsert("snapshots", batch_b, keys["b"]))
+        run_together(lambda batch_a=batch_a: upsert("customers", batch_a, keys["a"]),
+                     lambda batch_b=batch_b: upsert("snapshots", batch_b, keys["b"]))
     last = ROUNDS - 1
     for c, address, aum in Customer.objects.values_list("cif", "address", "aum_latest"):
         i = int(c[2:])
@@ -430,13 +430,13 @@ def test_repeat_while_the_first_request_is_in_flight_is_409(keys):
 def test_two_identical_requests_at_once_apply_once(keys):
     """Both start together with the same key and body: one applies it, the other gets 409 or (if the
     first already finished) the replay; never two applications."""
-    seed(keys["a"], list(range(0, 2000)))
+    seed(keys["a"], list(range(2000)))
     clients = []
     for _ in range(2):
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Api-Key {keys['a'].raw_key}")
         clients.append(client)
-    body = {"records": [{"cif": cif(i), "address": f"X-{i}"} for i in range(0, 2000)]}
+    body = {"records": [{"cif": cif(i), "address": f"X-{i}"} for i in range(2000)]}
 
     def send(n):
         r = clients[n].post("/api/v1/customers/bulk/", body, format="json", HTTP_IDEMPOTENCY_KEY="twice")
