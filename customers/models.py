@@ -35,7 +35,9 @@ def money(verbose_name, *, allow_negative=False, **kwargs):
 
 
 class Customer(models.Model):
-    cif = models.CharField(_("CIF"), max_length=32, unique=True,
+    # Unique through Meta.constraints, not unique=True: the same unique index, without the second
+    # (varchar_pattern_ops) index Django adds for unique=True, which every insert would also maintain.
+    cif = models.CharField(_("CIF"), max_length=32,
                            help_text=_("Core-banking customer number: the external key."))
     kind = models.CharField(_("customer type"), max_length=12, choices=CustomerKind.choices,
                             default=CustomerKind.INDIVIDUAL)
@@ -73,10 +75,12 @@ class Customer(models.Model):
     risk_assessed_on = models.DateField(_("risk assessment date"), null=True, blank=True)
     lifecycle_stage = models.CharField(_("lifecycle stage"), max_length=12, choices=LifecycleStage.choices,
                                        default=LifecycleStage.DEVELOPMENT)
+    # No single-column indexes on branch and rm: cust_branch_aum / cust_rm_aum start with them and serve
+    # the same lookups (every index costs each insert and update; see bench/README.md).
     branch = models.ForeignKey("org.Branch", verbose_name=_("home branch"), on_delete=models.PROTECT,
-                               related_name="customers")
+                               related_name="customers", db_index=False)
     rm = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("relationship manager"), null=True,
-                           blank=True, on_delete=models.PROTECT, related_name="customers")
+                           blank=True, on_delete=models.PROTECT, related_name="customers", db_index=False)
     tags = ArrayField(models.CharField(max_length=30), default=list, blank=True, verbose_name=_("tags"),
                       validators=[MaxLengthValidator(20)])
     notes = models.TextField(_("notes"), blank=True, validators=[MaxLengthValidator(2000)])
@@ -94,6 +98,7 @@ class Customer(models.Model):
     class Meta:
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
+        constraints = [models.UniqueConstraint(fields=["cif"], name="customers_customer_cif_key")]
         indexes = [
             models.Index(fields=["id_number"], name="cust_id_number", condition=~Q(id_number="")),
             models.Index(fields=["mobile"], name="cust_mobile", condition=~Q(mobile="")),
@@ -119,12 +124,14 @@ class Customer(models.Model):
 class CustomerChange(models.Model):
     """Profile history: who changed what, when, old → new."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="changes")
+    # Indexes: custchange_customer serves the customer lookups; actor and API key are each indexed only
+    # where set (every history row has one of the two), so a row costs three index entries, not six.
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="changes", db_index=False)
     at = models.DateTimeField(_("time"), auto_now_add=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("changed by"), null=True, blank=True,
-                              on_delete=models.PROTECT, related_name="+")
+                              on_delete=models.PROTECT, related_name="+", db_index=False)
     api_key = models.ForeignKey("org.ApiKey", verbose_name=_("API key"), null=True, blank=True,
-                                on_delete=models.PROTECT, related_name="+")
+                                on_delete=models.PROTECT, related_name="+", db_index=False)
     source = models.CharField(_("source"), max_length=20, choices=ChangeSource.choices, default=ChangeSource.WEB)
     created = models.BooleanField(_("customer created"), default=False,
                                   help_text=_("The first entry: the values the customer was created with."))
@@ -134,13 +141,16 @@ class CustomerChange(models.Model):
         verbose_name = _("profile change")
         verbose_name_plural = _("profile changes")
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["customer", "-at"], name="custchange_customer")]
+        indexes = [models.Index(fields=["customer", "-at"], name="custchange_customer"),
+                   models.Index(fields=["actor"], name="custchange_actor", condition=Q(actor__isnull=False)),
+                   models.Index(fields=["api_key"], name="custchange_api_key", condition=Q(api_key__isnull=False))]
 
 
 class FinancialSnapshot(models.Model):
     """The financial picture for one month, pushed by core banking. ``period`` is the month's first day."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="snapshots")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="snapshots",
+                                 db_index=False)  # the composite index below starts with it
     period = models.DateField(_("period"))
     aum = money(_("AUM (month end)"))
     aum_avg = money(_("AUM (monthly daily average)"))
@@ -167,7 +177,8 @@ class FinancialSnapshot(models.Model):
 
 
 class Holding(models.Model):
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="holdings")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="holdings",
+                                 db_index=False)  # the composite index below starts with it
     account_no = models.CharField(_("account number"), max_length=32)
     product_code = models.CharField(_("product code"), max_length=32)
     product_name = models.CharField(_("product name"), max_length=100)
@@ -190,9 +201,10 @@ class Holding(models.Model):
 
 
 class Interaction(models.Model):
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="interactions")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="interactions",
+                                 db_index=False)  # the composite index below starts with it
     staff = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("staff"), null=True, blank=True,
-                              on_delete=models.PROTECT, related_name="interactions")
+                              on_delete=models.PROTECT, related_name="interactions", db_index=False)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     occurred_at = models.DateTimeField(_("when"))
     outcome = models.CharField(_("outcome"), max_length=12, choices=InteractionOutcome.choices)
@@ -212,9 +224,10 @@ class Interaction(models.Model):
 
 
 class FollowUpTask(models.Model):
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tasks")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tasks",
+                                 db_index=False)  # the composite index below starts with it
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("assignee"), null=True, blank=True,
-                                 on_delete=models.PROTECT, related_name="tasks")
+                                 on_delete=models.PROTECT, related_name="tasks", db_index=False)
     title = models.CharField(_("title"), max_length=200)
     due_date = models.DateField(_("due date"))
     status = models.CharField(_("status"), max_length=10, choices=TaskStatus.choices, default=TaskStatus.OPEN)

@@ -33,6 +33,10 @@ class ImportCommand(BaseCommand):
                             help="Import as this head-office user (default: the first active one).")
         parser.add_argument("--chunk-size", type=int, default=importing.CHUNK_SIZE,
                             help="Records per batch (default %(default)s).")
+        parser.add_argument("--no-initial-load", dest="initial_load", action="store_const", const=False,
+                            default=None,
+                            help="Never run as an initial load (by default a large customers file into an empty "
+                                 "table is loaded in one transaction with its indexes rebuilt at the end).")
 
     def _actor(self, username):
         if username:
@@ -47,7 +51,7 @@ class ImportCommand(BaseCommand):
             raise CommandError("There is no active head-office user to import as: create one or give --as USERNAME.")
         return user
 
-    def handle(self, *args, file, dry_run, today, rejects_out, username, chunk_size, **options):
+    def handle(self, *args, file, dry_run, today, rejects_out, username, chunk_size, initial_load=None, **options):
         if chunk_size < 1:
             raise CommandError("--chunk-size must be positive.")
         actor = self._actor(username)
@@ -72,7 +76,7 @@ class ImportCommand(BaseCommand):
                 self.stderr.write(f"Warning: {warning}")
             result = importing.import_file(file, kind=self.kind, actor=actor, today=today, dry_run=dry_run,
                                            chunk_size=chunk_size, on_progress=progress, rejects_out=out,
-                                           table=table)
+                                           table=table, initial_load=initial_load)
         finally:
             if out is not None:
                 out.close()
@@ -84,5 +88,5 @@ class ImportCommand(BaseCommand):
                                                 " (use --rejects-out FILE to get all of them)"))
         summary = (f"{'Dry run (nothing stored)' if dry_run else 'Done'}: {result.created:,} created, "
                    f"{result.updated:,} updated, {result.unchanged:,} unchanged, {result.rejected:,} rejected "
-                   f"in {result.seconds:.1f} s.")
+                   f"in {result.seconds:.1f} s{' (initial load: indexes rebuilt at the end)' if result.initial_load else ''}.")
         self.stdout.write(self.style.SUCCESS(summary) if not result.rejected else self.style.WARNING(summary))

@@ -632,3 +632,98 @@ def test_job_list_query_count_is_constant(world, hq, django_assert_num_queries):
     with django_assert_num_queries(len(few.captured_queries)):
         response = hq.get(url)
     assert response.content.decode().count("f9.csv") == 1
+
+
+# --------------------------------------------------------------------------------------------------
+# Initial load: a large customers file into an empty table (indexes and foreign keys rebuilt at the end)
+# --------------------------------------------------------------------------------------------------
+def schema_of(tables=("customers_customer", "customers_customerchange")):
+    with connections["default"].cursor() as cur:
+        cur.execute("SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+                    "WHERE indrelid = ANY(%s::regclass[]) ORDER BY 1", [list(tables)])
+        indexes = cur.fetchall()
+        cur.execute("SELECT conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint "
+                    "WHERE conrelid = ANY(%s::regclass[]) ORDER BY 1", [list(tables)])
+        return indexes, cur.fetchall()
+
+
+def delete_customers():
+    """Delete every customer and fire the deferred foreign-key checks of that delete at once: the test's
+    transaction stands for the fresh transaction an import has, where no such check is pending (PostgreSQL
+    refuses to alter a table with pending trigger events)."""
+    Customer.objects.all().delete()
+    with connections["default"].cursor() as cur:
+        cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cur.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+@pytest.fixture
+def empty_customers(world):
+    delete_customers()
+    return world
+
+
+def test_initial_load_rebuilds_indexes_and_foreign_keys_as_they_were(empty_customers, tmp_path):
+    before = schema_of()
+    assert len(before[0]) > 10 and any(c[1].startswith("FOREIGN KEY") for c in before[1])
+    rows = customer_rows(30)
+    rows[5][0] = rows[4][0]  # a duplicate CIF: both rejected, as in an ordinary import
+    rows[7][4] = "12345"  # a bad mobile: rejected with its line
+    path = write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, rows)
+    result = run(path, empty_customers, chunk_size=7, initial_load=True)
+    assert result.initial_load is True
+    assert (result.created, result.rejected) == (27, 3)
+    assert sorted(e["line"] for e in result.errors) == [6, 7, 9]
+    assert schema_of() == before
+    assert Customer.objects.count() == 27
+    assert CustomerChange.objects.filter(created=True, source="import").count() == 27
+    c = Customer.objects.get(cif="IMP000001")
+    assert (c.branch, c.rm, c.mobile) == (empty_customers.b1, empty_customers.rm, "13900000001")
+    # the rebuilt indexes serve queries, and the re-added foreign keys hold
+    with connections["default"].cursor() as cur:
+        cur.execute("SET enable_seqscan = off")
+        cur.execute("EXPLAIN SELECT id FROM customers_customer WHERE mobile = '13900000002'")
+        assert "cust_mobile" in " ".join(r[0] for r in cur.fetchall())
+        cur.execute("RESET enable_seqscan")
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Customer.objects.filter(pk=c.pk).update(branch_id=999_999)
+        with connections["default"].cursor() as cur:
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def test_initial_load_is_all_or_nothing(empty_customers, tmp_path, monkeypatch):
+    before = schema_of()
+    path = write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, customer_rows(20))
+    calls = []
+    real = importing.services.bulk_upsert
+
+    def failing_second_chunk(**kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the database went away")
+        return real(**kw)
+
+    monkeypatch.setattr(importing.services, "bulk_upsert", failing_second_chunk)
+    with pytest.raises(RuntimeError):
+        run(path, empty_customers, chunk_size=10, initial_load=True)
+    assert Customer.objects.count() == 0 and CustomerChange.objects.count() == 0
+    assert schema_of() == before
+
+
+def test_initial_load_only_into_an_empty_table_and_only_for_large_files(world, tmp_path, monkeypatch):
+    path = write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, customer_rows(12))
+    # the table holds customers: an ordinary import, chunk by chunk, even when asked for
+    result = run(path, world, chunk_size=5, initial_load=True)
+    assert result.initial_load is False and result.created == 12
+    delete_customers()
+    assert run(path, world, chunk_size=5).initial_load is False  # 12 rows: below INITIAL_LOAD_MIN_ROWS
+    delete_customers()
+    monkeypatch.setattr(importing, "INITIAL_LOAD_MIN_ROWS", 10)
+    assert run(path, world, chunk_size=5).initial_load is True
+    delete_customers()
+    assert run(path, world, chunk_size=5, initial_load=False).initial_load is False
+    assert run(path, world, kind="customers", dry_run=True).initial_load is False
+    snapshots = write_csv(tmp_path / "s.csv", ["cif", "period", "aum"], [["IMP000001", "2026-10-01", "1"]] * 1)
+    assert run(snapshots, world, kind="snapshots").initial_load is False
