@@ -22,6 +22,8 @@ A record that is null or absent in a field keeps the stored value (send "" to cl
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import re
 from dataclasses import dataclass, field
@@ -29,7 +31,6 @@ from datetime import date
 from decimal import Decimal
 
 import numpy as np
-import orjson
 import pandas as pd
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -167,27 +168,28 @@ def _valid_email(value: str) -> bool:
     return True
 
 
-def _bool(s, errors, name):
-    def parse(v):
-        if isinstance(v, bool):
-            return v
-        if isinstance(v, str):
-            text = v.strip().lower()
-            if text in _TRUE:
-                return True
-            if text in _FALSE:
-                return False
-            return None
-        if isinstance(v, int) and v in (0, 1):
-            return bool(v)
-        return None
+_BOOL_TEXT = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
 
+
+def _bool(s, errors, name):
     values = s.tolist()
     out, bad = [None] * len(values), []
-    for i, v in enumerate(values):
-        if _is_missing(v):
+    for i, v in enumerate(values):  # one inlined pass: this runs for five columns of every record
+        if v is None:
             continue
-        parsed = parse(v)
+        if v is True or v is False:
+            out[i] = v
+            continue
+        if isinstance(v, str):
+            parsed = _BOOL_TEXT.get(v)
+            if parsed is None:
+                parsed = _BOOL_TEXT.get(v.strip().lower())
+        elif isinstance(v, float) and math.isnan(v):
+            continue
+        elif isinstance(v, int) and v in (0, 1):
+            parsed = bool(v)
+        else:
+            parsed = None
         if parsed is None:
             bad.append(i)
         else:
@@ -335,26 +337,17 @@ def _error_rows(errors: Errors, keys: pd.DataFrame, offset: int) -> list[dict]:
     return out
 
 
-def _json_null(value) -> None:
-    """orjson's fallback: NaT (a missing date in a datetime-derived column) is null; NaN floats already are."""
-    if value is not pd.NaT:
-        raise TypeError(f"{type(value).__name__} is not a column value")
-
-
-def _fill(cursor, table: str, frame: pd.DataFrame) -> None:
-    """Load the frame into a (temporary) table: one JSON document, expanded by ``json_populate_recordset``.
-
-    Faster here than COPY, whose text had to be produced by ``DataFrame.to_csv`` (the slowest step of a
-    batch's Python): orjson writes the rows in C, lists become PostgreSQL arrays (tags, name bigrams) and
-    dates, booleans and nulls need no escaping. Values are None, str, int, bool, date or lists of str.
-    """
-    columns = list(frame.columns)
-    values = [frame[c].tolist() for c in columns]
-    body = orjson.dumps([dict(zip(columns, row)) for row in zip(*values)], default=_json_null,
-                        option=orjson.OPT_SERIALIZE_NUMPY)
-    names = ", ".join(f'"{c}"' for c in columns)
-    cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} "
-                   f"FROM json_populate_recordset(NULL::{table}, %s)", [body.decode()])
+def _copy(cursor, table: str, frame: pd.DataFrame) -> None:
+    # Every value quoted, nulls written as an unquoted \N: a quoted "\N" (a text value) is not NULL in
+    # PostgreSQL's CSV format. NUL marks the nulls while writing; no value can contain it (PostgreSQL
+    # refuses NUL in text and the parsers reject it). Measured against a JSON document expanded by
+    # json_populate_recordset (orjson writes it 2-3x faster, but PostgreSQL then takes 3x longer to read it)
+    # and a hand-built COPY text: this is the cheapest of the three for a 5,000-record batch.
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False, header=False, na_rep="\x00", quoting=csv.QUOTE_ALL)
+    buf = io.StringIO(buf.getvalue().replace('"\x00"', "\\N"))
+    cols = ", ".join(f'"{c}"' for c in frame.columns)
+    cursor.copy_expert(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buf)
 
 
 def _pg_array(values) -> str | None:
@@ -647,8 +640,10 @@ def customers_upsert(records, *, actor, today: date, source: str = "api", offset
             for c in AUDITED:
                 if c not in given_cols:
                     rows[c] = None
-            rows["name_bigrams"] = pd.Series([rules.bigrams(v) if isinstance(v, str) else None for v in rows["name"]],
-                                             index=rows.index, dtype=object)
+            rows["name_bigrams"] = pd.Series([_pg_array(rules.bigrams(v)) if isinstance(v, str) else None
+                                              for v in rows["name"]], index=rows.index, dtype=object)
+            rows["tags"] = pd.Series([_pg_array(v) if isinstance(v, list) else None for v in rows["tags"]],
+                                     index=rows.index, dtype=object)
             if "name" in given_cols:
                 given_cols.append("name_bigrams")
             all_cols = ["cif", *AUDITED, "name_bigrams"]
@@ -662,7 +657,7 @@ def customers_upsert(records, *, actor, today: date, source: str = "api", offset
             cur.execute("SET LOCAL jit = off; CREATE TEMP TABLE tmp_bulk ON COMMIT DROP AS "
                         f"SELECT {', '.join(chr(34) + c + chr(34) for c in all_cols)} "
                         "FROM customers_customer WITH NO DATA")
-            _fill(cur, "tmp_bulk", rows)
+            _copy(cur, "tmp_bulk", rows)
             actor_id, key_id = _actor_ids(actor)
             audited = [c for c in given_cols if c in AUDITED]
             insert_sql, update_sql = _customer_sql(audited, given_cols, all_cols)
@@ -705,8 +700,11 @@ def _merge(parsed: pd.DataFrame, existing: pd.DataFrame, provided: list[str]) ->
             empty = np.flatnonzero(_missing(stored))
         else:
             stored, empty = np.empty(n, dtype=object), range(n)
-        for i in empty:  # element by element: a list default must not be broadcast by numpy
-            stored[i] = default
+        if isinstance(default, list):
+            for i in empty:  # element by element: numpy would broadcast a list
+                stored[i] = default
+        else:
+            stored[empty] = default
         merged_base[c] = stored
         if c in provided:
             incoming = parsed[c].to_numpy(dtype=object)
@@ -818,7 +816,7 @@ def _child_upsert(kind, records, *, actor, today: date, offset: int, dry_run: bo
             defaults = {f.column: _sql_default(f.get_default()) for f in model._meta.fields}
             tmp_cols = ", ".join(["customer_id", key_name, *provided])
             cur.execute(f"CREATE TEMP TABLE tmp_bulk ON COMMIT DROP AS SELECT {tmp_cols} FROM {table} WITH NO DATA")
-            _fill(cur, "tmp_bulk", rows)
+            _copy(cur, "tmp_bulk", rows)
             # Insert the new rows (defaults for what a record leaves out), then update the others with
             # only what each record gives: a row another writer creates meanwhile keeps its values.
             values = ", ".join(f"COALESCE(t.{c}, %({c})s)" if c in provided else f"%({c})s" for c in data_cols)

@@ -441,7 +441,9 @@ def _blank_to_missing(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
         if c in clearable:
             continue
         s = frame[c]
-        empty = (s.isna() | s.astype(str).str.strip().eq("")).to_numpy(dtype=bool)
+        values = s.tolist()
+        empty = np.fromiter((v is None or (isinstance(v, str) and (not v or v.isspace()))
+                             or (isinstance(v, float) and math.isnan(v)) for v in values), dtype=bool, count=len(values))
         if empty.any():
             frame[c] = s.astype(object).where(~empty, None)
     return frame

@@ -138,7 +138,7 @@ MASKERS = {
 def bigrams(text: str) -> list[str]:
     """Distinct 2-character fragments of a name, for the GIN index that finds Chinese
     names by any 2+ character fragment (pg_trgm needs 3 characters and a UTF-8 ctype)."""
-    text = re.sub(r"\s+", "", (text or "").lower())
+    text = "".join((text or "").lower().split())  # without whitespace (the same as re.sub(r"\s+", ""), faster)
     return sorted({text[i:i + 2] for i in range(len(text) - 1)})
 
 
