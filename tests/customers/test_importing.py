@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
-from django.db import connections
+from django.db import IntegrityError, connections, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
@@ -685,8 +685,6 @@ def test_initial_load_rebuilds_indexes_and_foreign_keys_as_they_were(empty_custo
         cur.execute("EXPLAIN SELECT id FROM customers_customer WHERE mobile = '13900000002'")
         assert "cust_mobile" in " ".join(r[0] for r in cur.fetchall())
         cur.execute("RESET enable_seqscan")
-    from django.db import IntegrityError, transaction
-
     with pytest.raises(IntegrityError), transaction.atomic():
         Customer.objects.filter(pk=c.pk).update(branch_id=999_999)
         with connections["default"].cursor() as cur:
