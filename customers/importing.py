@@ -442,8 +442,8 @@ def _blank_to_missing(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
             continue
         s = frame[c]
         values = s.tolist()
-        empty = np.fromiter((v is None or (isinstance(v, str) and (not v or v.isspace()))
-                             or (isinstance(v, float) and math.isnan(v)) for v in values), dtype=bool, count=len(values))
+        empty = bulk._missing(values) | np.fromiter((isinstance(v, str) and (not v or v.isspace()) for v in values),
+                                                    dtype=bool, count=len(values))
         if empty.any():
             frame[c] = s.astype(object).where(~empty, None)
     return frame
