@@ -110,3 +110,12 @@ OPEN_TASK_STATUSES = {TaskStatus.OPEN}
 
 # Sensitive fields masked everywhere unless revealed (DOMAIN.md §2).
 SENSITIVE_CUSTOMER_FIELDS = ("id_number", "mobile", "credit_code")
+
+
+# The profile fields whose changes are recorded (CustomerChange), in the order they are shown.
+AUDITED_FIELDS = (
+    "cif", "kind", "name", "gender", "birth_date", "id_type", "id_number", "occupation", "income_band",
+    "credit_code", "industry", "company_size", "legal_representative", "contact_person", "mobile", "email",
+    "address", "consent_sms", "consent_email", "consent_phone", "consent_app", "do_not_contact",
+    "risk_level", "risk_assessed_on", "lifecycle_stage", "branch_id", "rm_id", "tags", "notes",
+)

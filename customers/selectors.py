@@ -19,7 +19,7 @@ from org.constants import Role
 from org.selectors import branch_subtree_ids
 
 from . import rules
-from .constants import TaskStatus
+from .constants import AUDITED_FIELDS, TaskStatus
 from .models import Customer, FinancialSnapshot, FollowUpTask, Holding, Interaction
 
 # The fields of a customer list row (pages, API lists, changes feed).
@@ -114,8 +114,21 @@ def customer_360(customer: Customer) -> dict:
         "interactions": list(Interaction.objects.filter(customer=customer).select_related("staff")[:20]),
         "open_tasks": list(FollowUpTask.objects.filter(customer=customer, status=TaskStatus.OPEN)
                            .select_related("assignee").order_by("due_date")),
-        "history": list(customer.changes.select_related("actor", "api_key")[:20]),
+        "history": customer_history(customer),
     }
+
+
+def customer_history(customer: Customer, *, limit: int = 20) -> list:
+    """The latest profile-history entries, newest first; a creation entry written by a bulk load (which
+    stores no values) gets the values the customer was created with, rebuilt from the current values
+    and the entries after it (all of them are in the list whenever the creation entry is)."""
+    entries = list(customer.changes.select_related("actor", "api_key")[:limit])
+    for i, entry in enumerate(entries):
+        if entry.created and not entry.changes:
+            current = {f: rules.jsonable(getattr(customer, f)) for f in AUDITED_FIELDS}
+            initial = rules.creation_values(current, [e.changes for e in entries[:i]])
+            entry.changes = {f: [None, v] for f, v in initial.items()}
+    return entries
 
 
 def snapshots_visible_to(user) -> QuerySet[FinancialSnapshot]:

@@ -14,16 +14,9 @@ from org.selectors import branch_subtree_ids
 from org.services import pii_access_record
 
 from . import rules
-from .constants import CustomerKind, IdType, TaskStatus
+from .constants import AUDITED_FIELDS, CustomerKind, IdType, TaskStatus
 from .models import Customer, CustomerChange, FinancialSnapshot, FollowUpTask, Interaction
 from .permissions import can
-
-AUDITED_FIELDS = (
-    "cif", "kind", "name", "gender", "birth_date", "id_type", "id_number", "occupation", "income_band",
-    "credit_code", "industry", "company_size", "legal_representative", "contact_person", "mobile", "email",
-    "address", "consent_sms", "consent_email", "consent_phone", "consent_app", "do_not_contact",
-    "risk_level", "risk_assessed_on", "lifecycle_stage", "branch_id", "rm_id", "tags", "notes",
-)
 
 
 def _actor_fields(actor):
@@ -132,16 +125,10 @@ def _snapshot(customer: Customer) -> dict:
     return {f: getattr(customer, f) for f in AUDITED_FIELDS}
 
 
-def _jsonable(value):
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
 def _record_changes(customer, before: dict, actor, source: str, created: bool = False):
     after = _snapshot(customer)
     empty = (None, "", [], False)
-    changes = {f: [_jsonable(before.get(f)), _jsonable(after[f])] for f in AUDITED_FIELDS
+    changes = {f: [rules.jsonable(before.get(f)), rules.jsonable(after[f])] for f in AUDITED_FIELDS
                if before.get(f) != after[f] and not (before.get(f) in empty and after[f] in empty)}
     if changes:
         CustomerChange.objects.create(customer=customer, source=source, changes=changes, created=created,

@@ -19,7 +19,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from customers import rules
+from customers import rules, selectors
 from customers.models import Customer, CustomerChange, FinancialSnapshot, Holding
 from org.constants import Scope
 from org.models import ApiKeyUse, IdempotencyRecord
@@ -200,8 +200,24 @@ class TestCustomerReport:
 
     def test_created_customer_history_lists_initial_values(self, world, key):
         ok(bulk(key, "customers", [new("H0002", address="福州")]))
-        changes = CustomerChange.objects.get(customer__cif="H0002").changes
-        assert changes.get("name") == [None, "林晓峰"] and changes.get("address") == [None, "福州"]
+        c = Customer.objects.get(cif="H0002")
+        row = CustomerChange.objects.get(customer=c)
+        assert row.created and row.changes == {}  # stored without values: rebuilt when shown
+        [entry] = selectors.customer_history(c)
+        assert entry.changes["name"] == [None, "林晓峰"] and entry.changes["address"] == [None, "福州"]
+        assert entry.changes["branch_id"] == [None, world.b1.pk] and "email" not in entry.changes
+
+    def test_creation_values_are_those_before_later_changes(self, world, key):
+        ok(bulk(key, "customers", [new("H0003", address="福州", tags=["代发"])]))
+        ok(bulk(key, "customers", [{"cif": "H0003", "address": "厦门", "tags": [], "occupation": "教师"}]))
+        ok(bulk(key, "customers", [{"cif": "H0003", "address": "泉州", "consent_sms": True}]))
+        c = Customer.objects.get(cif="H0003")
+        latest, middle, created = selectors.customer_history(c)
+        assert latest.changes == {"address": ["厦门", "泉州"], "consent_sms": [False, True]}
+        assert middle.changes == {"address": ["福州", "厦门"], "tags": [["代发"], []], "occupation": ["", "教师"]}
+        assert created.created and created.changes["address"] == [None, "福州"]
+        assert created.changes["tags"] == [None, ["代发"]]
+        assert "occupation" not in created.changes and "consent_sms" not in created.changes
 
     def test_absent_and_null_fields_keep_stored_values(self, world, key):
         c = world.c_rm

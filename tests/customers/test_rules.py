@@ -296,3 +296,19 @@ def test_property_masked_mobile_shape(mobile):
 def test_property_mobile_prefixes_normalise(mobile, prefix):
     spaced = f"{mobile[:3]} {mobile[3:7]}-{mobile[7:]}"
     assert rules.normalize_mobile(prefix + spaced) == mobile
+
+
+def test_creation_values_undo_later_changes_newest_first():
+    current = {"name": "林晓峰", "address": "泉州", "tags": [], "consent_sms": True, "email": ""}
+    later = [{"address": ["厦门", "泉州"], "consent_sms": [False, True]},  # newest first
+             {"address": ["福州", "厦门"], "tags": [["代发"], []]}]
+    assert rules.creation_values(current, later) == {"name": "林晓峰", "address": "福州", "tags": ["代发"]}
+
+
+def test_creation_values_without_later_changes_are_the_current_non_empty_ones():
+    assert rules.creation_values({"name": "甲", "email": "", "rm_id": None, "do_not_contact": False}, []) == {
+        "name": "甲"}
+
+
+def test_jsonable_writes_dates_as_iso_text():
+    assert rules.jsonable(dt.date(2026, 2, 28)) == "2026-02-28" and rules.jsonable(["a"]) == ["a"]
