@@ -112,22 +112,57 @@ def _rows_mask(n: int, rows: list[int]) -> np.ndarray:
     return mask
 
 
-# The column parsers below walk each column once in a plain loop (``Series.tolist()``) rather than with
-# several ``Series.map(lambda …)`` passes: the same results, about three times faster over a 20,000-row
-# chunk (per-element ``map`` calls and pandas' dtype inference of every intermediate Series dominated).
+# Every parser takes a column (Series, array or list) and returns an object array: None where no value.
+# Each has a fast path for the common case — every value of the expected type and none of them wrong —
+# checked with a few C-level passes over the whole column (``set(map(type, …))``, one ``"".join``, a
+# ``max(map(len, …))``); any doubt falls back to the loop that finds and reports every bad value, so the
+# results are the same either way. (A 5,000-record batch: 28 columns parsed in ≈ 20 ms instead of ≈ 100.)
+_NONE = type(None)
+_NUL = "\x00"
+
+
 def _missing(s) -> np.ndarray:
     """None/NaN (and NaT) per value, in one C-level pass (``pd.isna`` of the object array)."""
     return pd.isna(np.asarray(s, dtype=object))
 
 
+def _values(s) -> np.ndarray:
+    """The column as a 1-d object array (lists inside stay list objects)."""
+    if isinstance(s, np.ndarray) and s.dtype == object:
+        return s
+    if isinstance(s, pd.Series | pd.Index):
+        return s.to_numpy(dtype=object)
+    return np.fromiter(s, dtype=object, count=len(s))
+
+
+def _objects(values) -> np.ndarray:
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
 def _text(s, errors, name, *, max_length, choices=None, blank_is_missing=False, allow_blank=True):
-    values = s.tolist()
-    n = len(values)
-    out = [None] * n
+    values = _values(s)
     allowed = None
     if choices is not None:
         allowed = set(choices) | ({""} if allow_blank and not blank_is_missing else set())
     check_blank = not allow_blank and not blank_is_missing
+    if set(map(type, values)) <= {str, _NONE}:
+        out = _objects([v if v is None else v.strip() for v in values])
+        present = [v for v in out if v is not None]
+        distinct = set(present)
+        if blank_is_missing and "" in distinct:
+            out[out == ""] = None
+            distinct.discard("")
+            present = [v for v in present if v]
+        if not (_NUL in "".join(distinct) or (present and max(map(len, distinct)) > max_length)
+                or (check_blank and "" in distinct) or (allowed is not None and not distinct <= allowed)):
+            return out
+    return _text_checked(values, errors, name, max_length=max_length, allowed=allowed, check_blank=check_blank,
+                         blank_is_missing=blank_is_missing)
+
+
+def _text_checked(values, errors, name, *, max_length, allowed, check_blank, blank_is_missing):
+    n = len(values)
+    out = np.full(n, None, dtype=object)
     # A value's first problem, in this order, is the one reported.
     not_text, nul, too_long, blank, not_choice = [], [], [], [], []
     for i, v in enumerate(values):
@@ -135,7 +170,7 @@ def _text(s, errors, name, *, max_length, choices=None, blank_is_missing=False, 
             v = v.strip()
             if blank_is_missing and not v:
                 continue
-            if "\x00" in v:
+            if _NUL in v:
                 nul.append(i)
                 continue
             out[i] = v
@@ -153,10 +188,11 @@ def _text(s, errors, name, *, max_length, choices=None, blank_is_missing=False, 
                _("Ensure this value has at most %(max)d characters.") % {"max": max_length})
     if check_blank:
         errors.add(_rows_mask(n, blank), name, _("This field cannot be blank."))
-    if choices is not None:
+    if allowed is not None:
+        choices = allowed - {""}
         errors.add(_rows_mask(n, not_choice), name,
                    _("Not a valid choice. Use one of: %(choices)s.") % {"choices": ", ".join(sorted(choices))})
-    return pd.Series(out, index=s.index)
+    return out
 
 
 def _valid_email(value: str) -> bool:
@@ -169,22 +205,31 @@ def _valid_email(value: str) -> bool:
     return True
 
 
-_BOOL_TEXT = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
+def _spellings(words) -> set[str]:
+    return {w for word in words for w in (word, word.upper(), word.capitalize())}
+
+
+_BOOL_TEXT = {**dict.fromkeys(_spellings(_TRUE), True), **dict.fromkeys(_spellings(_FALSE), False)}
 
 
 def _bool(s, errors, name):
-    values = s.tolist()
-    out, bad = [None] * len(values), []
-    for i, v in enumerate(values):  # one inlined pass: this runs for five columns of every record
+    values = _values(s)
+    kinds = set(map(type, values))
+    if kinds <= {bool, _NONE}:
+        return values.copy()
+    if kinds <= {str, bool, _NONE}:
+        out = _objects([v if v is None or v is True or v is False else _BOOL_TEXT.get(v) for v in values])
+        if _missing(out).sum() == _missing(values).sum():
+            return out
+    out, bad = np.full(len(values), None, dtype=object), []
+    for i, v in enumerate(values):
         if v is None:
             continue
         if v is True or v is False:
             out[i] = v
             continue
         if isinstance(v, str):
-            parsed = _BOOL_TEXT.get(v)
-            if parsed is None:
-                parsed = _BOOL_TEXT.get(v.strip().lower())
+            parsed = _BOOL_TEXT.get(v.strip().lower())
         elif isinstance(v, float) and math.isnan(v):
             continue
         elif isinstance(v, int) and v in (0, 1):
@@ -196,13 +241,50 @@ def _bool(s, errors, name):
         else:
             out[i] = parsed
     errors.add(_rows_mask(len(values), bad), name, _("Enter true or false."))
-    return pd.Series(out, index=s.index, dtype=object)
+    return out
+
+
+_DIGIT_POSITIONS = [0, 1, 2, 3, 5, 6, 8, 9]
+
+
+def _iso_dates(values: np.ndarray) -> np.ndarray | None:
+    """datetime64[D] of a column of ``YYYY-MM-DD`` strings, or None if any value is something else."""
+    if set(map(len, values)) - {10}:
+        return None
+    try:
+        raw = np.frombuffer("".join(values).encode("ascii"), dtype=np.uint8).reshape(-1, 10)
+    except UnicodeEncodeError:
+        return None
+    digits = raw[:, _DIGIT_POSITIONS].astype(np.int64) - 48
+    if (raw[:, 4] != 45).any() or (raw[:, 7] != 45).any() or (digits < 0).any() or (digits > 9).any():
+        return None
+    year = digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]
+    month = digits[:, 4] * 10 + digits[:, 5]
+    day = digits[:, 6] * 10 + digits[:, 7]
+    if (year < 1).any() or (month < 1).any() or (month > 12).any() or (day < 1).any():
+        return None
+    first = (year - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (month - 1)
+    if (day > ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)).any():
+        return None
+    return first.astype("datetime64[D]") + (day - 1)
 
 
 def _date(s, errors, name, *, today=None, not_future_message=None):
-    values = s.tolist()
+    values = _values(s)
+    if set(map(type, values)) <= {str, _NONE}:
+        present = ~_missing(values)
+        days = _iso_dates(values[present])
+        if days is not None and (today is None or not (days > np.datetime64(today, "D")).any()):
+            out = np.full(len(values), None, dtype=object)
+            out[present] = days.astype(object)
+            return out
+    return _date_checked(values, errors, name, today=today, not_future_message=not_future_message)
+
+
+def _date_checked(values, errors, name, *, today, not_future_message):
+    values = values.tolist()
     missing = np.array([_is_missing(v) or (isinstance(v, str) and not v.strip()) for v in values], dtype=bool)
-    text = pd.Series([v.strip()[:10] if isinstance(v, str) else None for v in values], index=s.index, dtype=object)
+    text = pd.Series([v.strip()[:10] if isinstance(v, str) else None for v in values], dtype=object)
     parsed = pd.to_datetime(text.where(~missing, None), format="%Y-%m-%d", errors="coerce")
     shape_ok = np.array([isinstance(v, str) and _DATE_SHAPE.fullmatch(v.strip()) is not None for v in values],
                         dtype=bool)
@@ -211,7 +293,7 @@ def _date(s, errors, name, *, today=None, not_future_message=None):
     if today is not None:
         errors.add(~bad & ~missing & (parsed > pd.Timestamp(today)).fillna(False).to_numpy(dtype=bool), name,
                    not_future_message or _("This date cannot be in the future."))
-    return parsed.dt.date.where(~(bad | missing), None).astype(object)
+    return parsed.dt.date.where(~(bad | missing), None).to_numpy(dtype=object)
 
 
 def _money(s, errors, name, *, allow_negative):
@@ -268,11 +350,11 @@ def _tags(s, errors, name):
             return None
         return sorted({t.strip() for t in v if t.strip()})
 
-    values = s.tolist()
+    values = _values(s)
     n = len(values)
-    out, bad, too_many = [None] * n, [], []
+    out, bad, too_many = np.full(n, None, dtype=object), [], []
     for i, v in enumerate(values):
-        if _is_missing(v):
+        if v is None or (v.__class__ is float and math.isnan(v)):
             continue
         tags = parse(v)
         if tags is None:
@@ -283,7 +365,7 @@ def _tags(s, errors, name):
             too_many.append(i)
     errors.add(_rows_mask(n, bad), name, _("Give tags as a list of text (or separated by ; in a file)."))
     errors.add(_rows_mask(n, too_many), name, _("At most 20 tags of at most 30 characters."))
-    return pd.Series(out, index=s.index, dtype=object)
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -307,10 +389,10 @@ class Scope:
         ids = Branch.objects.filter(path__startswith=root.path).values_list("id", flat=True)
         return cls(False, frozenset(ids))
 
-    def allows(self, branch_ids: pd.Series) -> np.ndarray:
+    def allows(self, branch_ids) -> np.ndarray:
         if self.all_branches:
             return np.ones(len(branch_ids), dtype=bool)
-        return branch_ids.map(lambda b: b in self.branch_ids).to_numpy(dtype=bool)
+        return np.fromiter((b in self.branch_ids for b in _values(branch_ids)), dtype=bool, count=len(branch_ids))
 
 
 def _actor_ids(actor):
@@ -349,6 +431,20 @@ def _copy(cursor, table: str, frame: pd.DataFrame) -> None:
     buf = io.StringIO(buf.getvalue().replace('"\x00"', "\\N"))
     cols = ", ".join(f'"{c}"' for c in frame.columns)
     cursor.copy_expert(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buf)
+
+
+def _copy_columns(cursor, table: str, columns: dict[str, np.ndarray]) -> None:
+    """COPY object-array columns (the format of ``_copy``; Python's C csv writer instead of pandas')."""
+    arrays = []
+    for values in columns.values():
+        values = values.copy()
+        values[_missing(values)] = _NUL
+        arrays.append(values)
+    buf = io.StringIO()
+    csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(zip(*arrays))
+    cols = ", ".join(f'"{c}"' for c in columns)
+    cursor.copy_expert(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+                       io.StringIO(buf.getvalue().replace('"\x00"', "\\N")))
 
 
 def _pg_array(values) -> str | None:
@@ -401,8 +497,24 @@ DEFAULTS = {**{f: "" for f in CUSTOMER_TEXT}, **{f: False for f in CUSTOMER_BOOL
             "lifecycle_stage": LifecycleStage.DEVELOPMENT, "branch_id": None, "rm_id": None, "tags": []}
 
 
-def _resolve(s: pd.Series, errors: Errors, name: str, by_id: dict, by_code: dict, message: str) -> pd.Series:
-    missing = _missing(s)
+def _customer_columns(records) -> tuple[dict[str, np.ndarray], int, Errors]:
+    """The batch as one object array per field given (a field is given if any record has it)."""
+    if isinstance(records, pd.DataFrame):
+        n = len(records)
+        return {str(c): records[c].to_numpy(dtype=object) for c in records.columns}, n, Errors(n)
+    records = records if isinstance(records, list) else list(records)
+    n = len(records)
+    errors = Errors(n)
+    if not all(r.__class__ is dict for r in records):
+        not_objects = [i for i, r in enumerate(records) if not isinstance(r, dict)]
+        errors.add(_rows_mask(n, not_objects), "non_field_errors", _("Each record must be a JSON object."))
+        records = [r if isinstance(r, dict) else {} for r in records]
+    names = set().union(*records) if records else set()
+    return {name: _objects([r.get(name) for r in records]) for name in names}, n, errors
+
+
+def _resolve(s, errors: Errors, name: str, by_id: dict, by_code: dict, message: str) -> np.ndarray:
+    values = _values(s)
 
     def look(v):
         if isinstance(v, bool):
@@ -414,31 +526,40 @@ def _resolve(s: pd.Series, errors: Errors, name: str, by_id: dict, by_code: dict
             return by_code.get(v) or (by_id.get(int(v)) if v.isdigit() else None)
         return None
 
-    out = pd.Series([None if gone else look(v) for v, gone in zip(s.tolist(), missing)], index=s.index)
-    errors.add(~missing & out.isna().to_numpy(), name, message)
+    out = _objects([by_code.get(v) if v.__class__ is str else None for v in values])  # codes as given: one pass
+    missing = _missing(values)
+    unresolved = np.flatnonzero(_missing(out) & ~missing)
+    for i in unresolved:
+        out[i] = look(values[i])
+    errors.add(~missing & _missing(out), name, message)
     return out
 
 
-def _parse_customers(frame: pd.DataFrame, errors: Errors, *, today: date) -> pd.DataFrame:
-    _unknown_columns(frame, set(CUSTOMER_FIELDS), errors)
-    out = pd.DataFrame(index=frame.index)
-    col = lambda name: frame[name] if name in frame.columns else pd.Series([None] * len(frame), dtype=object)
-    cif = _text(col("cif"), errors, "cif", max_length=32, blank_is_missing=True)
-    errors.add(cif.isna().to_numpy(), "cif", _("Every record needs its CIF."))
-    out["cif"] = cif.map(lambda v: v.upper() if isinstance(v, str) else v)
+def _parse_customers(columns: dict[str, np.ndarray], n: int, errors: Errors, *, today: date
+                     ) -> tuple[dict[str, np.ndarray], list[str]]:
+    """(parsed columns by model field, the fields the batch gives): types, lengths, choices, references."""
+    for name, values in columns.items():
+        if name not in CUSTOMER_FIELDS:
+            errors.add(~_missing(values), str(name), _("Unknown field."))
+    out = {}
+    cif = _text(columns.get("cif", np.full(n, None, dtype=object)), errors, "cif", max_length=32,
+                blank_is_missing=True)
+    errors.add(_missing(cif), "cif", _("Every record needs its CIF."))
+    out["cif"] = _objects([v if v is None else v.upper() for v in cif])
     provided = ["cif"]
     for name in CUSTOMER_FIELDS[1:]:
-        if name not in frame.columns:
+        if name not in columns:
             continue
-        s = frame[name]
+        s = columns[name]
         if name in CUSTOMER_TEXT:
             max_length, choices = CUSTOMER_TEXT[name]
             out[name] = _text(s, errors, name, max_length=max_length, choices=choices,
                               allow_blank=Customer._meta.get_field(name).blank)
             if name == "email":  # the same rule as Django's EmailValidator (which is tried on what fails here)
-                bad = out[name].map(lambda v: isinstance(v, str) and v != "" and not _valid_email(v))
-                errors.add(bad.to_numpy(dtype=bool), name, _("Enter a valid email address."))
-                out[name] = out[name].where(~bad, None)
+                bad = np.fromiter((isinstance(v, str) and v != "" and not _valid_email(v) for v in out[name]),
+                                  dtype=bool, count=n)
+                errors.add(bad, name, _("Enter a valid email address."))
+                out[name][bad] = None
         elif name in CUSTOMER_BOOL:
             out[name] = _bool(s, errors, name)
         elif name == "birth_date":
@@ -460,31 +581,42 @@ def _parse_customers(frame: pd.DataFrame, errors: Errors, *, today: date) -> pd.
         elif name == "tags":
             out[name] = _tags(s, errors, name)
         provided.append(name)
-    out.attrs["provided"] = provided
-    return out
+    return out, provided
 
 
-def _check_customers(m: pd.DataFrame, errors: Errors, *, today: date, scope: Scope, is_new: np.ndarray) -> None:
-    """Rules of DOMAIN.md §2 over merged records (stored values with the batch's values on top)."""
-    individual = (m["kind"] == CustomerKind.INDIVIDUAL).to_numpy(dtype=bool)
-    name_missing = m["name"].map(lambda v: not (isinstance(v, str) and v)).to_numpy(dtype=bool)
-    errors.add(name_missing, "name", _("A new customer needs a name."))
-    errors.add(m["branch_id"].isna().to_numpy() & is_new, "branch", _("A new customer needs a home branch."))
+def _series(values) -> pd.Series:
+    return pd.Series(values, dtype=object)
 
-    mobiles, ok = rules.normalize_mobiles(m["mobile"])
+
+def _filled(values) -> np.ndarray:
+    """Text values with None as ""."""
+    values = values.copy()
+    values[_missing(values)] = ""
+    return values
+
+
+def _check_customers(m: dict[str, np.ndarray], errors: Errors, *, today: date, scope: Scope,
+                     is_new: np.ndarray) -> None:
+    """Rules of DOMAIN.md §2 over merged records (stored values with the batch's values on top); normalises
+    mobiles, ID numbers and credit codes in ``m`` and fills birth date and gender in from the ID."""
+    individual = m["kind"] == CustomerKind.INDIVIDUAL
+    errors.add(_filled(m["name"]) == "", "name", _("A new customer needs a name."))
+    errors.add(_missing(m["branch_id"]) & is_new, "branch", _("A new customer needs a home branch."))
+
+    mobiles, ok = rules.normalize_mobiles(_series(m["mobile"]))
     errors.add(~ok, "mobile", _("Enter a mainland mobile number: 11 digits starting 13–19 (a +86 prefix is fine)."))
-    m["mobile"] = mobiles.where(ok, m["mobile"])
+    m["mobile"] = np.where(ok, mobiles.to_numpy(dtype=object), m["mobile"])
 
     # Resident IDs: checksum, real birth date not in the future, agreement with birth date and gender.
-    ids = m["id_number"].fillna("").astype(str).str.replace(" ", "").str.upper()
-    resident_type = individual & (m["id_type"] == IdType.RESIDENT_ID).to_numpy(dtype=bool)
+    ids = _series(_filled(m["id_number"])).str.replace(" ", "").str.upper()
+    resident_type = individual & (m["id_type"] == IdType.RESIDENT_ID)
     legacy = resident_type & ids.str.fullmatch(r"\d{15}").fillna(False).to_numpy(dtype=bool)
     if legacy.any():
         ids[legacy] = ids[legacy].map(rules.resident_id_from_15)
-    m["id_number"] = ids
-    resident = individual & (m["id_type"] == IdType.RESIDENT_ID).to_numpy(dtype=bool) & (ids != "").to_numpy()
+    m["id_number"] = ids = ids.to_numpy(dtype=object)
+    resident = resident_type & (ids != "")
     if resident.any():
-        ok_format, ok_date, ok_not_future, ok_check, born, genders = rules.resident_id_checks(ids, today=today)
+        ok_format, ok_date, ok_not_future, ok_check, born, genders = rules.resident_id_checks(_series(ids), today=today)
         errors.add(resident & ~ok_format, "id_number",
                    _("A resident ID has 18 characters: 17 digits and a digit or X (or 15 digits)."))
         errors.add(resident & ~ok_date, "id_number", _("Digits 7–14 of the ID are not a real birth date."))
@@ -492,48 +624,48 @@ def _check_customers(m: pd.DataFrame, errors: Errors, *, today: date, scope: Sco
         errors.add(resident & ~ok_check, "id_number",
                    _("The ID's check character is wrong: please check the number for a typo."))
         good = resident & ok_check & ok_date & ok_not_future
-        born_d = born.dt.date
+        born_d = born.dt.date.to_numpy(dtype=object)
         given_birth = m["birth_date"]
-        clash = good & given_birth.notna().to_numpy() & (given_birth != born_d).to_numpy(dtype=bool)
-        errors.add(clash, "birth_date", _("The birth date does not match the ID number."))
-        gender_clash = good & m["gender"].isin(["M", "F"]).to_numpy(dtype=bool) & (m["gender"] != genders).to_numpy()
-        errors.add(gender_clash, "gender", _("The gender does not match the ID number."))
-        fill = good & given_birth.isna().to_numpy()
-        # an object column of dates (not datetime64): the rest of the pipeline compares date objects
-        m["birth_date"] = np.where(fill, born_d.to_numpy(dtype=object), m["birth_date"].to_numpy(dtype=object))
-        fill_g = good & ~m["gender"].isin(["M", "F"]).to_numpy(dtype=bool)
-        m.loc[fill_g, "gender"] = genders[fill_g]
-    errors.add(individual & (ids != "").to_numpy() & (m["id_type"].fillna("") == "").to_numpy(), "id_type",
+        no_birth = _missing(given_birth)
+        errors.add(good & ~no_birth & (given_birth != born_d), "birth_date",
+                   _("The birth date does not match the ID number."))
+        genders = genders.to_numpy(dtype=object)
+        has_gender = (m["gender"] == "M") | (m["gender"] == "F")
+        errors.add(good & has_gender & (m["gender"] != genders), "gender", _("The gender does not match the ID number."))
+        m["birth_date"] = np.where(good & no_birth, born_d, given_birth)
+        m["gender"] = np.where(good & ~has_gender, genders, m["gender"])
+    errors.add(individual & (ids != "") & (_filled(m["id_type"]) == ""), "id_type",
                _("Choose the type of the ID document."))
 
-    codes = m["credit_code"].fillna("").astype(str).str.replace(" ", "").str.upper()
-    m["credit_code"] = codes
+    codes = _series(_filled(m["credit_code"])).str.replace(" ", "").str.upper()
+    m["credit_code"] = codes.to_numpy(dtype=object)
     corporate = ~individual
-    errors.add(individual & (codes != "").to_numpy(), "credit_code", _("Only corporate customers have a credit code."))
-    errors.add(corporate & (codes == "").to_numpy(), "credit_code",
-               _("A corporate customer needs its unified social credit code."))
+    has_code = m["credit_code"] != ""
+    errors.add(individual & has_code, "credit_code", _("Only corporate customers have a credit code."))
+    errors.add(corporate & ~has_code, "credit_code", _("A corporate customer needs its unified social credit code."))
     if corporate.any():
         ok_format, ok_check = rules.credit_code_checks(codes)
-        errors.add(corporate & (codes != "").to_numpy() & ~ok_format, "credit_code",
+        errors.add(corporate & has_code & ~ok_format, "credit_code",
                    _("A unified social credit code has 18 characters from 0-9 and A-Y without I, O, S, V and Z."))
         errors.add(corporate & ok_format & ~ok_check, "credit_code",
                    _("The credit code's check character is wrong: please check the code for a typo."))
 
-    errors.add((m["risk_level"].fillna("") != "").to_numpy() & m["risk_assessed_on"].isna().to_numpy(),
+    errors.add((_filled(m["risk_level"]) != "") & _missing(m["risk_assessed_on"]),
                "risk_assessed_on", _("Give the date of the risk assessment."))
 
     # Scope: the writer may place customers only in its own branches; the RM must work there.
-    branch_ok = scope.allows(m["branch_id"])
-    errors.add(m["branch_id"].notna().to_numpy() & ~branch_ok, "branch",
+    has_branch = ~_missing(m["branch_id"])
+    errors.add(has_branch & ~scope.allows(m["branch_id"]), "branch",
                _("You cannot create or change customers of this branch."))
-    with_rm = m["rm_id"].notna().to_numpy()
+    with_rm = ~_missing(m["rm_id"])
     if with_rm.any():
-        rm_branch = dict(User.objects.filter(pk__in=set(m.loc[with_rm, "rm_id"])).values_list("id", "branch__path"))
+        rm_branch = dict(User.objects.filter(pk__in=set(m["rm_id"][with_rm])).values_list("id", "branch__path"))
         paths = dict(Branch.objects.values_list("id", "path"))
-        works_there = [
-            (not has) or (paths.get(b) or "").startswith(rm_branch.get(r) or "\0")
-            for has, r, b in zip(with_rm, m["rm_id"], m["branch_id"])
-        ]
+        works = {}  # by (rm, branch): a batch has few distinct pairs
+        for pair in set(zip(m["rm_id"][with_rm], m["branch_id"][with_rm])):
+            r, b = pair
+            works[pair] = (paths.get(b) or "").startswith(rm_branch.get(r) or "\0")
+        works_there = [(not has) or works[(r, b)] for has, r, b in zip(with_rm, m["rm_id"], m["branch_id"])]
         errors.add(~np.array(works_there, dtype=bool), "rm",
                    _("This relationship manager does not work in the customer's branch."))
 
@@ -601,23 +733,24 @@ def _customer_sql(given_audited: list[str], given_cols: list[str], all_cols: lis
 def customers_upsert(records, *, actor, today: date, source: str = "api", offset: int = 0,
                      dry_run: bool = False) -> BulkResult:
     """Create or update customers by CIF (one batch: a list of dicts or a DataFrame of raw values)."""
-    frame, errors = _frame(records)
-    if not len(frame):
+    columns, n, errors = _customer_columns(records)
+    if not n:
         return BulkResult()
     scope = Scope.of(actor)
-    parsed = _parse_customers(frame, errors, today=today)
-    provided = parsed.attrs["provided"]
-    _duplicates(parsed[["cif"]], errors, "cif")
-    keys = parsed[["cif"]]
+    parsed, provided = _parse_customers(columns, n, errors, today=today)
+    keys = pd.DataFrame({"cif": parsed["cif"]}, dtype=object)
+    _duplicates(keys, errors, "cif")
     result = BulkResult()
     with transaction.atomic(), connection.cursor() as cur:
-        cifs = sorted({c for c in parsed["cif"] if isinstance(c, str)})
+        cifs = sorted({c for c in parsed["cif"] if c is not None})
         existing = _locked_existing_customers(cur, cifs)
-        is_new = ~parsed["cif"].isin(existing.index).to_numpy(dtype=bool)
+        stored_index = {cif: i for i, cif in enumerate(existing["cif"])}
+        position = _objects([stored_index.get(c) for c in parsed["cif"]])
+        is_new = _missing(position)
         # The writer must be allowed to change what is stored now, not only what it sends.
-        stored_branch = parsed["cif"].map(existing["branch_id"]) if len(existing) else pd.Series([None] * len(parsed))
+        stored_branch = _stored(existing, "branch_id", position, is_new)
         errors.add(~is_new & ~scope.allows(stored_branch), "cif", _("You cannot create or change this customer."))
-        merged, base = _merge(parsed, existing, provided)
+        merged, base = _merge(parsed, provided, existing, position, is_new)
         _check_customers(merged, errors, today=today, scope=scope, is_new=is_new)
 
         good = ~errors.bad
@@ -627,35 +760,26 @@ def customers_upsert(records, *, actor, today: date, source: str = "api", offset
             given_cols = [c for c in provided if c != "cif"]
             derived = [c for c in ("birth_date", "gender") if c not in given_cols]
             given_cols += derived  # filled in from the ID number
-            rows = merged.loc[good].copy()
             # What each record gives: its own non-null values, plus values derived from them; NULL = keep.
-            for c in given_cols:
-                if c in derived:
-                    keep = (merged.loc[good, c] == base.loc[good, c]).to_numpy(dtype=bool)
-                else:
-                    keep = parsed.loc[good, c].isna().to_numpy(dtype=bool)
-                rows[c] = np.where(keep, None, rows[c].to_numpy(dtype=object))
+            rows = {"cif": merged["cif"][good]}
             for c in AUDITED:
-                if c not in given_cols:
-                    rows[c] = None
-            rows["name_bigrams"] = pd.Series([_pg_array(rules.bigrams(v)) if isinstance(v, str) else None
-                                              for v in rows["name"]], index=rows.index, dtype=object)
-            rows["tags"] = pd.Series([_pg_array(v) if isinstance(v, list) else None for v in rows["tags"]],
-                                     index=rows.index, dtype=object)
+                if c in derived:
+                    rows[c] = np.where(merged[c] == base[c], None, merged[c])[good]
+                elif c in given_cols:
+                    rows[c] = np.where(_missing(parsed[c]), None, merged[c])[good]
+                else:
+                    rows[c] = np.full(int(good.sum()), None, dtype=object)
+            rows["name_bigrams"] = _objects([None if v is None else _bigrams_literal(v) for v in rows["name"]])
+            rows["tags"] = _objects([None if v is None else _pg_array(v) for v in rows["tags"]])
             if "name" in given_cols:
                 given_cols.append("name_bigrams")
-            all_cols = ["cif", *AUDITED, "name_bigrams"]
-            rows = rows[all_cols]
-            for c in ("branch_id", "rm_id"):
-                values = rows[c].to_numpy(dtype=object)
-                rows[c] = pd.Series([None if gone else int(v) for v, gone in zip(values, _missing(values))],
-                                    index=rows.index, dtype=object)
+            all_cols = list(rows)
             # (jit off: the temporary table's estimates push big batches over jit_above_cost, and compiling
             # then costs more than it saves; sent with the CREATE so the statement count stays the same)
             cur.execute("SET LOCAL jit = off; CREATE TEMP TABLE tmp_bulk ON COMMIT DROP AS "
                         f"SELECT {', '.join(chr(34) + c + chr(34) for c in all_cols)} "
                         "FROM customers_customer WITH NO DATA")
-            _copy(cur, "tmp_bulk", rows)
+            _copy_columns(cur, "tmp_bulk", rows)
             actor_id, key_id = _actor_ids(actor)
             audited = [c for c in given_cols if c in AUDITED]
             insert_sql, update_sql = _customer_sql(audited, given_cols, all_cols)
@@ -664,7 +788,7 @@ def customers_upsert(records, *, actor, today: date, source: str = "api", offset
             cur.execute(insert_sql, params)
             created_ids = cur.fetchone()[0]
             result.created = len(created_ids)
-            if result.created < len(rows):  # else every record was a new customer: nothing to update
+            if result.created < len(rows["cif"]):  # else every record was a new customer: nothing to update
                 cur.execute(update_sql, {**params, "created": created_ids})
                 result.updated = cur.fetchone()[0]
             cur.execute("DROP TABLE tmp_bulk")
@@ -674,43 +798,59 @@ def customers_upsert(records, *, actor, today: date, source: str = "api", offset
     return result
 
 
-def _locked_existing_customers(cur, cifs: list[str]) -> pd.DataFrame:
-    cols = ["cif", *AUDITED]
-    if not cifs:
-        return pd.DataFrame(columns=cols).set_index("cif")
-    cur.execute(f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} FROM customers_customer "
-                "WHERE cif = ANY(%s) ORDER BY cif FOR UPDATE", [cifs])
-    frame = pd.DataFrame(cur.fetchall(), columns=cols, dtype=object)
-    return frame.set_index("cif")
+def _bigrams_literal(name: str) -> str:
+    """``rules.bigrams(name)`` as a PostgreSQL array literal (quoted: a bigram may be any two characters)."""
+    grams = rules.bigrams(name)
+    if not grams:
+        return "{}"
+    text = '","'.join(grams)
+    if "\\" in text or '"' in text:
+        return _pg_array(grams)
+    return '{"' + text + '"}'
 
 
-def _merge(parsed: pd.DataFrame, existing: pd.DataFrame, provided: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+# The stored values the rules need (the merged record is checked; a field the batch leaves out keeps its
+# stored value, which is never rewritten): fetched and locked in CIF order, so that two overlapping
+# batches queue instead of deadlocking.
+CHECKED = ["kind", "name", "gender", "birth_date", "id_type", "id_number", "credit_code", "mobile", "risk_level",
+           "risk_assessed_on", "branch_id", "rm_id"]
+
+
+def _locked_existing_customers(cur, cifs: list[str]) -> dict[str, np.ndarray]:
+    cols = ["cif", *CHECKED]
+    rows = []
+    if cifs:
+        cur.execute(f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} FROM customers_customer "
+                    "WHERE cif = ANY(%s) ORDER BY cif FOR UPDATE", [cifs])
+        rows = cur.fetchall()
+    return {c: _objects([r[i] for r in rows]) for i, c in enumerate(cols)}
+
+
+def _stored(existing: dict[str, np.ndarray], c: str, position: np.ndarray, is_new: np.ndarray) -> np.ndarray:
+    """The stored value of field ``c`` for each record (None for new customers)."""
+    out = np.full(len(position), None, dtype=object)
+    if (~is_new).any():
+        out[~is_new] = existing[c][position[~is_new].astype(np.int64)]
+    return out
+
+
+def _merge(parsed, provided, existing, position, is_new) -> tuple[dict, dict]:
     """(merged, base): stored values (or defaults for new customers), and the same with the batch's
     non-null values on top; the rules check the merged records."""
-    n = len(parsed)
-    base = existing.reindex(parsed["cif"]).reset_index(drop=True)
-    merged = pd.DataFrame({"cif": parsed["cif"]})
-    merged_base = pd.DataFrame({"cif": parsed["cif"]})
+    n = len(position)
+    merged, base = {"cif": parsed["cif"]}, {}
     for c in AUDITED:
         default = DEFAULTS[c]
-        if c in base.columns:
-            stored = base[c].to_numpy(dtype=object, copy=True)
-            empty = np.flatnonzero(_missing(stored))
-        else:
-            stored, empty = np.empty(n, dtype=object), range(n)
+        stored = _stored(existing, c, position, is_new) if c in existing else np.full(n, None, dtype=object)
+        empty = np.flatnonzero(_missing(stored))
         if isinstance(default, list):
             for i in empty:  # element by element: numpy would broadcast a list
-                stored[i] = default
+                stored[i] = list(default)
         else:
             stored[empty] = default
-        merged_base[c] = stored
-        if c in provided:
-            incoming = parsed[c].to_numpy(dtype=object)
-            merged[c] = np.where(_missing(incoming), stored, incoming)
-        else:
-            merged[c] = stored
-    merged["branch_id"] = merged["branch_id"].astype(object)
-    return merged, merged_base
+        base[c] = stored
+        merged[c] = np.where(_missing(parsed[c]), stored, parsed[c]) if c in provided else stored
+    return merged, base
 
 
 # --------------------------------------------------------------------------------------------------
@@ -748,13 +888,15 @@ def _child_upsert(kind, records, *, actor, today: date, offset: int, dry_run: bo
     _unknown_columns(frame, set(fields), errors)
     col = lambda name: frame[name] if name in frame.columns else pd.Series([None] * len(frame), dtype=object)
     parsed = pd.DataFrame(index=frame.index)
-    cif = _text(col("cif"), errors, "cif", max_length=32, blank_is_missing=True)
+    as_text = lambda values: pd.Series(values, index=frame.index)  # as before: pandas' text dtype
+    as_dates = lambda values: pd.Series(values, index=frame.index, dtype=object)
+    cif = as_text(_text(col("cif"), errors, "cif", max_length=32, blank_is_missing=True))
     errors.add(cif.isna().to_numpy(), "cif", _("Every record needs its CIF."))
     parsed["cif"] = cif.map(lambda v: v.upper() if isinstance(v, str) else v)
     if kind == "snapshot":
         key_name, table, model = "period", "customers_financialsnapshot", FinancialSnapshot
-        period = _date(col("period"), errors, "period", today=today,
-                       not_future_message=_("The period cannot be in the future."))
+        period = as_dates(_date(col("period"), errors, "period", today=today,
+                                not_future_message=_("The period cannot be in the future.")))
         errors.add(period.isna().to_numpy(), "period", _("Give the period as the first day of its month."))
         errors.add(period.map(lambda d: d is not None and d.day != 1).to_numpy(dtype=bool), "period",
                    _("A period is given as the first day of its month."))
@@ -766,20 +908,20 @@ def _child_upsert(kind, records, *, actor, today: date, offset: int, dry_run: bo
             if name in frame.columns:
                 parsed[name] = _int(frame[name], errors, name, maximum=maximum)
         if "last_txn_date" in frame.columns:
-            parsed["last_txn_date"] = _date(frame["last_txn_date"], errors, "last_txn_date", today=today)
+            parsed["last_txn_date"] = as_dates(_date(frame["last_txn_date"], errors, "last_txn_date", today=today))
     else:
         key_name, table, model = "account_no", "customers_holding", Holding
         for name, (max_length, choices) in HOLDING_TEXT.items():
             if name in frame.columns or name == "account_no":
-                parsed[name] = _text(col(name), errors, name, max_length=max_length, choices=choices,
-                                     blank_is_missing=name in ("account_no", "product_risk", "status"),
-                                     allow_blank=Holding._meta.get_field(name).blank)
+                parsed[name] = as_text(_text(col(name), errors, name, max_length=max_length, choices=choices,
+                                             blank_is_missing=name in ("account_no", "product_risk", "status"),
+                                             allow_blank=Holding._meta.get_field(name).blank))
         errors.add(parsed["account_no"].isna().to_numpy(), "account_no", _("Every holding needs its account number."))
         if "balance" in frame.columns:
             parsed["balance"] = _money(frame["balance"], errors, "balance", allow_negative=True)
         for name in ("opened_on", "matures_on"):
             if name in frame.columns:
-                parsed[name] = _date(frame[name], errors, name)
+                parsed[name] = as_dates(_date(frame[name], errors, name))
     keys = parsed[["cif", key_name]]
     _duplicates(keys, errors, key_name)
     provided = [c for c in parsed.columns if c not in ("cif", key_name)]
