@@ -246,7 +246,7 @@ class Table:
 
     def _csv_reader(self, chunk_size: int, on_bad_lines: str):
         return pd.read_csv(self.path, encoding=self.encoding, sep=self.sep, header=None, skiprows=1,
-                           names=list(range(self.n_columns)), dtype=str, na_filter=False,
+                           names=list(range(self.n_columns)), dtype=object, na_filter=False,
                            skip_blank_lines=False, on_bad_lines=on_bad_lines, chunksize=chunk_size,
                            engine="c")
 
@@ -440,12 +440,16 @@ def _blank_to_missing(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     for c in frame.columns:
         if c in clearable:
             continue
-        s = frame[c]
-        values = s.tolist()
-        empty = bulk._missing(values) | np.fromiter((isinstance(v, str) and (not v or v.isspace()) for v in values),
-                                                    dtype=bool, count=len(values))
+        values = frame[c].to_numpy(dtype=object)
+        if set(map(type, values)) <= {str}:  # a CSV column: C-level passes
+            empty = (values == "") | np.fromiter(map(str.isspace, values), dtype=bool, count=len(values))
+        else:
+            empty = bulk._missing(values) | np.fromiter(
+                (isinstance(v, str) and (not v or v.isspace()) for v in values), dtype=bool, count=len(values))
         if empty.any():
-            frame[c] = s.astype(object).where(~empty, None)
+            values = values.copy()
+            values[empty] = None
+            frame[c] = pd.Series(values, index=frame.index, dtype=object)
     return frame
 
 
@@ -579,7 +583,7 @@ def import_file(path, *, kind: str, actor, today: date, dry_run: bool = False, c
                 good_lines = lines[~duplicate]
                 records = _blank_to_missing(frame.loc[~duplicate].reset_index(drop=True), kind)
                 batch = services.bulk_upsert(kind=kind, records=records, actor=actor, today=today,
-                                             source="import", offset=0)
+                                             source="import", offset=0, only_new=result.initial_load)
                 result.created += batch.created
                 result.updated += batch.updated
                 result.unchanged += batch.unchanged

@@ -108,3 +108,29 @@ def test_a_write_that_commits_late_is_not_skipped(key_client, world_tx):
     thread.join()
     rows, _ = pages(client, since=cursor_mid)
     assert {r["id"] for r in rows} == {world.c_rm.pk, world.customers["c_other"].pk}
+
+
+def test_set_based_writes_and_stale_saves_are_stamped_with_their_transaction(world_tx, key_client):
+    """The bulk statements write the stamp themselves (the trigger's condition then skips its function); an
+    ORM save that carries an older stamp is stamped anew by the trigger."""
+    world = world_tx
+    client = key_client(scopes=[Scope.CUSTOMERS_READ, Scope.CUSTOMERS_WRITE])
+    _, cursor = pages(client)
+    c = world.c_rm
+    response = client.post("/api/v1/customers/bulk/", {"records": [
+        {"cif": c.cif, "address": "甲地"}, {"cif": "FEED0001", "name": "新客户", "branch": "B1"}]}, format="json")
+    assert response.status_code == 200 and response.json()["rejected"] == 0
+    new = Customer.objects.get(cif="FEED0001")
+    assert Customer.objects.get(pk=c.pk).change_txid == new.change_txid is not None
+    rows, cursor = pages(client, since=cursor)
+    assert {r["id"] for r in rows} == {c.pk, new.pk}
+
+    with transaction.atomic():
+        stale = Customer.objects.get(pk=c.pk)
+        stale.change_txid, stale.occupation = 1, "教师"
+        stale.save()
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_current_xact_id()::text::bigint")
+            txid = cur.fetchone()[0]
+    assert Customer.objects.get(pk=c.pk).change_txid == txid
+    assert [r["id"] for r in pages(client, since=cursor)[0]] == [c.pk]

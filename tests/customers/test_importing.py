@@ -17,12 +17,12 @@ from django.urls import reverse
 from django.utils import translation
 
 from crm_project.errors import NotPermitted
-from customers import import_jobs, importing
+from customers import import_jobs, importing, rules, selectors
 from customers.importing import ImportFileError, import_file
 from customers.models import Customer, CustomerChange, FinancialSnapshot, Holding, ImportJob, ImportStatus
 from customers.tasks import import_file_run
 from org.constants import Role
-from tests.factories import HeadOfficeUserFactory, make_resident_id
+from tests.factories import CustomerFactory, HeadOfficeUserFactory, make_credit_code, make_resident_id
 
 pytestmark = pytest.mark.django_db
 
@@ -725,3 +725,36 @@ def test_initial_load_only_into_an_empty_table_and_only_for_large_files(world, t
     assert run(path, world, kind="customers", dry_run=True).initial_load is False
     snapshots = write_csv(tmp_path / "s.csv", ["cif", "period", "aum"], [["IMP000001", "2026-10-01", "1"]] * 1)
     assert run(snapshots, world, kind="snapshots").initial_load is False
+
+
+def test_initial_load_stores_what_an_ordinary_import_stores(empty_customers, tmp_path):
+    """The initial load COPYs the records straight in: every stored value (defaults for empty cells, values
+    derived from the ID, normalised mobiles, name bigrams, tags) equals what the ordinary path stores."""
+    rid = make_resident_id(dt.date(1990, 5, 17), "F")
+    header = ["cif", "name", "kind", "branch", "rm", "id_type", "id_number", "mobile", "email", "tags",
+              "consent_sms", "do_not_contact", "risk_level", "risk_assessed_on", "credit_code", "address"]
+    rows = [["imp000001", " 王 芳 ", "", "B1", "rm", "resident_id", rid.lower(), "+86 139-1234-5678", "a@b.cn",
+             "VIP;代发", "Y", "", "C3", "2026-01-05", "", '有"引号"的地址'],
+            ["IMP000002", "福州某某科技有限公司", "corporate", "B1A", "", "", "", "", "", "", "N", "true", "", "",
+             make_credit_code(7), ""]]
+    path = write_csv(tmp_path / "c.csv", header, rows)
+    skip = {"id", "created_at", "updated_at", "change_txid"}
+
+    def stored():
+        return {c.cif: {k: v for k, v in Customer.objects.filter(pk=c.pk).values().get().items() if k not in skip}
+                for c in Customer.objects.all()}
+
+    assert run(path, empty_customers, initial_load=False).created == 2
+    ordinary = stored()
+    delete_customers()
+    result = run(path, empty_customers, initial_load=True)
+    assert result.initial_load is True and result.created == 2
+    assert stored() == ordinary
+    c = Customer.objects.get(cif="IMP000001")
+    assert (c.gender, c.birth_date, c.id_number) == ("F", dt.date(1990, 5, 17), rid.upper())
+    assert c.tags == ["VIP", "代发"] and c.name_bigrams == rules.bigrams("王 芳")
+    [entry] = selectors.customer_history(c)
+    assert entry.created and entry.changes["name"] == [None, "王 芳"] and entry.source == "import"
+    # the ids were drawn from the table's sequence: the next customer gets a fresh one
+    later = CustomerFactory(branch=empty_customers.b1)
+    assert later.pk > max(Customer.objects.exclude(pk=later.pk).values_list("pk", flat=True))
