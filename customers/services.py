@@ -299,17 +299,17 @@ def task_snooze(*, actor, task: FollowUpTask, until: date, today: date) -> Follo
 
 
 def bulk_upsert(*, kind: str, records, actor, today: date, source: str = "api", offset: int = 0,
-                dry_run: bool = False, only_new: bool = False):
+                dry_run: bool = False, initial_load=None):
     """Create or update a batch of customers, snapshots or holdings by their external keys.
 
     Good records are stored even when others are rejected; each rejection names the record's key,
-    the field and the reason. See ``customers.bulk`` for how. ``only_new`` (customers, initial load only):
-    the caller guarantees that no key exists yet and that nobody else can write meanwhile.
+    the field and the reason. See ``customers.bulk`` for how. ``initial_load`` (customers only): the
+    ``bulk.InitialLoad`` that writes the batches of a file loaded into an empty customer table.
     """
     from . import bulk
 
     if not can(actor, "customers.bulk_upsert"):
         raise NotPermitted()
-    extra = {"only_new": True} if only_new else {}
+    extra = {"initial_load": initial_load} if initial_load is not None else {}
     return bulk.UPSERTS[kind](records, actor=actor, today=today, source=source, offset=offset, dry_run=dry_run,
                               **extra)

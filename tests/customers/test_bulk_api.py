@@ -560,7 +560,8 @@ class TestIdentityRules:
         assert counts(body) == (1, 0, 0, 0), body
         assert Customer.objects.get(cif="P0001").mobile == stored
 
-    @pytest.mark.parametrize("given", ["12912345678", "1391234567", "139123456789", "+1 139 1234 5678", "电话"])
+    @pytest.mark.parametrize("given", ["12912345678", "1391234567", "139123456789", "+1 139 1234 5678", "电话",
+                                       "+86", "0086 "])
     def test_invalid_mobile(self, world, key, given):
         body = ok(bulk(key, "customers", [new("P0002", mobile=given)]))
         assert "mainland mobile" in errors_of(body)[(0, "mobile")]

@@ -758,3 +758,13 @@ def test_initial_load_stores_what_an_ordinary_import_stores(empty_customers, tmp
     # the ids were drawn from the table's sequence: the next customer gets a fresh one
     later = CustomerFactory(branch=empty_customers.b1)
     assert later.pk > max(Customer.objects.exclude(pk=later.pk).values_list("pk", flat=True))
+
+
+def test_a_line_with_too_many_values_is_rejected_in_a_file_without_blank_lines(world, tmp_path):
+    """The scan reads every column (pandas stops reporting such lines when asked for some columns only)."""
+    path = tmp_path / "c.csv"
+    path.write_text("cif,name,branch\nOK1,甲,B1\nBAD1,乙,B1,多余,值\nOK2,丙,B1\n", encoding="utf-8")
+    result = run(path, world)
+    assert (result.created, result.rejected, result.rows_total) == (2, 1, 3)
+    assert result.errors[0]["line"] == 3 and result.errors[0]["field"] == "non_field_errors"
+    assert not Customer.objects.filter(cif="BAD1").exists()

@@ -1,10 +1,11 @@
 """Pure rules of customers/rules.py: no database, no clock (``today`` is a parameter)."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.utils import translation
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from customers import rules
@@ -312,3 +313,60 @@ def test_creation_values_without_later_changes_are_the_current_non_empty_ones():
 
 def test_jsonable_writes_dates_as_iso_text():
     assert rules.jsonable(dt.date(2026, 2, 28)) == "2026-02-28" and rules.jsonable(["a"]) == ["a"]
+
+
+# --- The whole-column versions agree with the one-value rules (bulk loads use the former) ---
+def _mutated(number, position, char):
+    return number[:position] + char + number[position + 1:]
+
+
+id_texts = st.one_of(
+    valid_ids(),
+    st.builds(_mutated, valid_ids(), st.integers(0, 17), st.sampled_from("0123456789XA")),
+    st.text(alphabet="0123456789X", max_size=19).filter(lambda v: len(v) != 15),
+    st.sampled_from(["", "11010519491231002X", "110105194902300026", "110105202612310011", "110105187912310015"]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(id_texts, min_size=1, max_size=25))
+def test_property_vectorised_resident_id_checks_agree_with_parse_resident_id(ids):
+    ok_format, ok_date, ok_not_future, ok_check, born, genders = rules.resident_id_checks(ids, today=TODAY)
+    for i, number in enumerate(ids):
+        try:
+            rid = rules.parse_resident_id(number, today=TODAY)
+        except RuleViolation:
+            rid = None
+        assert bool(ok_format[i] and ok_date[i] and ok_not_future[i] and ok_check[i]) == (rid is not None), number
+        if rid is not None:
+            assert (born[i], genders[i]) == (rid.birth_date, rid.gender)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.text(alphabet="0123456789ABCDEFGHJKLMNPQRTUWXYIOSVZ", min_size=16, max_size=19),
+                          st.text(alphabet="0123456789ABCDEFGHJKLMNPQRTUWXY", min_size=17, max_size=17)
+                          .map(lambda f: f + rules.credit_code_check_char(f))), min_size=1, max_size=25))
+def test_property_vectorised_credit_code_checks_agree_with_normalize_credit_code(codes):
+    ok_format, ok_check = rules.credit_code_checks(codes)
+    for i, code in enumerate(codes):
+        try:
+            valid = rules.normalize_credit_code(code) == code
+        except RuleViolation:
+            valid = False
+        assert bool(ok_format[i] and ok_check[i]) == valid, code
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.from_regex(r"(\+86|0086)?[ \-]?1[0-9]{2}[ \-()]?[0-9]{4}[ \-]?[0-9]{4}", fullmatch=True),
+                          st.text(alphabet="0123456789+-() \n", max_size=16)), min_size=1, max_size=25))
+def test_property_vectorised_mobiles_agree_with_normalize_mobile(values):
+    normalised, ok = rules.normalize_mobiles(values)
+    for i, value in enumerate(values):
+        if not re.sub(r"[\s\-()]", "", value):
+            assert ok[i] and normalised[i] == ""  # nothing given: fine, stays empty
+            continue
+        try:
+            expected = rules.normalize_mobile(value)
+        except RuleViolation:
+            expected = None
+        assert (normalised[i] if ok[i] else None) == expected, value
