@@ -24,6 +24,7 @@ A record that is null or absent in a field keeps the stored value (send "" to cl
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import queue
@@ -443,33 +444,29 @@ def _copy_text(columns: dict[str, np.ndarray]) -> str:
 
     Column by column with C-level passes where possible (text without tab, newline or backslash is used as it
     is; numbers, dates and booleans through ``map(str, …)``: PostgreSQL reads True/False), then one ``join``
-    per row: ≈ 35 % less than Python's csv writer for the same rows.
+    per row: about half the time of Python's csv writer for the same rows.
     """
     fields = []
     for values in columns.values():
+        values = values.tolist()
         kinds = set(map(type, values))
-        out = values.copy()
-        missing = (values == None) if _NONE in kinds else None  # elementwise, in C
-        present = out if missing is None else out[~missing]
+        nulls = _NONE in kinds
         kinds.discard(_NONE)
         if kinds <= {str}:
-            if any(c in "".join(present) for c in "\\\t\n\r"):
-                present = [v.translate(_COPY_ESCAPES) for v in present]
-            else:
-                present = None  # as it is
+            text = "".join(filter(None, values))
+            if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+                values = [v if v is None else v.translate(_COPY_ESCAPES) for v in values]
         elif str in kinds:  # text among other values
-            present = [v.translate(_COPY_ESCAPES) if v.__class__ is str else str(v) for v in present]
+            values = [v if v is None else v.translate(_COPY_ESCAPES) if v.__class__ is str else str(v)
+                      for v in values]
+        elif nulls:
+            values = [v if v is None else str(v) for v in values]
         else:
-            present = list(map(str, present))
-        if present is not None:
-            if missing is None:
-                out[:] = present
-            else:
-                out[~missing] = present
-        if missing is not None:
-            out[missing] = "\\N"
-        fields.append(out)
-    if not fields or not len(fields[0]):
+            values = list(map(str, values))
+        if nulls:
+            values = ["\\N" if v is None else v for v in values]
+        fields.append(values)
+    if not fields or not fields[0]:
         return ""
     return "\n".join(map("\t".join, zip(*fields))) + "\n"
 
@@ -900,13 +897,23 @@ class InitialLoad:
     def __init__(self, *, actor, source: str, rows_total: int):
         self.actor, self.source = actor, source
         self.scope, self.lookups = Scope.of(actor), OrgLookups.load()
+        actor_id, key_id = _actor_ids(actor)
         with connection.cursor() as cur:
             cur.execute("SELECT setval(pg_get_serial_sequence('customers_customer', 'id'), "
                         "nextval(pg_get_serial_sequence('customers_customer', 'id')) + %s), now(), "
                         f"{TXID}", [max(rows_total, 1)])
-            last, now, self.txid = cur.fetchone()
-        self.next_id, self.now = last - max(rows_total, 1), now.isoformat()
-        self.last_id = last
+            last, now, txid = cur.fetchone()
+            # What is the same for every row is not sent 1M times: for the load, those columns default to it.
+            self._constants = {
+                "customers_customer": {"aum_latest": 0, "created_at": now, "updated_at": now, "change_txid": txid},
+                "customers_customerchange": {"at": now, "actor_id": actor_id, "api_key_id": key_id,
+                                             "source": source, "changes": "{}", "created": True},
+            }
+            self._saved_defaults = _column_defaults(cur, self._constants)
+            for table, values in self._constants.items():
+                for column, value in values.items():
+                    cur.execute(f'ALTER TABLE {table} ALTER COLUMN "{column}" SET DEFAULT %s', [value])
+        self.next_id, self.last_id = last - max(rows_total, 1), last
         self._raw = connection.connection  # psycopg2's connection (thread-safe); Django's wrapper stays here
         self._queue: queue.Queue = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
@@ -926,28 +933,27 @@ class InitialLoad:
         if count:
             if self.next_id + count > self.last_id:
                 raise RuntimeError("initial load: more records than the file was counted to have")
-            ids = _objects(range(self.next_id + 1, self.next_id + count + 1))
+            first = self.next_id + 1
             self.next_id += count
-            at = np.full(count, self.now, dtype=object)
+            ids = _objects(range(first, first + count))
             rows = {"id": ids, "cif": merged["cif"][good], **{c: merged[c][good] for c in AUDITED}}
             rows["name_bigrams"] = _objects([_bigrams_literal(v) for v in rows["name"]])
             rows["tags"] = _objects([_pg_array(v) for v in rows["tags"]])
-            rows.update(aum_latest=np.full(count, "0", dtype=object), created_at=at, updated_at=at,
-                        change_txid=np.full(count, self.txid, dtype=object))
-            actor_id, key_id = _actor_ids(self.actor)
-            history = {"customer_id": ids, "at": at, "actor_id": np.full(count, actor_id, dtype=object),
-                       "api_key_id": np.full(count, key_id, dtype=object),
-                       "source": np.full(count, self.source, dtype=object),
-                       "changes": np.full(count, "{}", dtype=object), "created": np.full(count, True, dtype=object)}
+            history_ids = "\n".join(map(str, range(first, first + count))) + "\n"  # one creation entry each
             self._queue.put([("customers_customer", list(rows), _copy_text(rows)),
-                             ("customers_customerchange", list(history), _copy_text(history))])
+                             ("customers_customerchange", ["customer_id"], history_ids)])
         result.created = count
         return result
 
     def close(self) -> None:
-        """Wait for the last COPY; raise what failed in the thread (the caller's transaction then rolls back)."""
+        """Wait for the last COPY and put the columns' defaults back; raise what failed in the thread (the
+        caller's transaction then rolls back, defaults included)."""
         self.stop()
         self._raise_if_failed()
+        with connection.cursor() as cur:
+            for (table, column), default in self._saved_defaults.items():
+                action = "DROP DEFAULT" if default is None else f"SET DEFAULT {default}"
+                cur.execute(f'ALTER TABLE {table} ALTER COLUMN "{column}" {action}')
 
     def stop(self) -> None:
         """Wait for the thread to finish what it was given, so the connection is the caller's again."""
@@ -972,8 +978,20 @@ class InitialLoad:
                     self._error = e
 
 
+def _column_defaults(cur, columns: dict[str, dict]) -> dict[tuple[str, str], str | None]:
+    """The default expression of each named column (None: no default), as PostgreSQL prints it."""
+    out = {}
+    for table, names in columns.items():
+        cur.execute("SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a "
+                    "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+                    "WHERE a.attrelid = %s::regclass AND a.attname = ANY(%s)", [table, list(names)])
+        out.update({(table, name): default for name, default in cur.fetchall()})
+    return out
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def _bigrams_literal(name: str | None) -> str | None:
-    """``rules.bigrams(name)`` as a PostgreSQL array literal."""
+    """``rules.bigrams(name)`` as a PostgreSQL array literal (cached: personal names repeat a lot)."""
     return None if name is None else _pg_array(rules.bigrams(name))
 
 
@@ -1007,13 +1025,16 @@ def _merge(parsed, provided, existing, position, is_new) -> tuple[dict, dict]:
     non-null values on top; the rules check the merged records."""
     n = len(position)
     merged, base = {"cif": parsed["cif"]}, {}
+    any_stored = not is_new.all()
     for c in AUDITED:
         default = DEFAULTS[c]
-        stored = _stored(existing, c, position, is_new) if c in existing else np.full(n, None, dtype=object)
-        empty = np.flatnonzero(_missing(stored))
-        if isinstance(default, list):
-            for i in empty:  # element by element: numpy would broadcast a list
-                stored[i] = list(default)
+        if any_stored and c in existing:
+            stored = _stored(existing, c, position, is_new)
+            empty = _missing(stored)
+        else:
+            stored, empty = np.empty(n, dtype=object), slice(None)
+        if isinstance(default, list):  # one shared, never-modified list (numpy would broadcast a list)
+            stored[empty] = _objects([default] * len(stored[empty]))
         else:
             stored[empty] = default
         base[c] = stored

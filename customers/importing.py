@@ -494,9 +494,13 @@ def _indexes_deferred(tables: list[str]):
     (``pg_get_indexdef`` / ``pg_get_constraintdef``): one sort per index and one validating join per key instead
     of an index insertion and a check per row. A duplicate that slipped in fails the re-added constraint."""
     with connection.cursor() as cur:
+        # GIN indexes stay: new entries go to their pending list at append cost (fastupdate; measured: COPY of
+        # 100,000 customers as fast with both GIN indexes as without), while a rebuild of the name-bigram index
+        # alone takes 3-4 s of the 1M-row load.
         cur.execute("SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+                    "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam "
                     "WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisunique AND NOT i.indisprimary "
-                    "ORDER BY 1", [tables])
+                    "AND am.amname <> 'gin' ORDER BY 1", [tables])
         indexes = cur.fetchall()
         cur.execute("SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
                     "WHERE conrelid = ANY(%s::regclass[]) AND contype IN ('u', 'f') "
@@ -508,7 +512,7 @@ def _indexes_deferred(tables: list[str]):
             cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     yield
     with connection.cursor() as cur:
-        cur.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        cur.execute("SET LOCAL maintenance_work_mem = '1GB'")  # each index sorted in memory
         for _name, ddl in indexes:
             cur.execute(ddl)
         for table, name, ddl in constraints:

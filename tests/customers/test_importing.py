@@ -644,7 +644,10 @@ def schema_of(tables=("customers_customer", "customers_customerchange")):
         indexes = cur.fetchall()
         cur.execute("SELECT conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint "
                     "WHERE conrelid = ANY(%s::regclass[]) ORDER BY 1", [list(tables)])
-        return indexes, cur.fetchall()
+        constraints = cur.fetchall()
+        cur.execute("SELECT table_name, column_name, column_default FROM information_schema.columns "
+                    "WHERE table_name = ANY(%s) ORDER BY 1, 2", [list(tables)])
+        return indexes, constraints, cur.fetchall()
 
 
 def delete_customers():
@@ -676,7 +679,8 @@ def test_initial_load_rebuilds_indexes_and_foreign_keys_as_they_were(empty_custo
     assert sorted(e["line"] for e in result.errors) == [6, 7, 9]
     assert schema_of() == before
     assert Customer.objects.count() == 27
-    assert CustomerChange.objects.filter(created=True, source="import").count() == 27
+    assert CustomerChange.objects.filter(created=True, source="import", changes={}, api_key=None,
+                                         actor=empty_customers.ho_user).count() == 27
     c = Customer.objects.get(cif="IMP000001")
     assert (c.branch, c.rm, c.mobile) == (empty_customers.b1, empty_customers.rm, "13900000001")
     # the rebuilt indexes serve queries, and the re-added foreign keys hold
