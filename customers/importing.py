@@ -37,11 +37,12 @@ what is particular to files:
 * **Initial load.** A customers file of at least ``INITIAL_LOAD_MIN_ROWS`` records into an empty
   customer table (the day the CRM is first filled from core banking) runs as PostgreSQL's documented
   way of populating a table: in one transaction that locks the customer and profile-history tables,
-  their secondary indexes and foreign keys are dropped, the file is loaded through the same pipeline,
-  then the indexes are rebuilt (one sort each, instead of a random insertion per row and index) and the
-  foreign keys re-added (one validating join each instead of a check per row), and the tables analysed.
-  Primary keys and unique constraints stay, so duplicate CIFs are still refused. All or nothing: if
-  anything fails, the tables are as before, indexes included. Measured in bench/README.md.
+  their btree indexes, unique constraints (not the primary keys) and foreign keys are dropped, the
+  records are checked chunk by chunk with the same parsing and rules and COPYed straight in
+  (``bulk.InitialLoad``: every record is new), then the indexes are rebuilt (one sort each, instead of a
+  random insertion per row and index), the constraints re-added (one validating pass each instead of a
+  check per row; a duplicate CIF would fail here) and the tables analysed. All or nothing: if anything
+  fails, the tables are as before, indexes included. Measured in bench/README.md.
 """
 
 from __future__ import annotations
