@@ -777,12 +777,13 @@ def _customer_sql(given_audited: list[str], given_cols: list[str], all_cols: lis
         )
         SELECT coalesce(array_agg(id), '{{}}') FROM ins
     """
+    old_cols = ", ".join(["c.id", "c.cif", *(f"c.{q(c)}" for c in given_cols)])  # what the update compares
     sets = "".join(f"{q(c)} = COALESCE(t.{q(c)}, o.{q(c)}), " for c in given_cols)
     differs = " OR ".join(f"(t.{q(c)} IS NOT NULL AND t.{q(c)} IS DISTINCT FROM o.{q(c)})"
                           for c in given_cols) or "FALSE"
     update = f"""
         WITH old AS (
-            SELECT c.* FROM customers_customer c JOIN tmp_bulk t ON t.cif = c.cif
+            SELECT {old_cols} FROM customers_customer c JOIN tmp_bulk t ON t.cif = c.cif
             WHERE NOT EXISTS (SELECT 1 FROM unnest(%(created)s::bigint[]) AS n(id) WHERE n.id = c.id)
             ORDER BY c.cif FOR UPDATE OF c
         ), up AS (

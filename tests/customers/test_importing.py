@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from crm_project.errors import NotPermitted
-from customers import import_jobs, importing, rules, selectors
+from customers import bulk, import_jobs, importing, rules, selectors
 from customers.importing import ImportFileError, import_file
 from customers.models import Customer, CustomerChange, FinancialSnapshot, Holding, ImportJob, ImportStatus
 from customers.tasks import import_file_run
@@ -772,3 +772,25 @@ def test_a_line_with_too_many_values_is_rejected_in_a_file_without_blank_lines(w
     assert (result.created, result.rejected, result.rows_total) == (2, 1, 3)
     assert result.errors[0]["line"] == 3 and result.errors[0]["field"] == "non_field_errors"
     assert not Customer.objects.filter(cif="BAD1").exists()
+
+
+def test_initial_load_fails_whole_when_a_copy_fails_in_its_thread(empty_customers, tmp_path, monkeypatch):
+    """A COPY that fails in the load's writer thread fails the import; nothing stays, schema and defaults
+    included."""
+    before = schema_of()
+    path = write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, customer_rows(30))
+    calls = []
+    real = bulk._copy_data
+
+    def failing_second_copy(cur, table, *args):
+        calls.append(table)
+        if len(calls) == 3:  # the second chunk's customers
+            raise RuntimeError("disk full")
+        return real(cur, table, *args)
+
+    monkeypatch.setattr(bulk, "_copy_data", failing_second_copy)
+    with pytest.raises(RuntimeError, match="disk full"):
+        run(path, empty_customers, chunk_size=10, initial_load=True)
+    assert calls[:3] == ["customers_customer", "customers_customerchange", "customers_customer"]
+    assert Customer.objects.count() == 0 and CustomerChange.objects.count() == 0
+    assert schema_of() == before
