@@ -154,6 +154,12 @@ def import_job_run(job: ImportJob | int, *, now, size: int | None = None) -> Imp
         except NotPermitted:
             job.status, job.error = ImportStatus.FAILED, _("%(user)s may no longer import files.") % {
                 "user": job.uploaded_by}
+        except importing.InitialLoadFailed:
+            logger.exception("import job %s failed", job.pk)
+            job.status = ImportStatus.FAILED
+            job.error = _("The first load into the empty customer table stopped at an unexpected error; it has "
+                          "been logged. Nothing was written (a first load is all or nothing); importing the file "
+                          "again is safe.")
         except Exception:
             logger.exception("import job %s failed", job.pk)
             job.status = ImportStatus.FAILED

@@ -129,6 +129,11 @@ _OK, _BLANK, _BAD, _DUPLICATE = 0, 1, 2, 3
 _SKIPPED_LINE = re.compile(r"Skipping line (\d+): expected (\d+) fields, saw (\d+)")
 
 
+class InitialLoadFailed(RuntimeError):
+    """An initial load stopped at an unexpected error; it wrote nothing (it is all or nothing). The cause is
+    chained."""
+
+
 class ImportFileError(ValidationFailed):
     """The file as a whole cannot be imported (format, encoding, columns); nothing was written."""
 
@@ -622,9 +627,14 @@ def import_file(path, *, kind: str, actor, today: date, dry_run: bool = False, c
             run()
             transaction.set_rollback(True)
     else:
-        with _initial_load(kind, result.rows_total, initial_load, actor) as loader:
-            result.initial_load = loader is not None
-            run(loader)
+        try:
+            with _initial_load(kind, result.rows_total, initial_load, actor) as loader:
+                result.initial_load = loader is not None
+                run(loader)
+        except Exception as e:
+            if result.initial_load:
+                raise InitialLoadFailed(f"The initial load wrote nothing: {e}") from e
+            raise
     result.errors = rejects.kept
     result.seconds = round(time.monotonic() - started, 3)
     return result

@@ -794,3 +794,18 @@ def test_initial_load_fails_whole_when_a_copy_fails_in_its_thread(empty_customer
     assert calls[:3] == ["customers_customer", "customers_customerchange", "customers_customer"]
     assert Customer.objects.count() == 0 and CustomerChange.objects.count() == 0
     assert schema_of() == before
+
+
+def test_job_whose_first_load_fails_says_nothing_was_written(empty_customers, media, monkeypatch):
+    monkeypatch.setattr(importing, "INITIAL_LOAD_MIN_ROWS", 10)
+
+    def failing_copy(*args):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(bulk, "_copy_data", failing_copy)
+    content = csv_bytes(CUSTOMER_HEADER, customer_rows(12))
+    job = import_jobs.import_job_create(actor=empty_customers.ho_user, kind="customers",
+                                        upload=upload("c.csv", content), dry_run=False)
+    job = import_jobs.import_job_run(job, now=dt.datetime(2026, 11, 22, 2, 0, tzinfo=dt.UTC), size=5)
+    assert job.status == ImportStatus.FAILED and "Nothing was written" in job.error
+    assert Customer.objects.count() == 0
