@@ -9,10 +9,10 @@ size, in batches):
    overlapping batches queue instead of deadlocking), and merge the batch over them;
 3. **check** the merged records with the same rules as a hand-entered record (vectorised versions
    of ``customers.rules``) and the writer's scope;
-4. **write** the good records with COPY into a temporary table and one ``INSERT … ON CONFLICT …
-   DO UPDATE … WHERE <something changed>``: unchanged records are not touched (no new history row,
-   no change-feed entry), created/updated ones are counted from ``RETURNING``; the profile history
-   rows are written by the same statement (old → new for updates; for a new customer an entry marked
+4. **write** the good records with COPY into a temporary table, one ``INSERT … ON CONFLICT DO NOTHING``
+   for the new ones and one ``UPDATE … WHERE <something changed>`` for the others: unchanged records are
+   not touched (no new history row, no change-feed entry), created/updated ones are counted from
+   ``RETURNING``; the profile history rows are written by the same statements (old → new for updates; for a new customer an entry marked
    ``created`` whose values are rebuilt when shown, see ``selectors.customer_history``).
 
 Why by hand: no maintained library does validated, audited, set-based upserts into PostgreSQL
@@ -23,7 +23,6 @@ A record that is null or absent in a field keeps the stored value (send "" to cl
 
 from __future__ import annotations
 
-import csv
 import functools
 import io
 import math
@@ -261,15 +260,9 @@ def _iso_dates(values: np.ndarray) -> np.ndarray | None:
     digits = raw[:, _DIGIT_POSITIONS].astype(np.int64) - 48
     if (raw[:, 4] != 45).any() or (raw[:, 7] != 45).any() or (digits < 0).any() or (digits > 9).any():
         return None
-    year = digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]
-    month = digits[:, 4] * 10 + digits[:, 5]
-    day = digits[:, 6] * 10 + digits[:, 7]
-    if (year < 1).any() or (month < 1).any() or (month > 12).any() or (day < 1).any():
-        return None
-    first = (year - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (month - 1)
-    if (day > ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)).any():
-        return None
-    return first.astype("datetime64[D]") + (day - 1)
+    days, real = rules.dates_from_parts(digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3],
+                                        digits[:, 4] * 10 + digits[:, 5], digits[:, 6] * 10 + digits[:, 7])
+    return days if real.all() else None
 
 
 def _date(s, errors, name, *, today=None, not_future_message=None):
@@ -421,19 +414,6 @@ def _error_rows(errors: Errors, keys: pd.DataFrame, offset: int) -> list[dict]:
                for k, v in key_rows[i].items()}
         out.append({"index": offset + i, "key": key, "field": f, "reason": message})
     return out
-
-
-def _copy(cursor, table: str, frame: pd.DataFrame) -> None:
-    # Every value quoted, nulls written as an unquoted \N: a quoted "\N" (a text value) is not NULL in
-    # PostgreSQL's CSV format. NUL marks the nulls while writing; no value can contain it (PostgreSQL
-    # refuses NUL in text and the parsers reject it). Measured against a JSON document expanded by
-    # json_populate_recordset (orjson writes it 2-3x faster, but PostgreSQL then takes 3x longer to read it)
-    # and a hand-built COPY text: this is the cheapest of the three for a 5,000-record batch.
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False, header=False, na_rep="\x00", quoting=csv.QUOTE_ALL)
-    buf = io.StringIO(buf.getvalue().replace('"\x00"', "\\N"))
-    cols = ", ".join(f'"{c}"' for c in frame.columns)
-    cursor.copy_expert(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buf)
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -813,18 +793,13 @@ def customers_upsert(records, *, actor, today: date, source: str = "api", offset
     if initial_load is not None:
         return initial_load.add(columns, n, errors, today=today, offset=offset)
     scope, lookups = Scope.of(actor), OrgLookups.load()
-    parsed, provided = _parse_customers(columns, n, errors, today=today, lookups=lookups)
-    keys = pd.DataFrame({"cif": parsed["cif"]}, dtype=object)
-    _duplicates(keys, errors, "cif")
-    result = BulkResult()
+    parsed, provided, keys = _parse_batch(columns, n, errors, today=today, lookups=lookups)
     with transaction.atomic(), connection.cursor() as cur:
         existing = _locked_existing_customers(cur, sorted({c for c in parsed["cif"] if c is not None}))
         merged, base, _is_new = _merged_and_checked(parsed, provided, existing, errors, today=today, scope=scope,
                                                     lookups=lookups)
-
         good = ~errors.bad
-        result.rejected = int(errors.bad.sum())
-        result.errors = _error_rows(errors, keys, offset)
+        result = _rejections(errors, keys, offset)
         if good.any():
             given_cols = [c for c in provided if c != "cif"]
             derived = [c for c in ("birth_date", "gender") if c not in given_cols]
@@ -867,6 +842,18 @@ def customers_upsert(records, *, actor, today: date, source: str = "api", offset
     return result
 
 
+def _parse_batch(columns, n: int, errors: Errors, *, today: date, lookups: OrgLookups):
+    """(parsed columns, fields given, keys): the batch parsed, a CIF given twice rejected."""
+    parsed, provided = _parse_customers(columns, n, errors, today=today, lookups=lookups)
+    keys = pd.DataFrame({"cif": parsed["cif"]}, dtype=object)
+    _duplicates(keys, errors, "cif")
+    return parsed, provided, keys
+
+
+def _rejections(errors: Errors, keys: pd.DataFrame, offset: int) -> BulkResult:
+    return BulkResult(rejected=int(errors.bad.sum()), errors=_error_rows(errors, keys, offset))
+
+
 def _merged_and_checked(parsed, provided, existing, errors: Errors, *, today: date, scope: Scope,
                         lookups: OrgLookups) -> tuple[dict, dict, np.ndarray]:
     """Merge the batch over the stored records and check the result: (merged, base, is_new)."""
@@ -900,10 +887,11 @@ class InitialLoad:
         self.actor, self.source = actor, source
         self.scope, self.lookups = Scope.of(actor), OrgLookups.load()
         actor_id, key_id = _actor_ids(actor)
+        reserved = max(rows_total, 1)
         with connection.cursor() as cur:
             cur.execute("SELECT setval(pg_get_serial_sequence('customers_customer', 'id'), "
                         "nextval(pg_get_serial_sequence('customers_customer', 'id')) + %s), now(), "
-                        f"{TXID}", [max(rows_total, 1)])
+                        f"{TXID}", [reserved])
             last, now, txid = cur.fetchone()
             # What is the same for every row is not sent 1M times: for the load, those columns default to it.
             self._constants = {
@@ -915,7 +903,7 @@ class InitialLoad:
             for table, values in self._constants.items():
                 for column, value in values.items():
                     cur.execute(f'ALTER TABLE {table} ALTER COLUMN "{column}" SET DEFAULT %s', [value])
-        self.next_id, self.last_id = last - max(rows_total, 1), last
+        self.next_id, self.last_id = last - reserved, last
         self._raw = connection.connection  # psycopg2's connection (thread-safe); Django's wrapper stays here
         self._queue: queue.Queue = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
@@ -924,13 +912,12 @@ class InitialLoad:
 
     def add(self, columns, n: int, errors: Errors, *, today: date, offset: int) -> BulkResult:
         self._raise_if_failed()
-        parsed, provided = _parse_customers(columns, n, errors, today=today, lookups=self.lookups)
-        keys = pd.DataFrame({"cif": parsed["cif"]}, dtype=object)
-        _duplicates(keys, errors, "cif")
-        merged, _base, _is_new = _merged_and_checked(parsed, provided, _locked_existing_customers(None, []), errors,
-                                                     today=today, scope=self.scope, lookups=self.lookups)
+        parsed, provided, keys = _parse_batch(columns, n, errors, today=today, lookups=self.lookups)
+        nothing_stored = {c: np.empty(0, dtype=object) for c in ["cif", *CHECKED]}  # every record is new
+        merged, _base, _is_new = _merged_and_checked(parsed, provided, nothing_stored, errors, today=today,
+                                                     scope=self.scope, lookups=self.lookups)
         good = ~errors.bad
-        result = BulkResult(rejected=int(errors.bad.sum()), errors=_error_rows(errors, keys, offset))
+        result = _rejections(errors, keys, offset)
         count = int(good.sum())
         if count:
             if self.next_id + count > self.last_id:
@@ -1147,7 +1134,8 @@ def _child_upsert(kind, records, *, actor, today: date, offset: int, dry_run: bo
             defaults = {f.column: _sql_default(f.get_default()) for f in model._meta.fields}
             tmp_cols = ", ".join(["customer_id", key_name, *provided])
             cur.execute(f"CREATE TEMP TABLE tmp_bulk ON COMMIT DROP AS SELECT {tmp_cols} FROM {table} WITH NO DATA")
-            _copy(cur, "tmp_bulk", rows)
+            _copy_columns(cur, "tmp_bulk", {c: np.where(_missing(v), None, v)  # pandas' NaN → NULL
+                                            for c, v in ((c, rows[c].to_numpy(dtype=object)) for c in rows.columns)})
             # Insert the new rows (defaults for what a record leaves out), then update the others with
             # only what each record gives: a row another writer creates meanwhile keeps its values.
             values = ", ".join(f"COALESCE(t.{c}, %({c})s)" if c in provided else f"%({c})s" for c in data_cols)

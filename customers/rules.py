@@ -216,7 +216,7 @@ def _fixed_width(values: list, width: int):
     return np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(n, width), ok
 
 
-def _dates_from_digits(year, month, day):
+def dates_from_parts(year, month, day):
     """(datetime64[D] array, mask of real dates) from integer arrays; NaT where not a real date."""
     import numpy as np
 
@@ -243,7 +243,7 @@ def resident_id_checks(ids, *, today: date):
     last = chars[:, 17]
     ok_format = ok_len & ((digits >= 0) & (digits <= 9)).all(axis=1) & (((last >= 48) & (last <= 57)) | (last == 88))
     d = np.where(ok_format[:, None], digits, 0)
-    born, real = _dates_from_digits(d[:, 6] * 1000 + d[:, 7] * 100 + d[:, 8] * 10 + d[:, 9],
+    born, real = dates_from_parts(d[:, 6] * 1000 + d[:, 7] * 100 + d[:, 8] * 10 + d[:, 9],
                                     d[:, 10] * 10 + d[:, 11], d[:, 12] * 10 + d[:, 13])
     ok_date = ok_format & real & (born >= np.datetime64("1880-01-01"))
     ok_not_future = ~(ok_date & (born > np.datetime64(today, "D")))
