@@ -1150,3 +1150,26 @@ def test_figures_bulk_queries_do_not_grow_with_the_batch(world, key, kind, djang
         r["txn_count" if kind == "snapshots" else "balance"] = 7
     with django_assert_max_num_queries(QUERY_BOUND[kind]):
         assert ok(bulk(key, kind, updated))["updated"] > 0
+
+
+@pytest.mark.parametrize("kind", ["customers", "snapshots", "holdings"])
+def test_bulk_runs_with_the_collector_paused_and_frees_the_body(key, kind, monkeypatch):
+    """See crm_project/collector.py: no cyclic collection over the batch's objects, freed before it resumes."""
+    import gc
+
+    from customers import services
+
+    seen = {}
+    real = services.bulk_upsert
+
+    def spy(**kwargs):
+        seen["collector on"] = gc.isenabled()
+        seen["records"] = kwargs["records"]
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "bulk_upsert", spy)
+    assert gc.isenabled()
+    body = ok(bulk(key, kind, [{"cif": "CIF-NOPE"}]))
+    assert body["rejected"] == 1
+    assert seen == {"collector on": False, "records": []}
+    assert gc.isenabled()
