@@ -55,6 +55,10 @@ def chunk_size() -> int:
     return getattr(settings, "CRM_IMPORT_CHUNK_SIZE", importing.CHUNK_SIZE)
 
 
+def file_retention() -> timedelta:
+    return timedelta(days=getattr(settings, "CRM_IMPORT_FILE_RETENTION_DAYS", 30))
+
+
 def import_job_create(*, actor, kind: str, upload, dry_run: bool = True) -> ImportJob:
     """Store an uploaded file under MEDIA_ROOT/imports/ and create its (pending) job."""
     if not can(actor, "customers.import_files"):
@@ -89,6 +93,9 @@ def import_job_apply(*, actor, preview: ImportJob, queue: str | None = None) -> 
     existing = ImportJob.objects.filter(preview_of=preview).order_by("id").first()
     if existing is not None:  # a second click (or a retried request) does not import the file twice
         return existing
+    if preview.files_removed_at is not None:
+        raise Conflict(_("The file of this preview was deleted %(days)d days after the preview (it holds personal "
+                         "data); upload it again.") % {"days": file_retention().days})
     job = ImportJob.objects.create(kind=preview.kind, original_name=preview.original_name, file=preview.file.name,
                                    uploaded_by=actor, dry_run=False, preview_of=preview,
                                    rows_total=preview.rows_total)
@@ -198,3 +205,50 @@ def _run(job: ImportJob, *, now, size: int, progress: _Progress) -> None:
                                                              result.rejected)
     job.errors_preview = result.errors
     job.warnings = result.warnings
+
+
+def import_files_purge(*, now) -> dict:
+    """Delete the uploaded files and rejected-rows files of jobs that finished over the retention period ago.
+
+    They hold customers' personal data (ID numbers, mobiles, addresses: PIPL, DOMAIN.md), so they are kept only
+    as long as it takes to check and apply an import (``CRM_IMPORT_FILE_RETENTION_DAYS``). The job rows stay:
+    counts, the first rejected rows' keys and reasons, who and when. A file shared by a preview and the import
+    that applied it goes once neither job needs it. Files under imports/ that no job refers to (an upload
+    whose job was never saved, a job deleted in the admin) go after the same period. Safe to run twice: files
+    are deleted before their job is marked, and deleting a missing file is no error.
+    """
+    cutoff = now - file_retention()
+    finished = (ImportStatus.DONE, ImportStatus.FAILED)
+    expired = ImportJob.objects.filter(status__in=finished, finished_at__lt=cutoff, files_removed_at__isnull=True)
+    needed = set(ImportJob.objects.exclude(pk__in=expired.values("pk")).exclude(file="")
+                 .values_list("file", flat=True))
+    known = set(ImportJob.objects.exclude(file="").values_list("file", flat=True)) | set(
+        ImportJob.objects.exclude(rejects_file="").values_list("rejects_file", flat=True))
+    jobs = files = 0
+    for job in expired.order_by("id").iterator(chunk_size=500):
+        storage = job.file.storage
+        for name in (job.file.name, job.rejects_file.name):
+            if name and name not in needed and storage.exists(name):
+                storage.delete(name)
+                files += 1
+        job.file, job.rejects_file, job.files_removed_at = "", "", now
+        job.save(update_fields=["file", "rejects_file", "files_removed_at"])
+        jobs += 1
+    orphans = 0
+    storage = ImportJob._meta.get_field("file").storage
+    for name in _stored_files(storage, "imports"):
+        if name not in known and storage.get_modified_time(name) < cutoff:
+            storage.delete(name)
+            orphans += 1
+    return {"jobs": jobs, "files": files, "orphans": orphans}
+
+
+def _stored_files(storage, directory: str):
+    """Every file under ``directory`` of ``storage`` (names as FileField stores them)."""
+    if not storage.exists(directory):
+        return
+    dirs, files = storage.listdir(directory)
+    for f in files:
+        yield f"{directory}/{f}"
+    for d in dirs:
+        yield from _stored_files(storage, f"{directory}/{d}")

@@ -288,6 +288,10 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    files_removed_at = models.DateTimeField(
+        _("files removed"), null=True, blank=True,
+        help_text=_("When the uploaded file and the rejected-rows file were deleted (they hold personal data and "
+                    "are kept only CRM_IMPORT_FILE_RETENTION_DAYS after the job)."))
 
     class Meta:
         verbose_name = _("import job")

@@ -12,3 +12,9 @@ def import_file_run(job_id: int) -> dict:
     job = import_jobs.import_job_run(job_id, now=timezone.now())
     return {"job": job.pk, "status": job.status, "rows_done": job.rows_done, "created": job.created,
             "updated": job.updated, "unchanged": job.unchanged, "rejected": job.rejected}
+
+
+@shared_task
+def import_files_purge() -> dict:
+    """Nightly: delete import files (personal data) kept past CRM_IMPORT_FILE_RETENTION_DAYS."""
+    return import_jobs.import_files_purge(now=timezone.now())

@@ -230,6 +230,9 @@ CRM_IMPORT_MAX_UPLOAD_MB = env.int("CRM_IMPORT_MAX_UPLOAD_MB", default=300)
 CRM_IMPORT_SYNC_PREVIEW_ROWS = env.int("CRM_IMPORT_SYNC_PREVIEW_ROWS", default=20000)
 CRM_IMPORT_CHUNK_SIZE = env.int("CRM_IMPORT_CHUNK_SIZE", default=20000)
 CRM_IMPORT_QUEUE = env("CRM_IMPORT_QUEUE", default=None)
+# Uploaded import files and rejected-rows files hold customers' personal data (ID numbers, mobiles, addresses):
+# deleted this many days after their job finished (nightly, customers.tasks.import_files_purge).
+CRM_IMPORT_FILE_RETENTION_DAYS = env.int("CRM_IMPORT_FILE_RETENTION_DAYS", default=30)
 BULK_MAX_RECORDS = 5000
 # A 5,000-record batch is a few MB of JSON; larger bodies are refused with 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=32 * 1024 * 1024)

@@ -635,6 +635,96 @@ def test_job_list_query_count_is_constant(world, hq, django_assert_num_queries):
 
 
 # --------------------------------------------------------------------------------------------------
+# Retention: import files hold personal data and are deleted CRM_IMPORT_FILE_RETENTION_DAYS after their job
+# --------------------------------------------------------------------------------------------------
+def _finished_job(world, *, days_ago, now, dry_run=False, bad_row=True):
+    rows = customer_rows(2, prefix=f"R{days_ago}{int(dry_run)}") + ([["BAD", "", "B1", "", ""]] if bad_row else [])
+    job = import_jobs.import_job_create(actor=world.ho_user, kind="customers", dry_run=dry_run,
+                                        upload=upload("客户.csv", csv_bytes(CUSTOMER_HEADER, rows)))
+    return import_jobs.import_job_run(job, now=now - dt.timedelta(days=days_ago))
+
+
+def _exists(name):
+    return ImportJob._meta.get_field("file").storage.exists(name)
+
+
+def _orphan(media, name, *, age_days, now):
+    path = Path(media) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"cif,name\nX1,someone\n")
+    stamp = (now - dt.timedelta(days=age_days)).timestamp()
+    import os
+
+    os.utime(path, (stamp, stamp))
+    return name
+
+
+def test_purge_deletes_the_files_of_old_jobs_only(world, media, settings, django_capture_on_commit_callbacks,
+                                                  monkeypatch):
+    monkeypatch.setattr("customers.tasks.import_file_run.apply_async", lambda args, queue=None: None)
+    settings.CRM_IMPORT_FILE_RETENTION_DAYS = 30
+    now = dt.datetime.now(dt.UTC)
+    old = _finished_job(world, days_ago=31, now=now)
+    recent = _finished_job(world, days_ago=29, now=now)
+    old_preview = _finished_job(world, days_ago=40, now=now, dry_run=True)
+    with django_capture_on_commit_callbacks(execute=False):
+        applying = import_jobs.import_job_apply(actor=world.ho_user, preview=old_preview)  # pending: needs the file
+    running = import_jobs.import_job_create(actor=world.ho_user, kind="customers",
+                                            upload=upload("c.csv", csv_bytes(CUSTOMER_HEADER, customer_rows(1))))
+    ImportJob.objects.filter(pk=running.pk).update(status=ImportStatus.RUNNING, started_at=now - dt.timedelta(days=90))
+    old_orphan = _orphan(media, "imports/2026/09/lost.csv", age_days=31, now=now)
+    new_orphan = _orphan(media, "imports/rejects/fresh.csv", age_days=1, now=now)
+    files = {j: (j.file.name, j.rejects_file.name) for j in (old, recent, old_preview)}
+    assert all(_exists(n) for pair in files.values() for n in pair)
+
+    from customers.tasks import import_files_purge
+
+    assert import_files_purge.run() == {"jobs": 2, "files": 3, "orphans": 1}
+
+    for job in (old, old_preview):
+        job.refresh_from_db()
+        assert job.files_removed_at is not None and not job.file and not job.rejects_file
+        assert (job.created, job.rejected, job.errors_preview[0]["line"]) == (2, 1, 4)  # the record stays
+    assert not _exists(files[old][0]) and not _exists(files[old][1]) and not _exists(files[old_preview][1])
+    assert _exists(files[old_preview][0]) and applying.file.name == files[old_preview][0]  # the import still needs it
+    assert all(_exists(n) for n in files[recent])
+    assert _exists(running.file.name) and not _exists(old_orphan) and _exists(new_orphan)
+    recent.refresh_from_db()
+    assert recent.files_removed_at is None
+    # Twice is safe; once the import that shares the preview's file is old too, the file goes.
+    assert import_jobs.import_files_purge(now=now) == {"jobs": 0, "files": 0, "orphans": 0}
+    ImportJob.objects.filter(pk=applying.pk).update(status=ImportStatus.DONE, finished_at=now - dt.timedelta(days=31))
+    assert import_jobs.import_files_purge(now=now) == {"jobs": 1, "files": 1, "orphans": 0}
+    assert not _exists(files[old_preview][0])
+
+
+def test_a_preview_whose_file_was_deleted_cannot_be_applied(world, hq, media):
+    now = dt.datetime.now(dt.UTC)
+    preview = _finished_job(world, days_ago=31, now=now, dry_run=True)
+    import_jobs.import_files_purge(now=now)
+    preview.refresh_from_db()
+    from crm_project.errors import Conflict
+
+    with pytest.raises(Conflict, match="upload it again"):
+        import_jobs.import_job_apply(actor=world.ho_user, preview=preview)
+    url = reverse("customers:import-job", args=[preview.pk])
+    html = hq.get(url).content.decode()
+    assert 'data-testid="files-removed"' in html and "upload the file again" in html
+    assert 'data-testid="apply-form"' not in html and 'data-testid="rejects-download"' not in html
+    response = hq.post(reverse("customers:import-apply", args=[preview.pk]), follow=True)
+    assert "upload it again" in response.content.decode()
+    assert ImportJob.objects.count() == 1
+    assert hq.get(reverse("customers:import-rejects", args=[preview.pk])).status_code == 404
+
+
+def test_purge_runs_nightly_from_a_beat_row(db):
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(task="customers.tasks.import_files_purge")
+    assert task.enabled and (task.crontab.hour, task.crontab.minute) == ("3", "40")
+
+
+# --------------------------------------------------------------------------------------------------
 # Initial load: a large customers file into an empty table (indexes and foreign keys rebuilt at the end)
 # --------------------------------------------------------------------------------------------------
 def schema_of(tables=("customers_customer", "customers_customerchange")):
