@@ -734,13 +734,15 @@ def _customer_sql(given_audited: list[str], given_cols: list[str], all_cols: lis
     # (selectors.customer_history). Building a 28-field JSON object per new row cost PostgreSQL 30-50 µs a
     # row (≈ 220 ms of a 5,000-record batch, ≈ 40 s of a 1M-row import) in every form tried
     # (jsonb_build_object, to_jsonb of the row, row_to_json).
-    # For updates, one jsonb_build_object per row, the unchanged fields as NULL and stripped: half the cost of
-    # concatenating one small object per field with || (each || copies the object built so far).
-    changed = "jsonb_strip_nulls(jsonb_build_object(" + ", ".join(
-        f"'{c}', CASE WHEN t.{q(c)} IS NULL OR o.{q(c)} IS NOT DISTINCT FROM t.{q(c)} THEN NULL "
-        f"ELSE jsonb_build_array(o.{q(c)}, t.{q(c)}) END"
+    # For updates, the JSON text of the changed fields only ('"field":[old, new]', NULL for the others, which
+    # concat_ws skips), parsed once: ≈ 35 % cheaper than one jsonb_build_object of every field with the
+    # unchanged ones stripped afterwards (30 vs 47 ms for 5,000 rows, identical values), itself half the cost
+    # of concatenating one small object per field with || (each || copies the object built so far).
+    changed = "('{' || concat_ws(',', " + ", ".join(
+        f"CASE WHEN t.{q(c)} IS NOT NULL AND o.{q(c)} IS DISTINCT FROM t.{q(c)} "
+        f"THEN '\"{c}\":' || jsonb_build_array(o.{q(c)}, t.{q(c)})::text END"
         for c in given_audited
-    ) + "))" if given_audited else "'{}'::jsonb"
+    ) + ") || '}')::jsonb" if given_audited else "'{}'::jsonb"
     cols = ", ".join(q(c) for c in all_cols)
     values = ", ".join(f"COALESCE(t.{q(c)}, %(d_{c})s)" if c != "cif" else "t.cif" for c in all_cols)
     insert = f"""
@@ -796,8 +798,8 @@ def customers_upsert(records, *, actor, today: date, source: str = "api", offset
     parsed, provided, keys = _parse_batch(columns, n, errors, today=today, lookups=lookups)
     with transaction.atomic(), connection.cursor() as cur:
         existing = _locked_existing_customers(cur, sorted({c for c in parsed["cif"] if c is not None}))
-        merged, base, _is_new = _merged_and_checked(parsed, provided, existing, errors, today=today, scope=scope,
-                                                    lookups=lookups)
+        merged, base, is_new = _merged_and_checked(parsed, provided, existing, errors, today=today, scope=scope,
+                                                   lookups=lookups)
         good = ~errors.bad
         result = _rejections(errors, keys, offset)
         if good.any():
@@ -829,8 +831,10 @@ def customers_upsert(records, *, actor, today: date, source: str = "api", offset
             insert_sql, update_sql = _customer_sql(audited, given_cols, all_cols)
             params = {"actor": actor_id, "key": key_id, "source": source,
                       **{f"d_{c}": _sql_default(DEFAULTS.get(c, [])) for c in all_cols}}
-            cur.execute(insert_sql, params)
-            created_ids = cur.fetchone()[0]
+            created_ids = []  # when every record's customer exists: they are locked (above), none can vanish
+            if is_new[good].any():
+                cur.execute(insert_sql, params)
+                created_ids = cur.fetchone()[0]
             result.created = len(created_ids)
             if result.created < len(rows["cif"]):  # else every record was a new customer: nothing to update
                 cur.execute(update_sql, {**params, "created": created_ids})
