@@ -192,6 +192,14 @@ class TestCustomerReport:
         ok(bulk(key, "customers", [{"cif": c.cif, "branch": "B1A", "rm": "other_rm"}]))
         assert history(c) == [{"branch_id": [world.b1.pk, world.b1a.pk], "rm_id": [world.rm.pk, world.other_rm.pk]}]
 
+    def test_history_of_dates_and_of_values_that_were_null(self, world, key):
+        c = world.c_rm
+        Customer.objects.filter(pk=c.pk).update(risk_assessed_on=None, risk_level="C1", rm=None)
+        ok(bulk(key, "customers", [{"cif": c.cif, "risk_assessed_on": "2026-01-05", "risk_level": "C3", "rm": "rm",
+                                    "consent_sms": False}]))
+        assert history(c) == [{"risk_assessed_on": [None, "2026-01-05"], "risk_level": ["C1", "C3"],
+                               "rm_id": [None, world.rm.pk]}]
+
     def test_created_customer_has_one_history_row(self, world, key):
         ok(bulk(key, "customers", [new("H0001", address="福州")]))
         c = Customer.objects.get(cif="H0001")
