@@ -4,7 +4,7 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY . .
-RUN mkdir -p var && useradd --create-home crm && chown -R crm /app/var
+RUN mkdir -p var/media && useradd --create-home crm && chown -R crm /app/var
 USER crm
 EXPOSE 8000
 CMD ["gunicorn", "crm_project.wsgi", "--bind", "0.0.0.0:8000"]

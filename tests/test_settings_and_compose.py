@@ -116,6 +116,29 @@ def test_app_services_environment(services, name):
     assert "postgres" in depends and "redis" in depends
 
 
+def test_web_and_worker_share_the_media_volume(compose, services):
+    """Uploads are saved by web and imported by the worker (and its rejected-rows files go the other way)."""
+    mounts = {}
+    for name in ("web", "worker"):
+        env = services[name]["environment"]
+        media = env["MEDIA_ROOT"]
+        volumes = [v.split(":") for v in services[name].get("volumes", [])]
+        [volume] = [source for source, target, *_ in volumes if target == media]
+        mounts[name] = volume
+    assert mounts["web"] == mounts["worker"] and mounts["web"] in compose["volumes"]
+    # The image creates the directory for its user, so the named volume starts out writable by it.
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert "var/media" in dockerfile and "chown -R crm /app/var" in dockerfile
+    assert services["web"]["environment"]["MEDIA_ROOT"].startswith("/app/var/")
+
+
+def test_media_root_is_configurable():
+    out = subprocess.run([sys.executable, "-c", "import crm_project.settings.base as b; print(b.MEDIA_ROOT)"],
+                         cwd=ROOT, env=dict(os.environ, MEDIA_ROOT="/srv/crm-media"), capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert out.strip().splitlines()[-1] == "/srv/crm-media"
+
+
 def test_postgres_database_is_utf8(services):
     """pg_trgm and name search need a UTF-8 database (DESIGN.md, facts)."""
     env = services["postgres"].get("environment", {})

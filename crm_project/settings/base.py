@@ -138,7 +138,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-MEDIA_ROOT = VAR_DIR / "media"
+# Uploaded import files and their rejected-rows files: web writes them, the Celery worker reads and writes them,
+# so in a deployment of separate containers this must be storage they share (docker-compose.yml: a volume).
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 WHITENOISE_USE_FINDERS = DEBUG  # `make run` serves static files without collectstatic
 
 # --- REST API ---
