@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -15,7 +15,7 @@ from crm_project.errors import DomainError
 
 from . import import_jobs, importing
 from .forms_import import ImportUploadForm
-from .models import ImportJob, ImportStatus
+from .models import Customer, FinancialSnapshot, Holding, ImportJob, ImportKind, ImportStatus
 from .permissions import can
 
 RECENT_JOBS = 20
@@ -54,13 +54,29 @@ def import_index(request):
     return render(request, "customers/import/index.html", {"form": form, "jobs": jobs})
 
 
+_KIND_MODELS = {ImportKind.CUSTOMERS: Customer, ImportKind.SNAPSHOTS: FinancialSnapshot, ImportKind.HOLDINGS: Holding}
+
+
+def _field_label(kind: str, name: str) -> str:
+    """The field's name in the user's language (the report keeps the API field name, as the files may use it)."""
+    if name == "non_field_errors":
+        return _("the whole row")
+    for model in (_KIND_MODELS.get(kind), Customer):
+        try:
+            return str(model._meta.get_field(name).verbose_name)
+        except (FieldDoesNotExist, AttributeError):
+            continue
+    return name
+
+
 @login_required
 def import_job_detail(request, pk):
     """A job's progress (polled with htmx while it runs) and its result."""
     _require_import_access(request)
     job = get_object_or_404(ImportJob.objects.select_related("uploaded_by", "preview_of"), pk=pk)
     applied = job.applied_by.order_by("id").first() if job.dry_run else None
-    context = {"job": job, "applied": applied}
+    errors_preview = [{**e, "label": _field_label(job.kind, e.get("field", ""))} for e in job.errors_preview]
+    context = {"job": job, "applied": applied, "errors_preview": errors_preview}
     if request.htmx and not request.htmx.boosted:
         return render(request, "customers/import/_job_status.html", context)
     return render(request, "customers/import/job.html", context)

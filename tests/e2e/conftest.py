@@ -163,10 +163,10 @@ def e2e(request, browser, live_server, transactional_db):
         context.close()
 
 
-def t(message: str, language: str) -> str:
+def t(message: str, language: str, *, context: str | None = None) -> str:
     """``message`` as the server renders it in ``language`` (works before and after the catalogue exists)."""
     with translation.override(language):
-        return translation.gettext(message)
+        return translation.pgettext(context, message) if context else translation.gettext(message)
 
 
 # --- data, through the real services ---
