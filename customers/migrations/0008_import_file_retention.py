@@ -2,20 +2,7 @@
 
 from django.db import migrations, models
 
-TASK = "customers.tasks.import_files_purge"
-
-
-def create_schedule(apps, schema_editor):
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    crontab, _ = CrontabSchedule.objects.get_or_create(
-        minute="40", hour="3", day_of_week="*", day_of_month="*", month_of_year="*", timezone="Asia/Shanghai")
-    PeriodicTask.objects.get_or_create(name="Nightly deletion of old import files",
-                                       defaults={"task": TASK, "crontab": crontab})
-
-
-def remove_schedule(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(task=TASK).delete()
+from crm_project.beat import schedule
 
 
 class Migration(migrations.Migration):
@@ -34,5 +21,6 @@ class Migration(migrations.Migration):
                                        "CRM_IMPORT_FILE_RETENTION_DAYS after the job).",
                                        null=True, verbose_name="files removed"),
         ),
-        migrations.RunPython(create_schedule, remove_schedule),
+        schedule(name="Nightly deletion of old import files", task="customers.tasks.import_files_purge",
+                 hour="3", minute="40"),
     ]
