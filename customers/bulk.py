@@ -476,25 +476,46 @@ def _pg_array(values) -> str | None:
 
 
 
-def _frame(records) -> tuple[pd.DataFrame, Errors]:
+def _columns(records) -> tuple[dict[str, np.ndarray], int, Errors]:
+    """The batch (a list of dicts or a DataFrame) as one object array per field given (a field is given if any
+    record has it); a record that is not an object is an error."""
     if isinstance(records, pd.DataFrame):
-        frame = records.reset_index(drop=True).astype(object)
-        return frame, Errors(len(frame))
-    records = list(records)
-    not_objects = [i for i, r in enumerate(records) if not isinstance(r, dict)]
-    frame = pd.DataFrame([r if isinstance(r, dict) else {} for r in records], dtype=object)
-    errors = Errors(len(frame))
-    if not_objects:
-        mask = np.zeros(len(frame), dtype=bool)
-        mask[not_objects] = True
-        errors.add(mask, "non_field_errors", _("Each record must be a JSON object."))
-    return frame, errors
+        n = len(records)
+        return {str(c): records[c].to_numpy(dtype=object) for c in records.columns}, n, Errors(n)
+    records = records if isinstance(records, list) else list(records)
+    n = len(records)
+    errors = Errors(n)
+    if not all(r.__class__ is dict for r in records):
+        not_objects = [i for i, r in enumerate(records) if not isinstance(r, dict)]
+        errors.add(_rows_mask(n, not_objects), "non_field_errors", _("Each record must be a JSON object."))
+        records = [r if isinstance(r, dict) else {} for r in records]
+    names = set().union(*records) if records else set()
+    return {name: _objects([r.get(name) for r in records]) for name in names}, n, errors
 
 
-def _unknown_columns(frame, allowed, errors):
-    for col in frame.columns:
-        if col not in allowed:
-            errors.add(~_missing(frame[col]), str(col), _("Unknown field."))
+def _frame(records) -> tuple[pd.DataFrame, Errors]:
+    columns, n, errors = _columns(records)
+    return pd.DataFrame(columns, index=pd.RangeIndex(n), dtype=object), errors
+
+
+def _unknown_columns(columns, allowed, errors):
+    """An error on every value of a field the kind does not have (``columns``: name → values)."""
+    for name, values in columns.items():
+        if name not in allowed:
+            errors.add(~_missing(values), str(name), _("Unknown field."))
+
+
+def _cifs(values, errors: Errors) -> np.ndarray:
+    """The key column: text, upper-cased; a record without one is an error."""
+    cif = _text(values, errors, "cif", max_length=32, blank_is_missing=True)
+    errors.add(_missing(cif), "cif", _("Every record needs its CIF."))
+    return _objects([v if v is None else v.upper() for v in cif])
+
+
+def _array_literals(rows: dict[str, np.ndarray]) -> None:
+    """The name's bigrams and the tags as PostgreSQL array literals, for COPY."""
+    rows["name_bigrams"] = _objects([_bigrams_literal(v) for v in rows["name"]])
+    rows["tags"] = _objects([_pg_array(v) for v in rows["tags"]])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -511,6 +532,7 @@ CUSTOMER_BOOL = ["consent_sms", "consent_email", "consent_phone", "consent_app",
 CUSTOMER_DATE = ["birth_date", "risk_assessed_on"]
 CUSTOMER_FIELDS = ["cif", *[f for f in CUSTOMER_TEXT if f != "cif"], *CUSTOMER_BOOL, *CUSTOMER_DATE,
                    "branch", "rm", "tags"]
+CUSTOMER_FIELDS_SET = frozenset(CUSTOMER_FIELDS)
 AUDITED = ["kind", "name", "gender", "birth_date", "id_type", "id_number", "occupation", "income_band",
            "credit_code", "industry", "company_size", "legal_representative", "contact_person", "mobile", "email",
            "address", "consent_sms", "consent_email", "consent_phone", "consent_app", "do_not_contact",
@@ -540,22 +562,6 @@ class OrgLookups:
                    staff_paths=dict(User.objects.values_list("id", "branch__path")))
 
 
-def _customer_columns(records) -> tuple[dict[str, np.ndarray], int, Errors]:
-    """The batch as one object array per field given (a field is given if any record has it)."""
-    if isinstance(records, pd.DataFrame):
-        n = len(records)
-        return {str(c): records[c].to_numpy(dtype=object) for c in records.columns}, n, Errors(n)
-    records = records if isinstance(records, list) else list(records)
-    n = len(records)
-    errors = Errors(n)
-    if not all(r.__class__ is dict for r in records):
-        not_objects = [i for i, r in enumerate(records) if not isinstance(r, dict)]
-        errors.add(_rows_mask(n, not_objects), "non_field_errors", _("Each record must be a JSON object."))
-        records = [r if isinstance(r, dict) else {} for r in records]
-    names = set().union(*records) if records else set()
-    return {name: _objects([r.get(name) for r in records]) for name in names}, n, errors
-
-
 def _resolve(s, errors: Errors, name: str, by_id: dict, by_code: dict, message: str) -> np.ndarray:
     values = _values(s)
 
@@ -581,14 +587,8 @@ def _resolve(s, errors: Errors, name: str, by_id: dict, by_code: dict, message: 
 def _parse_customers(columns: dict[str, np.ndarray], n: int, errors: Errors, *, today: date,
                      lookups: OrgLookups) -> tuple[dict[str, np.ndarray], list[str]]:
     """(parsed columns by model field, the fields the batch gives): types, lengths, choices, references."""
-    for name, values in columns.items():
-        if name not in CUSTOMER_FIELDS:
-            errors.add(~_missing(values), str(name), _("Unknown field."))
-    out = {}
-    cif = _text(columns.get("cif", np.full(n, None, dtype=object)), errors, "cif", max_length=32,
-                blank_is_missing=True)
-    errors.add(_missing(cif), "cif", _("Every record needs its CIF."))
-    out["cif"] = _objects([v if v is None else v.upper() for v in cif])
+    _unknown_columns(columns, CUSTOMER_FIELDS_SET, errors)
+    out = {"cif": _cifs(columns.get("cif", np.full(n, None, dtype=object)), errors)}
     provided = ["cif"]
     for name in CUSTOMER_FIELDS[1:]:
         if name not in columns:
@@ -789,7 +789,7 @@ def customers_upsert(records, *, actor, today: date, source: str = "api", offset
 
     ``initial_load``: the batch belongs to the initial load of an empty customer table (see ``InitialLoad``).
     """
-    columns, n, errors = _customer_columns(records)
+    columns, n, errors = _columns(records)
     if not n:
         return BulkResult()
     if initial_load is not None:
@@ -815,8 +815,7 @@ def customers_upsert(records, *, actor, today: date, source: str = "api", offset
                     rows[c] = np.where(_missing(parsed[c]), None, merged[c])[good]
                 else:
                     rows[c] = np.full(int(good.sum()), None, dtype=object)
-            rows["name_bigrams"] = _objects([_bigrams_literal(v) for v in rows["name"]])
-            rows["tags"] = _objects([_pg_array(v) for v in rows["tags"]])
+            _array_literals(rows)
             if "name" in given_cols:
                 given_cols.append("name_bigrams")
             all_cols = list(rows)
@@ -930,8 +929,7 @@ class InitialLoad:
             self.next_id += count
             ids = _objects(range(first, first + count))
             rows = {"id": ids, "cif": merged["cif"][good], **{c: merged[c][good] for c in AUDITED}}
-            rows["name_bigrams"] = _objects([_bigrams_literal(v) for v in rows["name"]])
-            rows["tags"] = _objects([_pg_array(v) for v in rows["tags"]])
+            _array_literals(rows)
             history_ids = "\n".join(map(str, range(first, first + count))) + "\n"  # one creation entry each
             self._queue.put([("customers_customer", list(rows), _copy_text(rows)),
                              ("customers_customerchange", ["customer_id"], history_ids)])
@@ -1072,9 +1070,7 @@ def _child_upsert(kind, records, *, actor, today: date, offset: int, dry_run: bo
     parsed = pd.DataFrame(index=frame.index)
     as_text = lambda values: pd.Series(values, index=frame.index)  # as before: pandas' text dtype
     as_dates = lambda values: pd.Series(values, index=frame.index, dtype=object)
-    cif = as_text(_text(col("cif"), errors, "cif", max_length=32, blank_is_missing=True))
-    errors.add(cif.isna().to_numpy(), "cif", _("Every record needs its CIF."))
-    parsed["cif"] = cif.map(lambda v: v.upper() if isinstance(v, str) else v)
+    parsed["cif"] = as_text(_cifs(col("cif"), errors))
     if kind == "snapshot":
         key_name, table, model = "period", "customers_financialsnapshot", FinancialSnapshot
         period = as_dates(_date(col("period"), errors, "period", today=today,
