@@ -45,7 +45,7 @@ from org.constants import Role
 from org.models import Branch, User
 
 from . import rules
-from .constants import CustomerKind, IdType, LifecycleStage
+from .constants import AUDITED_FIELDS, CustomerKind, IdType, LifecycleStage
 from .models import Customer, FinancialSnapshot, Holding
 
 MAX_BATCH = 5000
@@ -533,10 +533,7 @@ CUSTOMER_DATE = ["birth_date", "risk_assessed_on"]
 CUSTOMER_FIELDS = ["cif", *[f for f in CUSTOMER_TEXT if f != "cif"], *CUSTOMER_BOOL, *CUSTOMER_DATE,
                    "branch", "rm", "tags"]
 CUSTOMER_FIELDS_SET = frozenset(CUSTOMER_FIELDS)
-AUDITED = ["kind", "name", "gender", "birth_date", "id_type", "id_number", "occupation", "income_band",
-           "credit_code", "industry", "company_size", "legal_representative", "contact_person", "mobile", "email",
-           "address", "consent_sms", "consent_email", "consent_phone", "consent_app", "do_not_contact",
-           "risk_level", "risk_assessed_on", "lifecycle_stage", "branch_id", "rm_id", "tags", "notes"]
+AUDITED = [f for f in AUDITED_FIELDS if f != "cif"]  # the CIF is the key: given by every record, never changed
 DEFAULTS = {**{f: "" for f in CUSTOMER_TEXT}, **{f: False for f in CUSTOMER_BOOL},
             **{f: None for f in CUSTOMER_DATE}, "kind": CustomerKind.INDIVIDUAL,
             "lifecycle_stage": LifecycleStage.DEVELOPMENT, "branch_id": None, "rm_id": None, "tags": []}

@@ -135,7 +135,7 @@ MASKERS = {
 
 
 # --- Profile history ---
-_EMPTY_VALUES = (None, "", [], False)
+EMPTY_VALUES = (None, "", [], False)  # what a form shows as nothing
 
 
 def jsonable(value):
@@ -157,7 +157,7 @@ def creation_values(current: dict, later_changes: list[dict]) -> dict:
     for changes in later_changes:
         for field, (old, _new) in changes.items():
             values[field] = old
-    return {f: v for f, v in values.items() if v not in _EMPTY_VALUES}
+    return {f: v for f, v in values.items() if v not in EMPTY_VALUES}
 
 
 # --- Search ---
@@ -282,12 +282,13 @@ def normalize_mobiles(values):
     if joined.count("\n") == len(values) - 1 and _MOBILE_COLUMN.fullmatch(joined):
         return values, np.ones(len(values), dtype=bool)
     out, ok = [], np.zeros(len(values), dtype=bool)
-    for i, v in enumerate(values):
-        v = re.sub(r"[\s\-()]", "", v)
-        if v:  # (a lone "+86" is a bad number, not an empty one)
-            v = re.sub(r"^(\+86|0086)", "", v)
-            ok[i] = _MOBILE.fullmatch(v) is not None
-        else:
-            ok[i] = True
+    for i, v in enumerate(values):  # the one-value rule, for a batch with something to clean or reject
+        if not re.sub(r"[\s\-()]", "", v):
+            v, ok[i] = "", True
+        else:  # (a lone "+86" is a bad number, not an empty one)
+            try:
+                v, ok[i] = normalize_mobile(v), True
+            except RuleViolation:
+                pass
         out.append(v)
     return out, ok

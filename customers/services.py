@@ -127,7 +127,7 @@ def _snapshot(customer: Customer) -> dict:
 
 def _record_changes(customer, before: dict, actor, source: str, created: bool = False):
     after = _snapshot(customer)
-    empty = (None, "", [], False)
+    empty = rules.EMPTY_VALUES
     changes = {f: [rules.jsonable(before.get(f)), rules.jsonable(after[f])] for f in AUDITED_FIELDS
                if before.get(f) != after[f] and not (before.get(f) in empty and after[f] in empty)}
     if changes:
