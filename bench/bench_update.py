@@ -94,18 +94,11 @@ def run_bulk_update(values):
     return elapsed
 
 
-def _copy_text(value):
-    if value is None:
-        return "\\N"
-    if isinstance(value, list):
-        value = "{" + ",".join('"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"' for t in value) + "}"
-    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-
 def run_set_based(values, explain=False):
     t0 = time.perf_counter()
-    buf = io.StringIO("".join(
-        "\t".join(_copy_text(v[c]) for c in ["id", *FIELDS]) + "\n" for v in values))
+    columns = {c: bulk._objects([v[c] for v in values]) for c in ["id", *FIELDS]}  # the project's COPY writer
+    columns["tags"] = bulk._objects([bulk._pg_array(t) for t in columns["tags"]])
+    buf = io.StringIO(bulk._copy_text(columns))
     plan = None
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("CREATE TEMP TABLE tmp_upd ON COMMIT DROP AS "

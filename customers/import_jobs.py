@@ -222,8 +222,7 @@ def import_files_purge(*, now) -> dict:
     expired = ImportJob.objects.filter(status__in=finished, finished_at__lt=cutoff, files_removed_at__isnull=True)
     needed = set(ImportJob.objects.exclude(pk__in=expired.values("pk")).exclude(file="")
                  .values_list("file", flat=True))
-    known = set(ImportJob.objects.exclude(file="").values_list("file", flat=True)) | set(
-        ImportJob.objects.exclude(rejects_file="").values_list("rejects_file", flat=True))
+    known = {name for pair in ImportJob.objects.values_list("file", "rejects_file") for name in pair if name}
     jobs = files = 0
     for job in expired.order_by("id").iterator(chunk_size=500):
         storage = job.file.storage
