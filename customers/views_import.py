@@ -12,13 +12,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm_project.errors import DomainError
+from crm_project.pagination import CappedPaginator
 
 from . import import_jobs, importing
 from .forms_import import ImportUploadForm
 from .models import Customer, FinancialSnapshot, Holding, ImportJob, ImportKind, ImportStatus
 from .permissions import can
 
-RECENT_JOBS = 20
+JOBS_PER_PAGE = 20
 
 
 def _require_import_access(request):
@@ -50,8 +51,9 @@ def import_index(request):
             else:
                 import_jobs.import_job_enqueue(job)
                 return redirect("customers:import-job", pk=job.pk)
-    jobs = ImportJob.objects.select_related("uploaded_by").order_by("-created_at", "-id")[:RECENT_JOBS]
-    return render(request, "customers/import/index.html", {"form": form, "jobs": jobs})
+    jobs = ImportJob.objects.select_related("uploaded_by").order_by("-created_at", "-id")
+    page = CappedPaginator(jobs, JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "customers/import/index.html", {"form": form, "jobs": page.object_list, "page": page})
 
 
 _KIND_MODELS = {ImportKind.CUSTOMERS: Customer, ImportKind.SNAPSHOTS: FinancialSnapshot, ImportKind.HOLDINGS: Holding}

@@ -634,6 +634,18 @@ def test_job_list_query_count_is_constant(world, hq, django_assert_num_queries):
     assert response.content.decode().count("f9.csv") == 1
 
 
+def test_job_list_pages_through_older_jobs(world, hq):
+    for i in range(25):
+        ImportJob.objects.create(kind="customers", original_name=f"old{i:02d}.csv", file=f"imports/old{i}.csv",
+                                 uploaded_by=world.ho_user, status=ImportStatus.DONE)
+    first = hq.get(reverse("customers:import")).content.decode()
+    assert "old24.csv" in first and "old05.csv" in first and "old04.csv" not in first  # newest 20
+    assert "?page=2" in first and "Page 1 of 2" in first
+    second = hq.get(reverse("customers:import") + "?page=2").content.decode()
+    assert "old04.csv" in second and "old00.csv" in second and "old05.csv" not in second
+    assert hq.get(reverse("customers:import") + "?page=99").status_code == 200  # the last page, not an error
+
+
 # --------------------------------------------------------------------------------------------------
 # Retention: import files hold personal data and are deleted CRM_IMPORT_FILE_RETENTION_DAYS after their job
 # --------------------------------------------------------------------------------------------------
