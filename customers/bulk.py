@@ -512,6 +512,14 @@ def _cifs(values, errors: Errors) -> np.ndarray:
     return _objects([v if v is None else v.upper() for v in cif])
 
 
+def _check_cif_format(cif: np.ndarray, errors: Errors) -> None:
+    """Every record's CIF: letters, digits and dashes (``rules.normalize_cif``, over the whole column)."""
+    present = ~_missing(cif)
+    ok = np.ones(len(cif), dtype=bool)
+    ok[present] = rules.cif_checks(cif[present])
+    errors.add(~ok, "cif", rules.CIF_MESSAGE)
+
+
 def _array_literals(rows: dict[str, np.ndarray]) -> None:
     """The name's bigrams and the tags as PostgreSQL array literals, for COPY."""
     rows["name_bigrams"] = _objects([_bigrams_literal(v) for v in rows["name"]])
@@ -586,6 +594,7 @@ def _parse_customers(columns: dict[str, np.ndarray], n: int, errors: Errors, *, 
     """(parsed columns by model field, the fields the batch gives): types, lengths, choices, references."""
     _unknown_columns(columns, CUSTOMER_FIELDS_SET, errors)
     out = {"cif": _cifs(columns.get("cif", np.full(n, None, dtype=object)), errors)}
+    _check_cif_format(out["cif"], errors)
     provided = ["cif"]
     for name in CUSTOMER_FIELDS[1:]:
         if name not in columns:

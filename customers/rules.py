@@ -82,6 +82,20 @@ def normalize_credit_code(value: str) -> str:
     return code
 
 
+# --- CIF (core-banking customer number) ---
+_CIF = re.compile(r"[A-Z0-9-]+")
+_CIF_COLUMN = re.compile(r"[A-Z0-9-]+(?:\n[A-Z0-9-]+)*")
+CIF_MESSAGE = _("A CIF has only letters, digits and dashes.")
+
+
+def normalize_cif(value: str) -> str:
+    """The CIF as stored: stripped and upper-cased; only Latin letters, digits and dashes."""
+    cif = (value or "").strip().upper()
+    if not _CIF.fullmatch(cif):
+        raise RuleViolation(CIF_MESSAGE)
+    return cif
+
+
 # --- Mobile numbers ---
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 
@@ -270,6 +284,19 @@ def credit_code_checks(codes):
     values = np.where(ok_format[:, None], values, 0)
     expected = (31 - (values[:, :17] @ np.array(_USCC_WEIGHTS)) % 31) % 31
     return ok_format, ok_format & (expected == values[:, 17])
+
+
+def cif_checks(cifs):
+    """Vectorised ``normalize_cif`` format check over stripped, upper-cased strings: the ok mask. A batch of
+    good CIFs is recognised with one regular-expression pass over the joined column."""
+    import numpy as np
+
+    values = list(cifs)
+    joined = "\n".join(values)
+    if values and joined.count("\n") == len(values) - 1 and _CIF_COLUMN.fullmatch(joined):
+        return np.ones(len(values), dtype=bool)
+    match = _CIF.fullmatch
+    return np.fromiter((match(v) is not None for v in values), dtype=bool, count=len(values))
 
 
 def normalize_mobiles(values):

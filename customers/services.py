@@ -32,6 +32,10 @@ def customer_check(customer: Customer, *, today: date) -> dict[str, list[str]]:
     def fail(field, message):
         errors.setdefault(field, []).append(str(message))
 
+    try:
+        customer.cif = rules.normalize_cif(customer.cif)
+    except rules.RuleViolation as e:
+        fail("cif", e.message)
     customer.name = (customer.name or "").strip()
     customer.name_bigrams = rules.bigrams(customer.name)
     if customer.mobile:
