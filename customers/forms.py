@@ -79,10 +79,20 @@ class InteractionForm(forms.ModelForm):
         pass
 
 
+class TaskForm(forms.Form):
+    """A follow-up task added on the customer page (``services.task_create`` checks the rules)."""
+
+    title = forms.CharField(label=_("Task"), max_length=200,
+                            widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}))
+    due_date = forms.DateField(label=_("Due"), widget=DateInput(attrs={"class": "form-control form-control-sm"}))
+
+
 class SnoozeForm(forms.Form):
-    until = forms.DateField(label=_("Snooze until"), widget=DateInput(attrs={"class": "form-control"}))
+    until = forms.DateField(label=_("Snooze until"), widget=DateInput(
+        attrs={"class": "form-control form-control-sm", "aria-label": _("Snooze until")}))
 
 
 class DoneForm(forms.Form):
     outcome = forms.CharField(label=_("Outcome"), max_length=500, required=False,
-                              widget=forms.TextInput(attrs={"class": "form-control"}))
+                              widget=forms.TextInput(attrs={"class": "form-control form-control-sm",
+                                                            "placeholder": _("Outcome"), "aria-label": _("Outcome")}))

@@ -10,7 +10,7 @@ Who sees which customers (DOMAIN.md §1):
 - anyone else → none.
 """
 
-from django.db.models import Func, IntegerField, Q, QuerySet, Value
+from django.db.models import F, Func, IntegerField, Q, QuerySet, Value
 from django.db.models.functions import Length, StrIndex, Upper
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual
 
@@ -149,7 +149,11 @@ def tasks_visible_to(user) -> QuerySet[FollowUpTask]:
 
 
 def my_tasks(user, *, status: str = TaskStatus.OPEN) -> QuerySet[FollowUpTask]:
-    return tasks_visible_to(user).filter(assignee_id=user.pk, status=status).order_by("due_date", "id")
+    """The user's tasks of one status: open ones by due date, closed ones newest first (by completion)."""
+    qs = tasks_visible_to(user).filter(assignee_id=user.pk, status=status)
+    if status == TaskStatus.OPEN:
+        return qs.order_by("due_date", "id")
+    return qs.order_by(F("completed_at").desc(nulls_last=True), "-id")
 
 
 

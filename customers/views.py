@@ -2,6 +2,7 @@
 
 import csv
 import itertools
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,13 +13,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from crm_project.errors import DomainError, NotPermitted
+from crm_project.errors import Conflict, DomainError, NotPermitted
 from crm_project.pagination import CappedPaginator
 
 from . import rules, selectors, services
 from .constants import TaskStatus
 from .filters import CustomerFilter
-from .forms import CustomerForm, DoneForm, InteractionForm, SnoozeForm
+from .forms import CustomerForm, DoneForm, InteractionForm, SnoozeForm, TaskForm
 from .models import Customer
 from .permissions import can
 
@@ -35,10 +36,12 @@ def _visible_customer(request, pk) -> Customer:
         raise Http404 from None
 
 
-def _add_errors(form, error: DomainError):
+def _add_errors(form, error: DomainError, rename: dict | None = None):
+    """The service's errors on the form; ``rename``: service field → form field where they differ."""
     if not error.fields:
         form.add_error(None, str(error.message))
     for field, msgs in error.fields.items():
+        field = (rename or {}).get(field, field)
         for msg in msgs if isinstance(msgs, list) else [msgs]:
             form.add_error(field if field in form.fields else None, msg)
 
@@ -99,11 +102,26 @@ def _history_rows(changes):
     return changes
 
 
-def _detail_context(request, customer, interaction_form):
+def _task_forms(task, *, done_form=None, snooze_form=None):
+    """The complete and snooze forms of one open task on the customer page (ids unique per task)."""
+    auto_id = f"id_task{task.pk}_%s"
+    task.done_form = done_form or DoneForm(auto_id=auto_id)
+    task.snooze_form = snooze_form or SnoozeForm(auto_id=auto_id)
+    return task
+
+
+def _detail_context(request, customer, interaction_form, *, task_form=None, failed_task=None):
+    """``failed_task``: (task id, bound done form or None, bound snooze form or None) to show inline."""
     data = selectors.customer_360(customer)
     _history_rows(data["history"])
     for h in data["holdings"]:
         h.account_masked = rules.mask_account_no(h.account_no)
+    for t in data["open_tasks"]:
+        if failed_task and failed_task[0] == t.pk:
+            _task_forms(t, done_form=failed_task[1], snooze_form=failed_task[2])
+        else:
+            _task_forms(t)
+    today = timezone.localdate()
     return {
         "customer": customer, **data,
         "trend": {"periods": [s.period.strftime("%Y-%m") for s in data["trend"]],
@@ -112,7 +130,9 @@ def _detail_context(request, customer, interaction_form):
         "interaction_form": interaction_form,
         "can_edit": can(request.user, "customers.change_customer", customer),
         "can_reveal": can(request.user, "customers.reveal_pii", customer),
-        "today": timezone.localdate(),
+        "can_act": can(request.user, "customers.log_interaction", customer),
+        "task_form": task_form or TaskForm(initial={"due_date": today + timedelta(days=7)}),
+        "today": today,
     }
 
 
@@ -213,6 +233,83 @@ def interaction_create(request, pk):
                               % {"date": form.cleaned_data["next_follow_up"].isoformat()})
             return redirect("customers:detail", pk=customer.pk)
     return render(request, "customers/detail.html", _detail_context(request, customer, form), status=400)
+
+
+def _customer_task(request, customer, task_pk):
+    return get_object_or_404(selectors.tasks_visible_to(request.user), pk=task_pk, customer=customer)
+
+
+def _customer_page_error(request, customer, **forms):
+    return render(request, "customers/detail.html", _detail_context(request, customer, InteractionForm(
+        initial={"occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")}), **forms), status=400)
+
+
+@login_required
+@require_POST
+def customer_task_create(request, pk):
+    """Add a follow-up task from the customer page; errors are shown inline on that page."""
+    customer = _visible_customer(request, pk)
+    form = TaskForm(request.POST)
+    if form.is_valid():
+        try:
+            services.task_create(actor=request.user, customer=customer, title=form.cleaned_data["title"],
+                                 due_date=form.cleaned_data["due_date"], today=timezone.localdate())
+        except NotPermitted:
+            raise PermissionDenied from None
+        except DomainError as e:
+            _add_errors(form, e)
+        else:
+            messages.success(request, _("Task added."))
+            return redirect("customers:detail", pk=customer.pk)
+    return _customer_page_error(request, customer, task_form=form)
+
+
+@login_required
+@require_POST
+def customer_task_done(request, pk, task_pk):
+    """Complete one of the customer's open tasks from the customer page."""
+    customer = _visible_customer(request, pk)
+    task = _customer_task(request, customer, task_pk)
+    form = DoneForm(request.POST, auto_id=f"id_task{task.pk}_%s")
+    if form.is_valid():
+        try:
+            services.task_complete(actor=request.user, task=task, outcome=form.cleaned_data["outcome"],
+                                   now=timezone.now())
+        except NotPermitted:
+            raise PermissionDenied from None
+        except Conflict as e:  # closed meanwhile: no longer on the page, so the message says why
+            messages.error(request, str(e.message))
+            return redirect("customers:detail", pk=customer.pk)
+        except DomainError as e:
+            _add_errors(form, e)
+        else:
+            messages.success(request, _("Task done."))
+            return redirect("customers:detail", pk=customer.pk)
+    return _customer_page_error(request, customer, failed_task=(task.pk, form, None))
+
+
+@login_required
+@require_POST
+def customer_task_snooze(request, pk, task_pk):
+    """Move one of the customer's open tasks to a later day from the customer page."""
+    customer = _visible_customer(request, pk)
+    task = _customer_task(request, customer, task_pk)
+    form = SnoozeForm(request.POST, auto_id=f"id_task{task.pk}_%s")
+    if form.is_valid():
+        try:
+            services.task_snooze(actor=request.user, task=task, until=form.cleaned_data["until"],
+                                 today=timezone.localdate())
+        except NotPermitted:
+            raise PermissionDenied from None
+        except Conflict as e:  # closed meanwhile: no longer on the page, so the message says why
+            messages.error(request, str(e.message))
+            return redirect("customers:detail", pk=customer.pk)
+        except DomainError as e:
+            _add_errors(form, e, rename={"due_date": "until"})
+        else:
+            messages.success(request, _("Task snoozed."))
+            return redirect("customers:detail", pk=customer.pk)
+    return _customer_page_error(request, customer, failed_task=(task.pk, None, form))
 
 
 @login_required
