@@ -1,19 +1,74 @@
+import re
+
 from django import forms
-from django.contrib.postgres.forms import SimpleArrayField
 from django.utils.translation import gettext_lazy as _
 
 from org.selectors import branches_visible_to, staff_visible_to
 
 from .models import Customer, Interaction
 
+# Django's label suffix, named here so that makemessages keeps it in our catalogue: ":" in English, the
+# full-width "：" in Chinese (Django's own zh_Hans catalogue has the ASCII colon). Our catalogue comes first
+# (LOCALE_PATHS), so every form's label_tag, filter forms included, gets it.
+LABEL_SUFFIX = _(":")
+# The empty choice of a select on an edit form (filters say "All": FILTERS_EMPTY_CHOICE_LABEL).
+CHOOSE = _("Choose…")
+TAG_MAX_LENGTH = 30
+
 
 class DateInput(forms.DateInput):
     input_type = "date"
 
 
+def _choose_placeholders(form):
+    """Selects of ``form`` start with "Choose…" instead of Django's "---------"."""
+    for field in form.fields.values():
+        if isinstance(field, forms.ModelChoiceField):
+            if field.empty_label is not None:
+                field.empty_label = CHOOSE
+        elif isinstance(field, forms.ChoiceField):
+            choices = list(field.choices)
+            if choices and choices[0][0] == "":
+                field.choices = [("", CHOOSE), *choices[1:]]
+
+
+class TagsField(forms.CharField):
+    """Tags typed as one line, separated by commas (a Chinese "，" or "、" too). Blank entries and repeats are
+    dropped ("a, , b" → [a, b]); a tag that is too long gets one plain message naming it.
+
+    Written by hand instead of SimpleArrayField, whose errors read "Item 2 in the array did not validate: …"
+    and which refuses the blank entry of "a, , b".
+    """
+
+    default_error_messages = {
+        "tag_too_long": _("The tag “%(tag)s” is too long: a tag has at most %(max)d characters."),
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list | tuple) else value
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        return list(dict.fromkeys(t.strip() for t in re.split(r"[,，、]", text) if t.strip()))
+
+    def validate(self, value):
+        super().validate(value)
+        for tag in value:
+            if len(tag) > TAG_MAX_LENGTH:
+                raise forms.ValidationError(self.error_messages["tag_too_long"], code="tag_too_long",
+                                            params={"tag": tag, "max": TAG_MAX_LENGTH})
+
+    def run_validators(self, value):
+        for tag in value:  # each tag, not the list (e.g. no NUL characters)
+            super().run_validators(tag)
+
+
 class CustomerForm(forms.ModelForm):
-    tags = SimpleArrayField(forms.CharField(max_length=30), required=False, label=_("Tags"),
-                            help_text=_("Separate tags with commas."))
+    tags = TagsField(label=_("Tags"), help_text=_("Separate tags with commas."))
     # Typed as people write them (+86, spaces, dashes); the service normalises and checks them.
     mobile = forms.CharField(max_length=20, required=False, label=_("Mobile"))
     id_number = forms.CharField(max_length=32, required=False, label=_("ID number"))
@@ -30,7 +85,9 @@ class CustomerForm(forms.ModelForm):
                    "notes": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args, user, **kwargs):
+        kwargs.setdefault("label_suffix", LABEL_SUFFIX)
         super().__init__(*args, **kwargs)
+        _choose_placeholders(self)
         self.fields["branch"].queryset = branches_visible_to(user)
         self.fields["rm"].queryset = staff_visible_to(user)
         if self.instance.pk:
@@ -70,7 +127,9 @@ class InteractionForm(forms.ModelForm):
         }
 
     def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", LABEL_SUFFIX)
         super().__init__(*args, **kwargs)
+        _choose_placeholders(self)
         for field in self.fields.values():
             css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
             field.widget.attrs.setdefault("class", css)

@@ -1,5 +1,6 @@
 """Writes for customers: one service per action, used by pages, API, admin and tasks alike."""
 
+import copy
 from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
@@ -112,7 +113,7 @@ def _check_assignment(actor, customer: Customer) -> dict[str, list[str]]:
     return errors
 
 
-def _validate(actor, customer: Customer, *, today: date):
+def _errors(actor, customer: Customer, *, today: date) -> dict[str, list[str]]:
     errors = customer_check(customer, today=today)
     for field, messages in _check_assignment(actor, customer).items():
         errors.setdefault(field, []).extend(messages)
@@ -121,8 +122,33 @@ def _validate(actor, customer: Customer, *, today: date):
     except ValidationError as e:
         for field, messages in e.message_dict.items():
             errors.setdefault(field, []).extend(messages)
+    return errors
+
+
+def _validate(actor, customer: Customer, *, today: date):
+    errors = _errors(actor, customer, today=today)
     if errors:
         raise ValidationFailed(fields=errors)
+
+
+def _new_customer(actor, data: dict) -> Customer:
+    customer = Customer(**data)
+    if getattr(actor, "role", None) == Role.RM:
+        customer.rm = actor
+        customer.branch_id = customer.branch_id or actor.branch_id
+    return customer
+
+
+def customer_errors(*, actor, data: dict, today: date, customer: Customer | None = None) -> dict[str, list[str]]:
+    """The field errors ``customer_create`` (or ``customer_update`` of ``customer``) would raise for ``data``,
+    without saving anything: a form whose own field checks failed shows these too, all in one round."""
+    if customer is None:
+        candidate = _new_customer(actor, data)
+    else:
+        candidate = copy.copy(customer)
+        for field, value in data.items():
+            setattr(candidate, field, value)
+    return _errors(actor, candidate, today=today)
 
 
 def _snapshot(customer: Customer) -> dict:
@@ -143,10 +169,7 @@ def _record_changes(customer, before: dict, actor, source: str, created: bool = 
 def customer_create(*, actor, data: dict, today: date, source: str = "web") -> Customer:
     if not can(actor, "customers.add_customer"):
         raise NotPermitted()
-    customer = Customer(**data)
-    if getattr(actor, "role", None) == Role.RM:
-        customer.rm = actor
-        customer.branch_id = customer.branch_id or actor.branch_id
+    customer = _new_customer(actor, data)
     _validate(actor, customer, today=today)
     try:
         with transaction.atomic():

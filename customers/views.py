@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from crm_project.errors import Conflict, DomainError, NotPermitted
+from crm_project.errors import Conflict, DomainError, NotPermitted, ValidationFailed
 from crm_project.pagination import CappedPaginator
 
 from . import rules, selectors, services
@@ -44,6 +44,15 @@ def _add_errors(form, error: DomainError, rename: dict | None = None):
         field = (rename or {}).get(field, field)
         for msg in msgs if isinstance(msgs, list) else [msgs]:
             form.add_error(field if field in form.fields else None, msg)
+
+
+def _add_check_errors(form, user, customer=None):
+    """A customer form with field errors also shows the service's errors for the fields that did clean, so one
+    submit shows every error (nothing is saved)."""
+    data = {f: v for f, v in form.changed_data_dict().items() if f not in form.errors}
+    errors = services.customer_errors(actor=user, data=data, today=timezone.localdate(), customer=customer)
+    _add_errors(form, ValidationFailed(fields={f: m for f, m in errors.items()
+                                               if f in data or f not in form.fields}))
 
 
 @login_required
@@ -171,7 +180,9 @@ def customer_create(request):
     if not can(request.user, "customers.add_customer"):
         raise PermissionDenied
     form = CustomerForm(request.POST or None, user=request.user)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not form.is_valid():
+        _add_check_errors(form, request.user)
+    elif request.method == "POST":
         try:
             customer = services.customer_create(actor=request.user, data=form.changed_data_dict(),
                                                 today=timezone.localdate())
@@ -189,7 +200,9 @@ def customer_edit(request, pk):
     if not can(request.user, "customers.change_customer", customer):
         raise PermissionDenied
     form = CustomerForm(request.POST or None, instance=customer, user=request.user)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not form.is_valid():
+        _add_check_errors(form, request.user, customer)
+    elif request.method == "POST":
         try:
             services.customer_update(actor=request.user, customer=customer, data=form.changed_data_dict(),
                                      today=timezone.localdate())

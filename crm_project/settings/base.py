@@ -178,6 +178,8 @@ REST_FRAMEWORK = {
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# The empty choice of every filter's select reads "All" (全部), not "---------".
+FILTERS_EMPTY_CHOICE_LABEL = _("All")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Bank-branch CRM API",
     "DESCRIPTION": "Customer profiles, interactions and follow-up tasks. "
