@@ -3,7 +3,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_bench .venv/bin/python bench/bench_lookup.py
 
-Exact lookups (CIF, resident ID number, mobile) and Chinese name fragments: 2 characters
+Exact lookups (CIF, resident ID number, mobile), the last four digits of a mobile, and Chinese name fragments: 2 characters
 (the usual search: a full two-character name or part of a name) and longer (3+ characters),
 each as head office (1M visible customers), a branch supervisor and an RM.
 """
@@ -97,6 +97,9 @@ def main():
                 warm=[c.id_number for c in warm if c.id_number])
         measure(f"{username} lookup mobile", user, [c.mobile for c in custs], target=20,
                 warm=[c.mobile for c in warm])
+        # 手机尾号: four digits match every mobile ending in them (about 100 per million customers) plus a CIF.
+        measure(f"{username} lookup mobile last 4 digits", user, [c.mobile[-4:] for c in custs if c.mobile],
+                target=20, warm=[c.mobile[-4:] for c in warm if c.mobile])
         two, longer = name_queries(custs)
         w2, wl = name_queries(warm)
         measure(f"{username} name search 2 chars", user, two, target=50, warm=w2)

@@ -138,6 +138,9 @@ def main():
         if html:
             time_pages(client, f"{username} list page /customers/", ["/customers/"], args.n, 100)
             time_pages(client, f"{username} list page search ?q={name}", [f"/customers/?q={name}"], args.n, 100)
+            last4 = [f"/customers/?q={m[-4:]}" for m in selectors.customers_visible_to(user).exclude(mobile="")
+                     .order_by("-aum_latest", "id").values_list("mobile", flat=True)[:20]]
+            time_pages(client, f"{username} list page search by mobile last 4 digits", last4, args.n, 100)
         time_pages(client, f"{username} list API /api/v1/customers/", ["/api/v1/customers/"], args.n, 100)
         time_pages(client, f"{username} list API search ?q={name}", [f"/api/v1/customers/?q={name}"], args.n, 100)
         if html and Path(common.ROOT / "templates" / "customers" / "detail.html").exists():

@@ -23,7 +23,7 @@ def _branch_choices(request):
 
 class CustomerFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", label=_("Search"),
-                                  help_text=_("Name fragment, CIF, mobile or ID number."))
+                                  help_text=_("Name fragment, CIF, mobile (or its last 4 digits) or ID number."))
     kind = django_filters.ChoiceFilter(choices=CustomerKind.choices, label=_("Customer type"))
     rm = django_filters.ModelChoiceFilter(queryset=_staff_choices, label=_("Relationship manager"))
     branch = django_filters.ModelChoiceFilter(queryset=_branch_choices, method="filter_branch",

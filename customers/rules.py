@@ -189,10 +189,15 @@ class SearchTerms:
     mobile: str | None
     id_number: str | None
     name_bigrams: list[str]
+    mobile_last4: str | None = None
+
+
+_LAST4 = re.compile(r"[0-9]{4}")
 
 
 def search_terms(query: str) -> SearchTerms:
-    """What one search box means: an exact CIF, mobile or ID number, or a name fragment."""
+    """What one search box means: an exact CIF, mobile or ID number, or a name fragment; four digits are
+    also the last four of a mobile (手机尾号, how an RM often looks a customer up)."""
     q = (query or "").strip()
     try:
         mobile = normalize_mobile(q)
@@ -202,7 +207,8 @@ def search_terms(query: str) -> SearchTerms:
     id_number = compact if re.fullmatch(r"\d{17}[\dX]|\d{15}", compact) else None
     if id_number and len(id_number) == 15:
         id_number = resident_id_from_15(id_number)
-    return SearchTerms(text=q, cif=q.upper(), mobile=mobile, id_number=id_number, name_bigrams=bigrams(q))
+    return SearchTerms(text=q, cif=q.upper(), mobile=mobile, id_number=id_number, name_bigrams=bigrams(q),
+                       mobile_last4=q if _LAST4.fullmatch(q) else None)
 
 
 def age_on(birth_date: date | None, today: date) -> int | None:

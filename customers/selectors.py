@@ -11,8 +11,8 @@ Who sees which customers (DOMAIN.md §1):
 """
 
 from django.db.models import F, Func, IntegerField, Q, QuerySet, Value
-from django.db.models.functions import Length, StrIndex, Upper
-from django.db.models.lookups import GreaterThan, GreaterThanOrEqual
+from django.db.models.functions import Length, Right, StrIndex, Upper
+from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual
 
 from org.api.authentication import ApiClient
 from org.constants import Role
@@ -75,13 +75,17 @@ def _name_contains(text: str) -> Q:
 
 
 def customer_search(qs: QuerySet[Customer], query: str) -> QuerySet[Customer]:
-    """One box: exact CIF, mobile or ID number, or a name fragment (any 2+ characters, or a 1-character prefix)."""
+    """One box: exact CIF, mobile or ID number, the last four digits of a mobile, or a name fragment (any 2+
+    characters, or a 1-character prefix)."""
     terms = rules.search_terms(query)
     if not terms.text:
         return qs
     cond = Q(cif=terms.cif)
     if terms.mobile:
         cond |= Q(mobile=terms.mobile)
+    if terms.mobile_last4:
+        # The expression and the condition of the partial index cust_mobile_last4, so the planner can use it.
+        cond |= Q(Exact(Right("mobile", 4), Value(terms.mobile_last4))) & ~Q(mobile="")
     if terms.id_number:
         cond |= Q(id_number=terms.id_number)
     if terms.name_bigrams:
