@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from crm_project.pagination import CappedPaginator
 from customers.permissions import can
 
+from .filters import ApiKeyUseFilter, PiiAccessFilter
 from .forms import LanguageForm
 from .models import ApiKeyUse, PiiAccessLog
 from .services import user_language_set
@@ -39,12 +40,17 @@ def audit_log(request):
         raise PermissionDenied
     tab = request.GET.get("tab", "reveals")
     if tab == "keys":
-        qs = ApiKeyUse.objects.select_related("key").order_by("-at")
+        filterset = ApiKeyUseFilter(request.GET, queryset=ApiKeyUse.objects.select_related("key"))
     else:
         tab = "reveals"
-        qs = PiiAccessLog.objects.select_related("user", "api_key").order_by("-at")
+        filterset = PiiAccessFilter(request.GET, queryset=PiiAccessLog.objects.select_related("user", "api_key"))
+    qs = filterset.qs.order_by("-at", "-id") if filterset.is_valid() else filterset.queryset.none()
     page = CappedPaginator(qs, 50).get_page(request.GET.get("page"))
-    return render(request, "org/audit_log.html", {"page": page, "tab": tab})
+    query = request.GET.copy()
+    query.pop("page", None)
+    query["tab"] = tab
+    return render(request, "org/audit_log.html", {"page": page, "tab": tab, "filter": filterset,
+                                                  "query": query.urlencode()})
 
 
 def _api_error(request, status, code, detail):
