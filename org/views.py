@@ -1,7 +1,8 @@
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import JsonResponse
+from django.http import HttpResponseServerError, JsonResponse
 from django.shortcuts import redirect, render
+from django.template import loader
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -74,4 +75,7 @@ def error_404(request, exception=None):
 
 
 def error_500(request):
-    return _error_page(request, 500, "server_error", _("Something went wrong on our side. The error has been logged."))
+    """The app's own 500 page, rendered without the request's context (no user, session or database)."""
+    message = _("Something went wrong on our side. The error has been logged.")
+    return _api_error(request, 500, "server_error", message) or HttpResponseServerError(
+        loader.render_to_string("500.html", {"message": message}))

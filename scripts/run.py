@@ -1,7 +1,11 @@
-"""`make run`: migrate, load demo data the first time, start web + Celery worker + beat.
+"""`make run`: migrate, load demo data the first time, collect the static files, start web + Celery worker + beat.
 
+The app runs as users get it: DEBUG off unless DJANGO_DEBUG=true, its own error pages, static files served
+by WhiteNoise from var/static. PORT (default 8000) and HOST (default 127.0.0.1) choose the address.
 With no DATABASE_URL an embedded PostgreSQL (pgserver, data under var/pgdata) is started and
 owned by this process; with no REDIS_URL Celery uses kombu's filesystem transport under var/.
+Every process logs in one time zone, the display zone (DISPLAY_TIME_ZONE, default Asia/Shanghai), with
+the UTC offset on each line.
 Ctrl-C (or SIGTERM) stops everything this script started.
 """
 
@@ -20,6 +24,8 @@ DEMO_CUSTOMERS = os.environ.get("DEMO_CUSTOMERS", "3000")
 
 def main():
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="crm_project.settings.base", PYTHONUNBUFFERED="1")
+    # One log time zone: gunicorn's master and Celery log before Django (which sets TZ to TIME_ZONE) is loaded.
+    env["TZ"] = env.get("DISPLAY_TIME_ZONE") or "Asia/Shanghai"
     if not env.get("DATABASE_URL"):
         from crm_project.embedded_db import database_url
 
@@ -29,7 +35,9 @@ def main():
     port = env.get("PORT", "8000")
     manage = [PY, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, cwd=ROOT)
-    subprocess.run([*manage, "seed_demo", "--customers", DEMO_CUSTOMERS, "--if-empty"], env=env, check=True, cwd=ROOT)
+    subprocess.run([*manage, "seed_demo", "--customers", DEMO_CUSTOMERS, "--if-empty", "--no-logins"], env=env,
+                   check=True, cwd=ROOT)  # the logins are printed once, below
+    subprocess.run([*manage, "collectstatic", "--noinput", "--verbosity", "0"], env=env, check=True, cwd=ROOT)
 
     procs = [
         subprocess.Popen([PY, "-m", "gunicorn", "crm_project.wsgi", "--bind", f"{host}:{port}",

@@ -12,7 +12,9 @@ VAR_DIR = BASE_DIR / "var"
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Off unless asked for (DJANGO_DEBUG=true): `make run` serves the app as users get it (its own error pages,
+# no debug toolbar of tracebacks in the browser).
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-key-change-me")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -141,7 +143,8 @@ STORAGES = {
 # Uploaded import files and their rejected-rows files: web writes them, the Celery worker reads and writes them,
 # so in a deployment of separate containers this must be storage they share (docker-compose.yml: a volume).
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
-WHITENOISE_USE_FINDERS = DEBUG  # `make run` serves static files without collectstatic
+# With DEBUG on, static files are served from the source folders; `make run` (DEBUG off) runs collectstatic.
+WHITENOISE_USE_FINDERS = DEBUG
 
 # --- REST API ---
 REST_FRAMEWORK = {
@@ -242,10 +245,25 @@ BULK_MAX_RECORDS = 5000
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=32 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
+# One console format for web, worker and beat, with the time and its UTC offset. The processes run in the
+# display time zone (Django sets TZ to TIME_ZONE; scripts/run.py sets it for gunicorn and Celery before they
+# start), so every line of `make run` is in Asia/Shanghai time by default: "2026-11-22 10:30:00 +0800".
+LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"  # the same as gunicorn's error log
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"quiet_client_errors": {"()": "crm_project.log.QuietClientErrors"}},
+    "formatters": {"console": {"format": "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+                               "datefmt": LOG_DATE_FORMAT}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "console",
+                             "filters": ["quiet_client_errors"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        # Replaces Django's default "django" logger set-up (a second console handler while DEBUG is on, which
+        # printed each request warning twice); its records go to the root console above.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "INFO"},
+    },
 }
+# Celery logs through the same root handler instead of installing its own (other format, local time).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

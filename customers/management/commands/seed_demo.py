@@ -25,10 +25,13 @@ class Command(BaseCommand):
                             help="Relationship managers (default: one per 2,500 customers, 10–500).")
         parser.add_argument("--chunk-size", type=int, default=demo.CHUNK_SIZE,
                             help="Customers per COPY chunk (default %(default)s; changes the generated data).")
+        parser.add_argument("--no-logins", action="store_true",
+                            help="Do not list the demo logins at the end (`make run` prints them itself).")
         parser.add_argument("--no-vacuum", action="store_true",
                             help="Only ANALYZE at the end instead of VACUUM (ANALYZE).")
 
-    def handle(self, *args, customers, seed, months, today, if_empty, rms, chunk_size, no_vacuum, **options):
+    def handle(self, *args, customers, seed, months, today, if_empty, rms, chunk_size, no_vacuum, no_logins=False,
+               **options):
         if customers < 0:
             raise CommandError("--customers must be 0 or more.")
         if not 1 <= months <= 240:
@@ -49,6 +52,9 @@ class Command(BaseCommand):
             return
         for table, rows in sorted(result["rows"].items()):
             log(f"  {table}: {rows:,} rows")
+        if no_logins:
+            log(self.style.SUCCESS("Demo bank ready."))
+            return
         log(self.style.SUCCESS(
             f"Demo bank ready. Logins (password {demo.DEMO_PASSWORD}): hq (head office), sup1/sup2 (supervisors), "
             f"officer1 (complaint officer), rm1/rm2 (first branch), rm3 (second branch)."))
