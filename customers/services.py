@@ -249,12 +249,7 @@ def snapshot_upsert(*, customer: Customer, period: date, values: dict, today: da
     return snap
 
 
-def interaction_log(*, actor, customer: Customer, data: dict, now) -> Interaction:
-    """Record a contact; a next follow-up date creates an open task for the customer's RM."""
-    if not can(actor, "customers.log_interaction", customer):
-        raise NotPermitted()
-    staff = None if isinstance(actor, ApiClient) else actor
-    interaction = Interaction(customer=customer, staff=staff, **data)
+def _interaction_errors(interaction: Interaction, *, now) -> dict[str, list[str]]:
     errors = {}
     if interaction.occurred_at and interaction.occurred_at > now + timedelta(minutes=5):
         errors["occurred_at"] = [_("An interaction cannot be in the future.")]
@@ -266,6 +261,22 @@ def interaction_log(*, actor, customer: Customer, data: dict, now) -> Interactio
     except ValidationError as e:
         for field, messages in e.message_dict.items():
             errors.setdefault(field, []).extend(messages)
+    return errors
+
+
+def interaction_errors(*, customer: Customer, data: dict, now) -> dict[str, list[str]]:
+    """The field errors ``interaction_log`` would raise for ``data`` (nothing saved): a form whose own checks
+    failed shows these too, in one round."""
+    return _interaction_errors(Interaction(customer=customer, **data), now=now)
+
+
+def interaction_log(*, actor, customer: Customer, data: dict, now) -> Interaction:
+    """Record a contact; a next follow-up date creates an open task for the customer's RM."""
+    if not can(actor, "customers.log_interaction", customer):
+        raise NotPermitted()
+    staff = None if isinstance(actor, ApiClient) else actor
+    interaction = Interaction(customer=customer, staff=staff, **data)
+    errors = _interaction_errors(interaction, now=now)
     if errors:
         raise ValidationFailed(fields=errors)
     with transaction.atomic():

@@ -51,8 +51,9 @@ def _add_check_errors(form, user, customer=None):
     submit shows every error (nothing is saved)."""
     data = {f: v for f, v in form.changed_data_dict().items() if f not in form.errors}
     errors = services.customer_errors(actor=user, data=data, today=timezone.localdate(), customer=customer)
-    _add_errors(form, ValidationFailed(fields={f: m for f, m in errors.items()
-                                               if f in data or f not in form.fields}))
+    errors = {f: m for f, m in errors.items() if f in data or f not in form.fields}
+    if errors:
+        _add_errors(form, ValidationFailed(fields=errors))
 
 
 @login_required
@@ -233,7 +234,13 @@ def customer_reveal(request, pk, field):
 def interaction_create(request, pk):
     customer = _visible_customer(request, pk)
     form = InteractionForm(request.POST)
-    if form.is_valid():
+    if not form.is_valid():  # also the service's checks on the fields that cleaned: every error at once
+        data = {f: v for f, v in form.cleaned_data.items() if f not in form.errors}
+        errors = services.interaction_errors(customer=customer, data=data, now=timezone.now())
+        errors = {f: m for f, m in errors.items() if f in data}
+        if errors:
+            _add_errors(form, ValidationFailed(fields=errors))
+    else:
         try:
             services.interaction_log(actor=request.user, customer=customer, data=form.cleaned_data,
                                      now=timezone.now())

@@ -39,12 +39,16 @@ def main():
                    check=True, cwd=ROOT)  # the logins are printed once, below
     subprocess.run([*manage, "collectstatic", "--noinput", "--verbosity", "0"], env=env, check=True, cwd=ROOT)
 
+    # Each in its own process group (same session): Ctrl-C in the terminal reaches this script only, which stops
+    # them gracefully with SIGTERM (gunicorn finishes the requests in flight, Celery its tasks) instead of every
+    # process quitting at once on SIGINT, mid-request, with a traceback.
     procs = [
         subprocess.Popen([PY, "-m", "gunicorn", "crm_project.wsgi", "--bind", f"{host}:{port}",
-                          "--workers", env.get("WEB_CONCURRENCY", "2"), "--access-logfile", "-"], env=env, cwd=ROOT),
+                          "--workers", env.get("WEB_CONCURRENCY", "2"), "--access-logfile", "-"], env=env, cwd=ROOT,
+                         process_group=0),
         subprocess.Popen([PY, "-m", "celery", "-A", "crm_project", "worker", "--beat", "--loglevel=INFO",
                           "--concurrency", "2", "--schedule", str(ROOT / "var" / "celerybeat-schedule")],
-                         env=env, cwd=ROOT),
+                         env=env, cwd=ROOT, process_group=0),
     ]
     stopping = False
 

@@ -112,7 +112,8 @@ _STAMP = re.compile(r"\[(?:\d{4}-\d{2}-\d{2} |\d{2}/\w{3}/\d{4}:)\d{2}:\d{2}:\d{
 
 
 def check_console(text):
-    if "Traceback" in text:
+    running = text.split("Stopping web, worker and beat")[0]  # what the requests above printed
+    if "Traceback" in running:
         print(text[-5000:])
         raise SystemExit("FAIL: a traceback in the console (for ordinary 403/404s there should be none)")
     logins = text.count("Demo-Pass-2026")

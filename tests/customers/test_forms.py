@@ -68,6 +68,28 @@ def test_a_field_that_failed_its_own_check_gets_no_second_error_from_the_service
     assert set(errors) == {"birth_date", "mobile"}
 
 
+def test_only_form_errors_add_no_general_error(world):
+    client = client_for(world.rm, "en")
+    response = client.post(reverse("customers:create"), valid_form(world, name=""))
+    assert response.context["form"].errors == {"name": ["This field is required."]}
+
+
+def test_interaction_form_shows_every_error_at_once(world, time_machine):
+    from customers.models import Interaction
+
+    time_machine.move_to("2026-11-20 10:00:00+08:00", tick=False)
+    client = client_for(world.rm, "en")
+    before = Interaction.objects.count()
+    response = client.post(reverse("customers:interaction-create", args=[world.c_rm.pk]), {
+        "channel": "pigeon", "occurred_at": "2026-12-20T09:30", "outcome": "reached",
+        "next_follow_up": "2026-11-01"})
+    assert response.status_code == 400
+    errors = response.context["interaction_form"].errors
+    assert set(errors) == {"channel", "occurred_at", "next_follow_up"}, errors
+    assert errors["occurred_at"] == ["An interaction cannot be in the future."]
+    assert Interaction.objects.count() == before
+
+
 def test_edit_form_also_shows_every_error_at_once(world):
     client = client_for(world.rm, "en")
     c = world.c_rm
