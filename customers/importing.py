@@ -16,9 +16,12 @@ what is particular to files:
   holdings) or two columns naming the same field is a file-level error, raised before anything is
   written. **Unknown columns are reported once, as a file-level warning, and ignored** (rather than
   one "Unknown field" error on every record, which would reject the whole file for one stray column).
-* **Empty cells** mean "not provided" (the stored value is kept) for every field except the text
-  fields that may be blank (address, email, notes…), where an empty cell clears the value, as ``""``
-  does in the API. Tags are "not provided" when empty; in a cell they are separated by ``;``.
+* **Empty cells** (or cells of spaces only) mean "not provided": the stored value is kept, in every
+  column, as ``null`` does in the API. An import never erases what it does not mention. **To clear a
+  value**, the cell holds exactly the marker ``<clear>`` (or ``<清空>``; case and surrounding spaces do not
+  matter): it clears the text fields that may be blank (mobile, ID type and number, address, email,
+  notes…, as ``""`` does in the API) and the tags; in a field that cannot be empty (name, branch, dates,
+  amounts, yes/no…) the marker is an error on that record. Tags are separated by ``;`` in a cell.
 * **Line numbers.** Errors name the record's line in the file, the header being line 1 (this is the
   physical line unless a quoted value spans lines). Blank lines are skipped silently.
 * **Malformed lines.** A line with more values than the header has columns (an unquoted separator,
@@ -82,9 +85,11 @@ ERRORS_KEPT = 20  # rejected records kept in memory for a preview; all of them g
 INITIAL_LOAD_MIN_ROWS = 50_000  # below this, dropping and rebuilding the indexes costs more than it saves
 INITIAL_LOAD_TABLES = {"customers": ["customers_customer", "customers_customerchange"]}
 
-# Text fields where an empty cell clears the stored value; in every other column it means "not provided".
-CLEARABLE_TEXT = {
-    "customers": {n for n in bulk.CUSTOMER_TEXT if n != "cif" and Customer._meta.get_field(n).blank},
+# A cell holding exactly one of these (case and surrounding spaces ignored) clears the field; an empty cell keeps it.
+CLEAR_MARKERS = frozenset({"<clear>", "<清空>"})
+# Fields the clear marker may clear: text that may be blank, and the tags.
+CLEARABLE = {
+    "customers": {n for n in bulk.CUSTOMER_TEXT if n != "cif" and Customer._meta.get_field(n).blank} | {"tags"},
     "snapshots": set(),
     "holdings": {n for n in bulk.HOLDING_TEXT if Holding._meta.get_field(n).blank},
 }
@@ -447,23 +452,39 @@ def open_table(path, *, kind: str, chunk_size: int = CHUNK_SIZE) -> Table:
 # --------------------------------------------------------------------------------------------------
 # Importing
 # --------------------------------------------------------------------------------------------------
-def _blank_to_missing(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """Empty cells → None ("not provided"), except in text fields that may be cleared."""
-    clearable = CLEARABLE_TEXT[kind]
+def _is_clear_marker(value) -> bool:
+    return isinstance(value, str) and value.strip().lower() in CLEAR_MARKERS
+
+
+def _blank_to_missing(frame: pd.DataFrame, kind: str) -> tuple[pd.DataFrame, dict[int, str]]:
+    """Empty cells → None ("not provided", the stored value is kept); the clear marker → "" (cleared) in the fields
+    that may be cleared. Returns the frame and, by row position, the first field where the marker cannot clear."""
+    clearable = CLEARABLE[kind]
+    refused: dict[int, str] = {}
     for c in frame.columns:
-        if c in clearable:
-            continue
         values = frame[c].to_numpy(dtype=object)
         if set(map(type, values)) <= {str}:  # a CSV column: C-level passes
             empty = (values == "") | np.fromiter(map(str.isspace, values), dtype=bool, count=len(values))
+            # the marker starts with "<" (after spaces): one cheap test before the exact one
+            maybe = np.fromiter((v.lstrip()[:1] == "<" for v in values), dtype=bool, count=len(values))
         else:
             empty = bulk._missing(values) | np.fromiter(
                 (isinstance(v, str) and (not v or v.isspace()) for v in values), dtype=bool, count=len(values))
-        if empty.any():
+            maybe = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=len(values))
+        marker = np.zeros(len(values), dtype=bool)
+        for i in np.flatnonzero(maybe):
+            marker[i] = _is_clear_marker(values[i])
+        if empty.any() or marker.any():
             values = values.copy()
             values[empty] = None
+            if c in clearable:
+                values[marker] = ""
+            else:
+                for i in np.flatnonzero(marker):
+                    refused.setdefault(int(i), c)
+                values[marker] = None
             frame[c] = pd.Series(values, index=frame.index, dtype=object)
-    return frame
+    return frame, refused
 
 
 class _Rejects:
@@ -608,7 +629,18 @@ def import_file(path, *, kind: str, actor, today: date, dry_run: bool = False, c
             result.rejected += int(duplicate.sum())
             if not duplicate.all():
                 good_lines = lines[~duplicate]
-                records = _blank_to_missing(frame.loc[~duplicate].reset_index(drop=True), kind)
+                records, refused = _blank_to_missing(frame.loc[~duplicate].reset_index(drop=True), kind)
+                if refused:  # the clear marker where a value cannot be cleared: the record is rejected
+                    for i, name in refused.items():
+                        entries.append((int(good_lines[i]), {k: _key_text(records.at[i, k])
+                                                             for k in KEY_COLUMNS[kind]}, name,
+                                        _("This field cannot be cleared (the cell holds the clear marker %(marker)s); "
+                                          "leave the cell empty to keep the stored value.") % {"marker": "<clear>"}))
+                    keep = np.ones(len(records), dtype=bool)
+                    keep[list(refused)] = False
+                    result.rejected += len(refused)
+                    good_lines = good_lines[keep]
+                    records = records.loc[keep].reset_index(drop=True)
                 batch = services.bulk_upsert(kind=kind, records=records, actor=actor, today=today,
                                              source="import", offset=0, initial_load=loader)
                 result.created += batch.created

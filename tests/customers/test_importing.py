@@ -288,18 +288,52 @@ def test_duplicate_snapshot_keys_across_chunks(world, tmp_path):
     assert all(e["field"] == "period" for e in result.errors)
 
 
-def test_empty_cells_keep_stored_values_except_clearable_text(world, tmp_path):
+def test_empty_cells_keep_every_stored_value(world, tmp_path):
+    """Issue 9 item 3: a blank cell is "not provided", as null is in the API; it never erases (it used to clear a
+    mobile, an ID number, an address)."""
     c = world.c_rm
-    Customer.objects.filter(pk=c.pk).update(address="旧地址", consent_sms=True)
-    path = write_csv(tmp_path / "c.csv", ["cif", "name", "mobile", "tags", "consent_sms", "address", "birth_date",
-                                          "rm", "branch"],
-                     [[c.cif, "", "", "", "", "", "", "", ""]])
+    id_number = make_resident_id(dt.date(1985, 3, 1), c.gender or "M")
+    Customer.objects.filter(pk=c.pk).update(address="旧地址", consent_sms=True, mobile="13912345678",
+                                            birth_date=dt.date(1985, 3, 1), gender=c.gender or "M",
+                                            id_type="resident_id", id_number=id_number, notes="老客户", email="a@b.cn")
+    path = write_csv(tmp_path / "c.csv", ["cif", "name", "mobile", "id_type", "id_number", "tags", "consent_sms",
+                                          "address", "email", "notes", "birth_date", "rm", "branch"],
+                     [[c.cif, "", "", "", " ", "", "", "", "", "  ", "", "", ""]])
+    result = run(path, world)
+    assert (result.unchanged, result.rejected) == (1, 0), result.errors
+    c2 = Customer.objects.get(pk=c.pk)
+    assert (c2.name, c2.tags, c2.consent_sms, c2.rm, c2.branch, c2.birth_date) == (
+        c.name, ["VIP", "代发"], True, c.rm, c.branch, dt.date(1985, 3, 1))
+    assert (c2.mobile, c2.id_type, c2.id_number, c2.address, c2.email, c2.notes) == (
+        "13912345678", "resident_id", id_number, "旧地址", "a@b.cn", "老客户")
+    assert not CustomerChange.objects.filter(customer=c, created=False).exists()
+
+
+@pytest.mark.parametrize("marker", ["<clear>", "<清空>", " <CLEAR> "])
+def test_the_clear_marker_clears_a_value_and_records_it(world, tmp_path, marker):
+    c = world.c_rm
+    Customer.objects.filter(pk=c.pk).update(address="旧地址", mobile="13912345678", notes="老客户")
+    path = write_csv(tmp_path / "c.csv", ["cif", "mobile", "address", "notes", "tags"],
+                     [[c.cif, marker, marker, "", marker]])
     result = run(path, world)
     assert (result.updated, result.rejected) == (1, 0)
     c2 = Customer.objects.get(pk=c.pk)
-    assert (c2.name, c2.tags, c2.consent_sms, c2.rm, c2.branch, c2.birth_date) == (
-        c.name, ["VIP", "代发"], True, c.rm, c.branch, c.birth_date)
-    assert c2.address == "" and c2.mobile == ""  # text that may be blank is cleared by an empty cell
+    assert (c2.mobile, c2.address, c2.notes, c2.tags) == ("", "", "老客户", [])
+    change = CustomerChange.objects.get(customer=c, created=False)
+    assert change.source == "import" and change.actor == world.ho_user
+    assert change.changes["mobile"] == ["13912345678", ""] and change.changes["address"] == ["旧地址", ""]
+    assert set(change.changes) == {"mobile", "address", "tags"}
+
+
+def test_the_clear_marker_in_a_field_that_cannot_be_cleared_rejects_the_row(world, tmp_path):
+    c = world.c_rm
+    path = write_csv(tmp_path / "c.csv", ["cif", "name", "birth_date", "address"],
+                     [[c.cif, "<clear>", "", "新地址"], [world.customers["c_other"].cif, "", "<清空>", "新地址"]])
+    result = run(path, world)
+    assert (result.updated, result.rejected) == (0, 2)
+    assert [(e["line"], e["field"]) for e in result.errors] == [(2, "name"), (3, "birth_date")]
+    assert "cannot be cleared" in result.errors[0]["reason"]
+    assert Customer.objects.get(pk=c.pk).name == c.name
 
 
 def test_a_file_of_cifs_only_changes_nothing(world, tmp_path):
