@@ -52,10 +52,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
+import json
 import math
 import re
 import time
 import warnings
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -164,16 +167,78 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     initial_load: bool = False
+    changes: dict = field(default_factory=dict)  # a dry run of customers: what it would change (changes_summary)
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("kind", "dry_run", "file_format", "encoding", "rows_total",
                                               "rows_done", "created", "updated", "unchanged", "rejected",
-                                              "errors", "warnings", "seconds", "initial_load")}
+                                              "errors", "warnings", "seconds", "initial_load",
+                                              "changes")}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a file may hold, checked while it is read (never taken from what the file says about itself: an
+    xlsx's ``<dimension>`` tag or its zip directory can lie). Each is a setting; see README."""
+
+    rows: int = 2_000_000  # CRM_IMPORT_MAX_ROWS: data rows
+    columns: int = 200  # CRM_IMPORT_MAX_COLUMNS
+    line_bytes: int = 64 * 1024  # CRM_IMPORT_MAX_LINE_KB: one line of a CSV file, one row of a sheet (characters)
+    cells: int = 10_000_000  # CRM_IMPORT_MAX_XLSX_CELLS: cells of an Excel sheet, counted as they are read
+    unzipped_bytes: int = 1024 * 1024 * 1024  # CRM_IMPORT_MAX_UNZIPPED_MB: an .xlsx is a zip; its unpacked size
+
+    @classmethod
+    def from_settings(cls) -> Limits:
+        from django.conf import settings
+
+        d = cls()
+        return cls(rows=getattr(settings, "CRM_IMPORT_MAX_ROWS", d.rows),
+                   columns=getattr(settings, "CRM_IMPORT_MAX_COLUMNS", d.columns),
+                   line_bytes=getattr(settings, "CRM_IMPORT_MAX_LINE_KB", d.line_bytes // 1024) * 1024,
+                   cells=getattr(settings, "CRM_IMPORT_MAX_XLSX_CELLS", d.cells),
+                   unzipped_bytes=getattr(settings, "CRM_IMPORT_MAX_UNZIPPED_MB", d.unzipped_bytes >> 20) << 20)
+
+
+def _too_many_rows(limits: Limits) -> ImportFileError:
+    return ImportFileError(_("The file has more than %(limit)d data rows: import it in parts of at most %(limit)d "
+                             "rows.") % {"limit": limits.rows})
+
+
+def _too_many_columns(limits: Limits, n: int) -> ImportFileError:
+    return ImportFileError(_("The file has %(n)d columns; at most %(limit)d can be read. Remove the columns that "
+                             "are not needed.") % {"n": n, "limit": limits.columns})
+
+
+def _line_too_long(limits: Limits, line: int) -> ImportFileError:
+    return ImportFileError(_("Line %(line)d is longer than %(limit)d KB, which no record of the CRM needs: check "
+                             "that the file is the right one and its values are separated.")
+                           % {"line": line, "limit": limits.line_bytes // 1024})
 
 
 # --------------------------------------------------------------------------------------------------
 # Reading
 # --------------------------------------------------------------------------------------------------
+def _check_line_lengths(path: Path, limits: Limits) -> None:
+    """Refuse a CSV file with a line longer than the limit, before pandas parses it (one pass over the bytes with
+    numpy: the positions of the line breaks)."""
+    line, carried = 1, 0  # carried: bytes of the current line in earlier blocks
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            breaks = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A)
+            if len(breaks):
+                lengths = np.diff(breaks, prepend=-1) - 1
+                lengths[0] += carried
+                over = np.flatnonzero(lengths > limits.line_bytes)
+                if len(over):
+                    raise _line_too_long(limits, line + int(over[0]))
+                line += len(breaks)
+                carried = len(block) - 1 - int(breaks[-1])
+            else:
+                carried += len(block)
+            if carried > limits.line_bytes:
+                raise _line_too_long(limits, line)
+
+
 def normalise_header(name) -> str:
     text = "" if name is None else str(name).replace("\ufeff", "").strip()
     if text.isascii():
@@ -358,7 +423,8 @@ def _mark_duplicates(table: Table, lines: np.ndarray, keys: pd.Series) -> None:
             table.status[line - 2] = _DUPLICATE
 
 
-def _scan_csv(table: Table, chunk_size: int) -> None:
+def _scan_csv(table: Table, chunk_size: int, limits: Limits) -> None:
+    _check_line_lengths(table.path, limits)
     table.encoding = detect_encoding(table.path)
     table.sep = _separator(table.path, table.encoding)
     try:
@@ -367,19 +433,24 @@ def _scan_csv(table: Table, chunk_size: int) -> None:
     except (pd.errors.EmptyDataError, pd.errors.ParserError):
         raise ImportFileError(_("The file is empty: the first row must name the columns.")) from None
     header_values = list(header.iloc[0]) if len(header) else []
+    if len(header_values) > limits.columns:
+        raise _too_many_columns(limits, len(header_values))
     table.n_columns = len(header_values)
     _header_mapping(table, header_values)
 
     key_positions = [p for p, name in table.columns.items() if name in KEY_COLUMNS[table.kind]]
     key_names = [table.columns[p] for p in key_positions]
 
-    statuses, all_keys = [], []
+    statuses, all_keys, rows = [], [], 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
         try:
             # (every column is read: with ``usecols`` pandas no longer reports lines with too many values)
             with table._csv_reader(chunk_size, "warn") as reader:
                 for chunk in reader:
+                    rows += len(chunk)
+                    if rows > limits.rows:
+                        raise _too_many_rows(limits)
                     keys = chunk[key_positions].set_axis(key_names, axis=1)
                     all_keys.append(keys)
                     # blank: every cell empty; only rows without any key can be (one compare per cell is slow)
@@ -405,18 +476,128 @@ def _scan_csv(table: Table, chunk_size: int) -> None:
         _mark_duplicates(table, kept_lines[not_blank], _key_strings(keys[not_blank], table.kind))
 
 
-def _scan_xlsx(table: Table) -> None:
-    table.encoding = ""
+class _CountingZip(zipfile.ZipFile):
+    """A zip archive that counts the bytes it unpacks and stops past a limit: the sizes in a zip's directory are
+    checked first, and this counts what is really read (a zip bomb can lie in its directory)."""
+
+    def __init__(self, path, *, limit: int):
+        super().__init__(path)
+        self.limit, self.unpacked = limit, 0
+
+    def open(self, name, mode="r", pwd=None, **kwargs):
+        handle = super().open(name, mode, pwd, **kwargs)
+        return _CountedReader(handle, self) if mode == "r" else handle
+
+
+class _UnpackedTooLarge(Exception):
+    pass
+
+
+class _CountedReader(io.RawIOBase):
+    def __init__(self, handle, archive: _CountingZip):
+        self.handle, self.archive = handle, archive
+
+    def readable(self):
+        return True
+
+    def _count(self, data: bytes) -> bytes:
+        self.archive.unpacked += len(data)
+        if self.archive.unpacked > self.archive.limit:
+            raise _UnpackedTooLarge
+        return data
+
+    def read(self, size=-1):
+        return self._count(self.handle.read(size))
+
+    def read1(self, size=-1):
+        return self._count(self.handle.read1(size))
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self):
+        self.handle.close()
+        super().close()
+
+
+def _cell_text(value) -> str:
+    """A cell as the text a CSV file would hold (pandas' reading of a sheet with ``dtype=str``)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _read_sheet(path: Path, limits: Limits) -> list[list[str]]:
+    """The first sheet's rows as text, streamed (openpyxl read-only) with every limit checked while reading: the
+    zip's unpacked size (declared, then counted), the real number of cells, columns, rows and row length. The
+    sheet's ``<dimension>`` tag is ignored (``reset_dimensions``): a false one would pad every row to 16,384
+    columns, or cut rows off."""
+    from openpyxl.reader.excel import ExcelReader
+
+    unreadable = _("This is not a readable Excel .xlsx file (%(error)s).")
     try:
-        frame = pd.read_excel(table.path, sheet_name=0, header=None, dtype=str, na_filter=False, engine="openpyxl")
+        with zipfile.ZipFile(path) as archive:
+            declared = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ImportFileError(unreadable % {"error": type(e).__name__}) from None
+    too_large = ImportFileError(_("The Excel file unpacks to more than %(limit)d MB; save it as CSV (or split it) "
+                                  "and upload it again.") % {"limit": limits.unzipped_bytes >> 20})
+    if declared > limits.unzipped_bytes:
+        raise too_large
+    rows: list[list[str]] = []
+    cells = 0
+    try:
+        reader = ExcelReader(str(path), read_only=True, data_only=True)
+        reader.archive.close()
+        reader.archive = _CountingZip(path, limit=limits.unzipped_bytes)
+        try:
+            reader.read()
+            book = reader.wb
+            if not book.worksheets:
+                return rows
+            sheet = book.worksheets[0]
+            sheet.reset_dimensions()
+            for values in sheet.iter_rows(values_only=True):
+                cells += len(values)
+                if cells > limits.cells:
+                    raise ImportFileError(
+                        _("The Excel sheet has more than %(limit)d cells (counted while reading it); save it as CSV "
+                          "(or split it) and upload it again.") % {"limit": limits.cells})
+                if len(values) > limits.columns:
+                    raise _too_many_columns(limits, len(values))
+                if len(rows) > limits.rows:  # the header is one of the rows
+                    raise _too_many_rows(limits)
+                row = [_cell_text(v) for v in values]
+                if sum(map(len, row)) > limits.line_bytes:
+                    raise _line_too_long(limits, len(rows) + 1)
+                rows.append(row)
+        finally:
+            reader.archive.close()
+    except _UnpackedTooLarge:
+        raise too_large from None
+    except ImportFileError:
+        raise
     except Exception as e:  # noqa: BLE001  openpyxl raises many kinds (zip, XML, key errors) for a damaged file
-        raise ImportFileError(_("This is not a readable Excel .xlsx file (%(error)s).")
-                              % {"error": type(e).__name__}) from None
-    if frame.empty:
+        raise ImportFileError(unreadable % {"error": type(e).__name__}) from None
+    return rows
+
+
+def _scan_xlsx(table: Table, limits: Limits) -> None:
+    table.encoding = ""
+    rows = _read_sheet(table.path, limits)
+    while rows and not any(v.strip() for v in rows[-1]):  # trailing blank rows
+        rows.pop()
+    if not rows:
         raise ImportFileError(_("The file is empty: the first row must name the columns."))
+    width = max(map(len, rows))
+    frame = pd.DataFrame([row + [""] * (width - len(row)) for row in rows], dtype=object)
     table.n_columns = frame.shape[1]
     _header_mapping(table, list(frame.iloc[0]))
-    data = frame.iloc[1:].reset_index(drop=True).fillna("")
+    data = frame.iloc[1:].reset_index(drop=True)
     data.columns = list(range(table.n_columns))
     table.frame = data
     blank = (data.astype(str).apply(lambda s: s.str.strip()) == "").all(axis=1).to_numpy()
@@ -429,8 +610,9 @@ def _scan_xlsx(table: Table) -> None:
                                 "export large files as CSV instead."))
 
 
-def open_table(path, *, kind: str, chunk_size: int = CHUNK_SIZE) -> Table:
-    """Check a file completely (format, encoding, header, malformed lines, duplicate keys) without writing."""
+def open_table(path, *, kind: str, chunk_size: int = CHUNK_SIZE, limits: Limits | None = None) -> Table:
+    """Check a file completely (limits, format, encoding, header, malformed lines, duplicate keys) without writing.
+    ``limits``: by default from the settings."""
     if kind not in KINDS:
         raise ValueError(kind)
     path = Path(path)
@@ -440,10 +622,11 @@ def open_table(path, *, kind: str, chunk_size: int = CHUNK_SIZE) -> Table:
     if not path.exists():
         raise ImportFileError(_("The file %(name)s does not exist.") % {"name": path.name})
     table = Table(path=path, kind=kind, file_format=suffix[1:])
+    limits = limits or Limits.from_settings()
     if suffix == ".csv":
-        _scan_csv(table, chunk_size)
+        _scan_csv(table, chunk_size, limits)
     else:
-        _scan_xlsx(table)
+        _scan_xlsx(table, limits)
     if table.rows_total == 0:
         table.warnings.append(_("The file has no data rows."))
     return table
@@ -499,7 +682,8 @@ class _Rejects:
             self.writer.writerow(["line", *KEY_COLUMNS[kind], "field", "reason"])
 
     def add(self, line: int, key: dict, field_name: str, reason: str) -> None:
-        line = int(line)
+        line, reason = int(line), truncate(str(reason))  # a reason may quote the value: cut long ones
+        key = {k: truncate(v) for k, v in key.items()}
         if self.writer:
             self.writer.writerow([line, *[("" if key.get(k) is None else key.get(k)) for k in KEY_COLUMNS[self.kind]],
                                   field_name, reason])
@@ -577,7 +761,7 @@ def _initial_load(kind: str, rows_total: int, wanted: bool | None, actor):
 def import_file(path, *, kind: str, actor, today: date, dry_run: bool = False, chunk_size: int = CHUNK_SIZE,
                 on_progress: Callable[[int, int | None], None] | None = None, rejects_out=None,
                 keep_errors: int = ERRORS_KEPT, table: Table | None = None,
-                initial_load: bool | None = None) -> ImportResult:
+                initial_load: bool | None = None, limits: Limits | None = None) -> ImportResult:
     """Import a customers / snapshots / holdings file through the bulk pipeline; see the module docstring.
 
     ``rejects_out``: a text file receiving every error as CSV (line, key columns, field, reason).
@@ -589,7 +773,7 @@ def import_file(path, *, kind: str, actor, today: date, dry_run: bool = False, c
     if not can(actor, "customers.bulk_upsert"):
         raise NotPermitted()
     started = time.monotonic()
-    table = table or open_table(path, kind=kind, chunk_size=chunk_size)
+    table = table or open_table(path, kind=kind, chunk_size=chunk_size, limits=limits)
     result = ImportResult(kind=kind, dry_run=dry_run, file_format=table.file_format,
                           encoding={"utf-8-sig": "UTF-8", "gb18030": "GB18030"}.get(table.encoding, ""),
                           rows_total=table.rows_total, warnings=list(table.warnings))
@@ -656,7 +840,10 @@ def import_file(path, *, kind: str, actor, today: date, dry_run: bool = False, c
 
     if dry_run:
         with transaction.atomic():
+            since = _last_change_id() if kind == "customers" else None
             run()
+            if since is not None:
+                result.changes = changes_summary(since=since, actor=actor)
             transaction.set_rollback(True)
     else:
         try:
@@ -672,25 +859,75 @@ def import_file(path, *, kind: str, actor, today: date, dry_run: bool = False, c
     return result
 
 
-def estimate_rows(path) -> int | None:
-    """A quick count of data rows (no parsing) to choose between an in-request preview and a job."""
-    path = Path(path)
-    try:
-        if path.suffix.lower() == ".xlsx":
-            from openpyxl import load_workbook
+# --------------------------------------------------------------------------------------------------
+# What a dry run would change
+# --------------------------------------------------------------------------------------------------
+IDENTITY_FIELDS = ("name", "id_type", "id_number", "credit_code", "mobile")  # who the customer is
+CHANGES_SHOWN = 20  # changed records kept, and as many changing an identity field
+VALUE_SHOWN = 200  # characters of a value shown (notes may hold 2,000)
 
-            book = load_workbook(path, read_only=True)
-            try:
-                rows = book.worksheets[0].max_row if book.worksheets else 0
-            finally:
-                book.close()
-            return None if rows is None else max(rows - 1, 0)
-        lines = 0
-        last = b"\n"
-        with open(path, "rb") as f:
-            while block := f.read(1 << 20):
-                lines += block.count(b"\n")
-                last = block[-1:]
-        return max(lines - (1 if last == b"\n" else 0), 0)
-    except Exception:  # noqa: BLE001  unreadable: the import itself will say why
-        return None
+
+def truncate(value, limit: int = VALUE_SHOWN):
+    """A text echoed back to the user (a value, a reason quoting one) cut to ``limit`` characters with an ellipsis."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit - 1] + "…"
+    return value
+
+
+def _last_change_id() -> int:
+    with connection.cursor() as cur:
+        cur.execute("SELECT coalesce(max(id), 0) FROM customers_customerchange")
+        return cur.fetchone()[0]
+
+
+def changes_summary(*, since: int, actor, shown: int = CHANGES_SHOWN) -> dict:
+    """What the import run so far in this transaction changed, from the profile-history rows it wrote (old → new
+    per field; the dry run rolls them back afterwards): changed records per field, records that change an
+    identity field, and the first ``shown`` changed records and identity-changing records, with sensitive values
+    masked (``rules.MASKERS``), branches and RMs by name and long values cut. Counted in SQL, so a file of a
+    million rows costs two aggregate queries, not a million Python objects."""
+    from org.models import Branch, User
+
+    from .rules import MASKERS
+
+    mine = ("ch.id > %(since)s AND ch.source = 'import' AND NOT ch.created AND ch.actor_id = %(actor)s "
+            "AND ch.at = now()")  # now(): the transaction's start, the same for every row it wrote
+    params = {"since": since, "actor": actor.pk, "identity": list(IDENTITY_FIELDS), "shown": shown}
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT f, count(*) FROM customers_customerchange ch, jsonb_object_keys(ch.changes) f "
+                    f"WHERE {mine} GROUP BY f", params)
+        per_field = dict(cur.fetchall())
+        cur.execute(f"SELECT count(*), count(*) FILTER (WHERE ch.changes ?| %(identity)s) "
+                    f"FROM customers_customerchange ch WHERE {mine}", params)
+        records, identity_records = cur.fetchone()
+        examples = {}
+        for name, extra in (("examples", ""), ("identity_examples", "AND ch.changes ?| %(identity)s")):
+            cur.execute(f"SELECT c.cif, ch.changes FROM customers_customerchange ch "
+                        f"JOIN customers_customer c ON c.id = ch.customer_id WHERE {mine} {extra} "
+                        f"ORDER BY ch.id LIMIT %(shown)s", params)
+            examples[name] = [(cif, json.loads(changes) if isinstance(changes, str) else changes)
+                              for cif, changes in cur.fetchall()]
+    ids = {"branch_id": set(), "rm_id": set()}
+    for rows in examples.values():
+        for _cif, changes in rows:
+            for f, found in ids.items():
+                found.update(v for v in changes.get(f, []) if v)
+    names = {"branch_id": dict(Branch.objects.filter(pk__in=ids["branch_id"]).values_list("pk", "name")),
+             "rm_id": {u.pk: str(u) for u in User.objects.filter(pk__in=ids["rm_id"])}}
+
+    def shown_value(f, value):
+        if f in names and value is not None:
+            return names[f].get(value, value)
+        if f in MASKERS and isinstance(value, str):
+            return MASKERS[f](value)
+        if isinstance(value, list):
+            return truncate("; ".join(map(str, value)))
+        return truncate(value)
+
+    def record(cif, changes):
+        return {"cif": cif, "identity": any(f in changes for f in IDENTITY_FIELDS),
+                "changes": [[f, shown_value(f, old), shown_value(f, new)] for f, (old, new) in changes.items()]}
+
+    return {"records": records, "identity_records": identity_records,
+            "fields": dict(sorted(per_field.items(), key=lambda kv: (-kv[1], kv[0]))),
+            **{name: [record(*row) for row in rows] for name, rows in examples.items()}}

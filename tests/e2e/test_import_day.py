@@ -63,7 +63,7 @@ def test_import_day(e2e, day, worker, shared_media):
     page, zh = e2e.page, "zh-hans"
     e2e.login("hq_zhou")
 
-    # --- Upload: the preview runs at once for a small file; nothing is stored yet.
+    # --- Upload: the preview runs in the worker (the page polls); nothing is stored yet.
     e2e.go("/customers/import/")
     form = page.get_by_test_id("import-form")
     form.locator("select[name=kind]").select_option("customers")
@@ -71,6 +71,7 @@ def test_import_day(e2e, day, worker, shared_media):
         {"name": "核心客户_20261201.csv", "mimeType": "text/csv", "buffer": _file(day)})
     with page.expect_navigation():
         form.locator("button[type=submit]").click()
+    expect(page.get_by_test_id("job-status")).to_have_text(t("Done", zh), timeout=90_000)
     panel = page.get_by_test_id("job-panel")
     expect(panel).to_contain_text(t("Preview only: nothing was stored. The figures are what the import would do.",
                                     zh))
