@@ -51,7 +51,6 @@ what is particular to files:
 from __future__ import annotations
 
 import codecs
-import csv
 import io
 import json
 import math
@@ -72,6 +71,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm_project.errors import NotPermitted, ValidationFailed
+from crm_project.exports import CsvWriter
 
 from . import bulk, services
 from .models import Customer, Holding
@@ -315,6 +315,7 @@ class Table:
     bad_lines: dict[int, tuple[int, int]] = field(default_factory=dict)  # line → (expected, saw)
     duplicates: dict[int, str] = field(default_factory=dict)  # line → reason
     frame: pd.DataFrame | None = None  # xlsx only: the whole sheet
+    header: list[str] = field(default_factory=list)  # the first row as in the file
 
     @property
     def rows_total(self) -> int:
@@ -343,13 +344,14 @@ class Table:
                 position += len(chunk)
                 yield p + 2 + np.searchsorted(kept_before_bad, p, side="right"), chunk
 
-    def chunks(self, chunk_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, pd.DataFrame]]:
-        """(line numbers, status of each, frame with API column names) for every parsed, non-blank record."""
+    def chunks(self, chunk_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, pd.DataFrame, pd.DataFrame]]:
+        """(line numbers, status of each, frame with API column names, frame of every column as in the file) for
+        every parsed, non-blank record."""
         for lines, raw in self.raw_chunks(chunk_size):
             status = self.status[lines - 2]
             keep = status != _BLANK
             frame = raw.loc[keep, list(self.columns)].rename(columns=self.columns).astype(object)
-            yield lines[keep], status[keep], frame.reset_index(drop=True)
+            yield lines[keep], status[keep], frame.reset_index(drop=True), raw.loc[keep].reset_index(drop=True)
 
 
 def _header_mapping(table: Table, header: list) -> None:
@@ -436,6 +438,7 @@ def _scan_csv(table: Table, chunk_size: int, limits: Limits) -> None:
     if len(header_values) > limits.columns:
         raise _too_many_columns(limits, len(header_values))
     table.n_columns = len(header_values)
+    table.header = ["" if v is None else str(v) for v in header_values]
     _header_mapping(table, header_values)
 
     key_positions = [p for p, name in table.columns.items() if name in KEY_COLUMNS[table.kind]]
@@ -596,7 +599,8 @@ def _scan_xlsx(table: Table, limits: Limits) -> None:
     width = max(map(len, rows))
     frame = pd.DataFrame([row + [""] * (width - len(row)) for row in rows], dtype=object)
     table.n_columns = frame.shape[1]
-    _header_mapping(table, list(frame.iloc[0]))
+    table.header = list(frame.iloc[0])
+    _header_mapping(table, table.header)
     data = frame.iloc[1:].reset_index(drop=True)
     data.columns = list(range(table.n_columns))
     table.frame = data
@@ -671,25 +675,31 @@ def _blank_to_missing(frame: pd.DataFrame, kind: str) -> tuple[pd.DataFrame, dic
 
 
 class _Rejects:
-    """Counts rejected records, keeps the first few, streams every error to an optional CSV writer."""
+    """Counts rejected records, keeps the first few, and writes every rejected record to an optional CSV file
+    (through the safe writer, ``crm_project.exports``) as it was in the uploaded file — the same header and
+    columns, so it can be fixed and uploaded again — followed by the line, the fields and the reasons (a record
+    rejected for several fields is one row). A line that could not be read (too many values) has empty columns."""
 
-    def __init__(self, kind: str, out, keep: int):
-        self.kind, self.keep = kind, keep
+    def __init__(self, kind: str, out, keep: int, header: list[str]):
+        self.kind, self.keep, self.width = kind, keep, len(header)
         self.kept: list[dict] = []
         self.kept_lines: set[int] = set()
-        self.writer = csv.writer(out) if out is not None else None
+        self.writer = CsvWriter(out) if out is not None else None
         if self.writer:
-            self.writer.writerow(["line", *KEY_COLUMNS[kind], "field", "reason"])
+            self.writer.writerow([*header, _("line"), _("field"), _("reason")])
 
     def add(self, line: int, key: dict, field_name: str, reason: str) -> None:
         line, reason = int(line), truncate(str(reason))  # a reason may quote the value: cut long ones
         key = {k: truncate(v) for k, v in key.items()}
-        if self.writer:
-            self.writer.writerow([line, *[("" if key.get(k) is None else key.get(k)) for k in KEY_COLUMNS[self.kind]],
-                                  field_name, reason])
         if line in self.kept_lines or len(self.kept_lines) < self.keep:
             self.kept_lines.add(line)
             self.kept.append({"line": line, "key": key, "field": field_name, "reason": reason})
+
+    def write(self, line: int, values: list | None, errors: list[tuple[str, str]]) -> None:
+        if self.writer:
+            values = list(values) if values is not None else [""] * self.width
+            self.writer.writerow([*values, line, "; ".join(dict.fromkeys(f for f, _r in errors)),
+                                  "; ".join(truncate(str(r)) for _f, r in errors)])
 
 
 def _key_text(value):
@@ -764,7 +774,8 @@ def import_file(path, *, kind: str, actor, today: date, dry_run: bool = False, c
                 initial_load: bool | None = None, limits: Limits | None = None) -> ImportResult:
     """Import a customers / snapshots / holdings file through the bulk pipeline; see the module docstring.
 
-    ``rejects_out``: a text file receiving every error as CSV (line, key columns, field, reason).
+    ``rejects_out``: a text file receiving every rejected record as CSV: its columns as in the file, then line,
+    fields and reasons (``_Rejects``).
     ``on_progress(rows_done, rows_total)`` is called after every chunk. ``initial_load``: None decides by
     itself (a large customers file into an empty table), False never, True whenever the table is empty.
     Raises ``ImportFileError`` (nothing written) when the file as a whole cannot be imported,
@@ -777,7 +788,7 @@ def import_file(path, *, kind: str, actor, today: date, dry_run: bool = False, c
     result = ImportResult(kind=kind, dry_run=dry_run, file_format=table.file_format,
                           encoding={"utf-8-sig": "UTF-8", "gb18030": "GB18030"}.get(table.encoding, ""),
                           rows_total=table.rows_total, warnings=list(table.warnings))
-    rejects = _Rejects(kind, rejects_out, keep_errors)
+    rejects = _Rejects(kind, rejects_out, keep_errors, table.header)
     key_field = KEY_COLUMNS[kind][-1]
 
     bad_lines = sorted(table.bad_lines)
@@ -795,14 +806,24 @@ def import_file(path, *, kind: str, actor, today: date, dry_run: bool = False, c
         result.rows_done += len(entries)
         return entries
 
-    def report(entries: list[tuple]) -> None:
-        for entry in sorted(entries, key=lambda e: e[0]):  # stable: a record's errors keep their order
+    def report(entries: list[tuple], lines=None, raw: pd.DataFrame | None = None) -> None:
+        entries = sorted(entries, key=lambda e: e[0])  # stable: a record's errors keep their order
+        for entry in entries:
             rejects.add(*entry)
+        by_line: dict[int, list[tuple[str, str]]] = {}
+        for line, _key, name, reason in entries:
+            by_line.setdefault(int(line), []).append((name, reason))
+        for line, errors in by_line.items():
+            at = int(np.searchsorted(lines, line)) if lines is not None and len(lines) else -1
+            values = (None if at < 0 or at >= len(lines) or lines[at] != line else
+                      ["" if v is None or (isinstance(v, float) and math.isnan(v)) else v
+                       for v in raw.iloc[at].tolist()])
+            rejects.write(line, values, errors)
         if on_progress is not None:
             on_progress(result.rows_done, result.rows_total)
 
     def run(loader=None):
-        for lines, status, frame in table.chunks(chunk_size):
+        for lines, status, frame, raw in table.chunks(chunk_size):
             if not len(lines):
                 continue
             entries = malformed(int(lines[-1]))
@@ -834,7 +855,7 @@ def import_file(path, *, kind: str, actor, today: date, dry_run: bool = False, c
                 entries.extend((int(good_lines[e["index"]]), e["key"], e["field"], e["reason"])
                                for e in batch.errors)
             result.rows_done += len(lines)
-            report(entries)
+            report(entries, lines, raw)
         if bad_lines:  # malformed lines after the last record
             report(malformed(None))
 

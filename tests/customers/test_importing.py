@@ -259,8 +259,10 @@ def test_bad_rows_are_reported_with_line_numbers_and_good_rows_are_stored(world,
     assert set(Customer.objects.filter(cif__in=["OK1", "OK2", "BAD1", "BAD2", "BAD3", "BAD4"])
                .values_list("cif", flat=True)) == {"OK1", "OK2"}
     lines = list(csv.reader(io.StringIO(rejects.getvalue())))
-    assert lines[0] == ["line", "cif", "field", "reason"]
-    assert [r[0] for r in lines[1:]] == ["3", "5", "6", "7", "8"]
+    assert lines[0][-3:] == ["line", "field", "reason"]
+    assert [r[-3] for r in lines[1:]] == ["3", "5", "6", "7", "8"]
+    assert lines[1][:-3] == ["BAD1", "乙", "B1", "12345", ""]  # the record as it was in the file
+    assert lines[4][:-3] == [""] * (len(lines[0]) - 3)  # a line that could not be read: its reason only
 
 
 @pytest.mark.parametrize("chunk_size", [2, 100])
@@ -412,7 +414,7 @@ def test_import_customers_command(world, tmp_path):
     assert "3 created, 0 updated, 0 unchanged, 1 rejected" in text
     assert "4 / 4 rows (100%)" in text and "as ho_user" in text
     assert "line 5 X: name" in err.getvalue()
-    assert rejects.read_text(encoding="utf-8-sig").splitlines()[1].startswith("5,X,name,")
+    assert rejects.read_text(encoding="utf-8-sig").splitlines()[1].startswith("X,,B1,,,5,name,")
     assert Customer.objects.filter(cif__startswith="IMP").count() == 3
 
 
@@ -469,7 +471,8 @@ def test_job_runs_once_and_writes_rejects_file(world, media):
     assert job.started_at == now and job.finished_at >= now
     assert job.errors_preview[0]["line"] == 5
     rows = list(csv.reader(io.StringIO(job.rejects_file.read().decode("utf-8-sig"))))
-    assert rows[1][:3] == ["5", "BAD", "name"]
+    assert rows[0] == [*CUSTOMER_HEADER, "line", "field", "reason"]
+    assert rows[1][:-1] == ["BAD", "", "B1", "", "", "5", "name"]
     # A done job is not run again.
     Customer.objects.filter(cif__startswith="IMP").delete()
     again = import_jobs.import_job_run(job.pk, now=now)
@@ -598,7 +601,8 @@ def test_upload_preview_apply_done(world, hq, inline_tasks, django_capture_on_co
     download = hq.get(reverse("customers:import-rejects", args=[job.pk]))
     assert download.status_code == 200 and "attachment" in download["Content-Disposition"]
     body = b"".join(download.streaming_content).decode("utf-8-sig")
-    assert body.splitlines()[1].startswith("3,P2,mobile,")
+    assert body.splitlines()[0].startswith("客户号,客户名称,所属机构,手机号,line,field,reason")
+    assert body.splitlines()[1].startswith("P2,乙,B1,123,3,mobile,")
     # The preview now links to its import instead of offering to apply again.
     html = hq.get(reverse("customers:import-job", args=[preview.pk])).content.decode()
     assert 'data-testid="applied-link"' in html
@@ -945,3 +949,34 @@ def test_job_whose_first_load_fails_says_nothing_was_written(empty_customers, me
     job = import_jobs.import_job_run(job, now=dt.datetime(2026, 11, 22, 2, 0, tzinfo=dt.UTC), size=5)
     assert job.status == ImportStatus.FAILED and "Nothing was written" in job.error
     assert Customer.objects.count() == 0
+
+
+def test_rejected_rows_file_can_be_fixed_and_uploaded_again(world, tmp_path):
+    """Issue 9 item 5: the rejected-rows file holds the record as uploaded (same header and columns) plus line,
+    fields and reasons; fixing the cell and uploading the file imports the record (the extra columns are
+    ignored with a warning). Cells that a spreadsheet would run as formulas are written neutralised."""
+    header = ["客户号", "客户名称", "所属机构", "手机号", "地址"]
+    path = write_csv(tmp_path / "c.csv", header, [
+        ["R1", "甲", "B1", "13912345678", "福州"],
+        ["R2", "乙", "B1", "12345", "=HYPERLINK(\"http://x\")"],  # rejected: the mobile
+        ["R3", "丙", "NOPE", "", "-2+3"],  # rejected: the branch
+    ])
+    with open(tmp_path / "rejects.csv", "w", encoding="utf-8-sig", newline="") as out:
+        result = run(path, world, rejects_out=out)
+    assert (result.created, result.rejected) == (1, 2)
+    text = (tmp_path / "rejects.csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == [*header, "line", "field", "reason"]
+    assert rows[1][:6] == ["R2", "乙", "B1", "12345", "'=HYPERLINK(\"http://x\")", "3"] and rows[1][6] == "mobile"
+    assert rows[2][:6] == ["R3", "丙", "NOPE", "", "'-2+3", "4"] and rows[2][6] == "branch"
+    # Fix the two cells in the file, as a user would in a spreadsheet, and upload it again.
+    rows[1][3], rows[2][2] = "13900001111", "B1"
+    fixed = tmp_path / "fixed.csv"
+    with open(fixed, "w", encoding="utf-8-sig", newline="") as f:
+        csv.writer(f).writerows(rows)
+    again = run(fixed, world)
+    assert (again.created, again.rejected) == (2, 0)
+    assert any("line" in w and "reason" in w for w in again.warnings)  # the reason columns are ignored
+    r2 = Customer.objects.get(cif="R2")
+    assert (r2.name, r2.mobile, r2.branch.code) == ("乙", "13900001111", "B1")
+    assert r2.address == "'=HYPERLINK(\"http://x\")"  # stored as text, as written; never a formula
