@@ -8,8 +8,8 @@ what is particular to files:
 * **Formats and encodings.** ``.csv`` in UTF-8 (with or without BOM) or GBK/GB18030 (detected: the
   whole file is decoded once as UTF-8; if that fails it must decode as GB18030; otherwise the file is
   refused with the line of the first bad byte), with ``,`` (or tab, ``;``, ``|``, guessed from the
-  header) as separator; ``.xlsx`` (first sheet, read whole through openpyxl: slower and bigger in
-  memory than CSV, so a warning suggests CSV for large files).
+  header) as separator; ``.xlsx`` (first sheet, streamed through openpyxl's read-only reader but kept whole in
+  memory: slower and bigger than CSV, so a warning suggests CSV for large files).
 * **Headers.** The first row names the columns with the API field names (``cif``, ``name``, ``period``,
   ``account_no``…; case and surrounding spaces do not matter) or with the Chinese headers a bank uses
   (``HEADER_ALIASES``). A missing key column (``cif``; ``period`` for snapshots; ``account_no`` for
@@ -22,6 +22,16 @@ what is particular to files:
   matter): it clears the text fields that may be blank (mobile, ID type and number, address, email,
   notes…, as ``""`` does in the API) and the tags; in a field that cannot be empty (name, branch, dates,
   amounts, yes/no…) the marker is an error on that record. Tags are separated by ``;`` in a cell.
+* **Neutralised formulas.** The files the CRM writes (``crm_project.exports``) put a ``'`` before text that a
+  spreadsheet would run as a formula (``=…``, ``+…``, ``-…``, ``@…``); such a cell read back (a fixed
+  rejected-rows file) loses that ``'`` again, so the value is stored as it was.
+* **Rejected rows** go to a CSV file with the file's own header and columns, then line, fields and reasons: it
+  can be fixed and uploaded again (the three extra columns are ignored, with a warning).
+* **Limits** (``Limits``, settings ``CRM_IMPORT_MAX_*``) are checked while the file is read, never taken from
+  what the file says about itself: rows, columns, the length of a line (or of a sheet row), the cells of a
+  sheet counted as they are read (its ``<dimension>`` tag is ignored) and the unpacked size of an .xlsx (the
+  sizes its zip directory declares, and the bytes really unpacked: a zip bomb). A file over a limit is refused
+  as a whole with a message saying which.
 * **Line numbers.** Errors name the record's line in the file, the header being line 1 (this is the
   physical line unless a quoted value spans lines). Blank lines are skipped silently.
 * **Malformed lines.** A line with more values than the header has columns (an unquoted separator,
@@ -34,6 +44,9 @@ what is particular to files:
 * **Dry run.** The whole file runs inside one transaction that is rolled back at the end, so later
   chunks see what earlier ones created (snapshots of customers created earlier in the same file) and
   the counts are those a real run would give. Note that a dry run holds its row locks until it ends.
+  Before the rollback, the profile-history rows the run wrote (old → new per field) are read back and
+  summarised (``changes_summary``): changed customers per field, those changing an identity field (name,
+  ID, mobile) flagged apart, and the first changed records with sensitive values masked.
 * **Real run.** Each chunk is its own transaction: good rows are committed chunk by chunk and never
   lost if a later chunk fails; running the same file again is safe (every record is keyed, so what
   was applied comes back as unchanged).
@@ -71,7 +84,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm_project.errors import NotPermitted, ValidationFailed
-from crm_project.exports import CsvWriter
+from crm_project.exports import FORMULA_START, CsvWriter
 
 from . import bulk, services
 from .models import Customer, Holding
@@ -639,6 +652,9 @@ def open_table(path, *, kind: str, chunk_size: int = CHUNK_SIZE, limits: Limits 
 # --------------------------------------------------------------------------------------------------
 # Importing
 # --------------------------------------------------------------------------------------------------
+_SPECIAL_FIRST = ("<", "'")
+
+
 def _is_clear_marker(value) -> bool:
     return isinstance(value, str) and value.strip().lower() in CLEAR_MARKERS
 
@@ -652,17 +668,23 @@ def _blank_to_missing(frame: pd.DataFrame, kind: str) -> tuple[pd.DataFrame, dic
         values = frame[c].to_numpy(dtype=object)
         if set(map(type, values)) <= {str}:  # a CSV column: C-level passes
             empty = (values == "") | np.fromiter(map(str.isspace, values), dtype=bool, count=len(values))
-            # the marker starts with "<" (after spaces): one cheap test before the exact one
-            maybe = np.fromiter((v.lstrip()[:1] == "<" for v in values), dtype=bool, count=len(values))
+            # the marker starts with "<" (after spaces), a neutralised formula with "'": one cheap test first
+            maybe = np.fromiter((v.lstrip()[:1] in _SPECIAL_FIRST for v in values), dtype=bool, count=len(values))
         else:
             empty = bulk._missing(values) | np.fromiter(
                 (isinstance(v, str) and (not v or v.isspace()) for v in values), dtype=bool, count=len(values))
             maybe = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=len(values))
         marker = np.zeros(len(values), dtype=bool)
+        unquoted = {}
         for i in np.flatnonzero(maybe):
-            marker[i] = _is_clear_marker(values[i])
-        if empty.any() or marker.any():
+            v = values[i]
+            marker[i] = _is_clear_marker(v)
+            if v[:1] == "'" and v[1:2] and v[1:2] in FORMULA_START:
+                unquoted[i] = v[1:]  # written neutralised by our own writer (a rejected-rows file): as it was
+        if empty.any() or marker.any() or unquoted:
             values = values.copy()
+            for i, v in unquoted.items():
+                values[i] = v
             values[empty] = None
             if c in clearable:
                 values[marker] = ""

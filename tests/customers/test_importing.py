@@ -979,4 +979,5 @@ def test_rejected_rows_file_can_be_fixed_and_uploaded_again(world, tmp_path):
     assert any("line" in w and "reason" in w for w in again.warnings)  # the reason columns are ignored
     r2 = Customer.objects.get(cif="R2")
     assert (r2.name, r2.mobile, r2.branch.code) == ("乙", "13900001111", "B1")
-    assert r2.address == "'=HYPERLINK(\"http://x\")"  # stored as text, as written; never a formula
+    assert r2.address == "=HYPERLINK(\"http://x\")"  # as it was: the writer's ' is taken off again
+    assert Customer.objects.get(cif="R3").address == "-2+3"
