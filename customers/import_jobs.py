@@ -12,8 +12,13 @@ Progress must be visible to the page (another connection) while the import runs:
 
 Running a job twice is safe: a job holds a PostgreSQL advisory lock (per session, so released even if
 the worker dies) while it runs; a second delivery of the task while it runs returns at once, a done or
-failed job is not run again, and a job left "running" by a dead worker is run again from the start
-(the upserts are keyed, so what was already applied comes back as unchanged).
+failed job is not run again, and a job left "running" by a dead worker and delivered again is run again
+from the start (the upserts are keyed, so what was already applied comes back as unchanged).
+
+No job stays "running" forever: the worker writes a heartbeat with every progress update, and a beat task
+(``import_jobs_sweep``, every 5 minutes) marks failed, with the time the worker stopped responding, every
+started job without a heartbeat for ``CRM_IMPORT_HEARTBEAT_TIMEOUT_MINUTES`` (a killed worker, a lost
+database connection). Previews run here too, never in the web request: reading a file is unbounded work.
 """
 
 from __future__ import annotations

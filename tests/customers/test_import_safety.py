@@ -326,3 +326,8 @@ def test_long_echoed_values_are_cut_on_the_job_page_and_in_the_rejects_file(worl
     rejects = job.rejects_file.read().decode("utf-8-sig")
     for row in csv.reader(io.StringIO(rejects)):
         assert all(len(cell) <= 200 for cell in row[-1:])  # the reason
+
+
+def test_the_import_page_documents_the_clear_marker(hq):
+    html = hq.get(reverse("customers:import")).content.decode()
+    assert "空单元格保留原值" in html and "&lt;clear&gt;" in html and "&lt;清空&gt;" in html  # the user's language

@@ -430,6 +430,16 @@ def test_import_commands_dry_run_and_other_kinds(world, tmp_path):
     assert Holding.objects.filter(account_no="ACC-1", customer=world.c_rm).exists()
 
 
+def test_import_command_dry_run_shows_what_would_change(world, tmp_path):
+    Customer.objects.filter(pk=world.c_rm.pk).update(mobile="13912345678")
+    path = write_csv(tmp_path / "c.csv", ["cif", "mobile", "address"], [[world.c_rm.cif, "13800001111", "新址"]])
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import_customers", str(path), "--dry-run", stdout=out, stderr=err)
+    assert "Would change 1 customers: address 1, mobile 1." in out.getvalue()
+    assert f"{world.c_rm.cif}: " in out.getvalue() and "139****5678 → 138****1111" in out.getvalue()
+    assert "13800001111" not in out.getvalue() and "1 would get a new name, ID or mobile" in err.getvalue()
+
+
 def test_import_command_errors(world, tmp_path):
     missing = write_csv(tmp_path / "m.csv", ["name"], [["x"]])
     with pytest.raises(CommandError, match="cif"):
