@@ -668,8 +668,11 @@ def _blank_to_missing(frame: pd.DataFrame, kind: str) -> tuple[pd.DataFrame, dic
         values = frame[c].to_numpy(dtype=object)
         if set(map(type, values)) <= {str}:  # a CSV column: C-level passes
             empty = (values == "") | np.fromiter(map(str.isspace, values), dtype=bool, count=len(values))
-            # the marker starts with "<" (after spaces), a neutralised formula with "'": one cheap test first
-            maybe = np.fromiter((v.lstrip()[:1] in _SPECIAL_FIRST for v in values), dtype=bool, count=len(values))
+            # the marker starts with "<" (after spaces), a neutralised formula with "'": one C-level pass over the
+            # column's text first (the usual column has neither), the per-value test only if needed
+            joined = "".join(values)
+            maybe = (np.fromiter((v.lstrip()[:1] in _SPECIAL_FIRST for v in values), dtype=bool, count=len(values))
+                     if "<" in joined or "'" in joined else np.zeros(len(values), dtype=bool))
         else:
             empty = bulk._missing(values) | np.fromiter(
                 (isinstance(v, str) and (not v or v.isspace()) for v in values), dtype=bool, count=len(values))
