@@ -233,7 +233,7 @@ def test_file_limit_errors_fail_the_job_with_the_message(world, hq, settings, mo
         hq.post(reverse("customers:import"), {"kind": "customers", "file": SimpleUploadedFile(
             "c.csv", b"cif,name\nA1," + b"x" * 2000 + b"\n")})
     job = ImportJob.objects.get()
-    assert job.status == ImportStatus.FAILED and "Line 2 is longer than 1 KB" in job.error
+    assert job.status == ImportStatus.FAILED and "第 2 行超过 1 KB" in job.error  # the user's language
 
 
 # --------------------------------------------------------------------------------------------------
