@@ -331,3 +331,44 @@ def test_long_echoed_values_are_cut_on_the_job_page_and_in_the_rejects_file(worl
 def test_the_import_page_documents_the_clear_marker(hq):
     html = hq.get(reverse("customers:import")).content.decode()
     assert "空单元格保留原值" in html and "&lt;clear&gt;" in html and "&lt;清空&gt;" in html  # the user's language
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_whose_database_connection_died_is_failed_by_the_sweeper(world_tx, monkeypatch, settings):
+    """The worker's connection is terminated in the middle of a run (as a database restart or a network cut would):
+    the job cannot even record its failure and stays "running"; the sweeper marks it failed with the reason."""
+    from django import db
+    from django.db import connection, connections
+
+    settings.CRM_IMPORT_HEARTBEAT_TIMEOUT_MINUTES = 10
+    original = import_jobs._Progress.__call__
+    calls = []
+
+    def progress_then_cut(self, done, total):
+        original(self, done, total)
+        calls.append(done)
+        if len(calls) == 1:
+            killer = connections.create_connection("default")
+            try:
+                with killer.cursor() as cur:
+                    cur.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+            finally:
+                killer.close()
+
+    monkeypatch.setattr(import_jobs._Progress, "__call__", progress_then_cut)
+    content = b"cif,name,branch\n" + b"".join(f"X{i},n,B1\n".encode() for i in range(6))
+    job = import_jobs.import_job_create(actor=world_tx.ho_user, kind="customers",
+                                        upload=SimpleUploadedFile("c.csv", content), dry_run=False)
+    with time_machine.travel(NOW, tick=False), pytest.raises(db.Error):  # OperationalError or InterfaceError
+        import_jobs.import_job_run(job, now=NOW, size=2)
+    connection.close()
+    job.refresh_from_db()
+    assert job.status == ImportStatus.RUNNING and job.heartbeat_at == NOW  # what the dead worker left
+    with time_machine.travel(NOW + dt.timedelta(minutes=11), tick=False):
+        assert import_jobs_sweep.run() == [job.pk]
+    job.refresh_from_db()
+    assert job.status == ImportStatus.FAILED and "stopped responding" in job.error
+    html_client = Client()
+    html_client.force_login(world_tx.ho_user)
+    html = html_client.get(reverse("customers:import-job", args=[job.pk])).content.decode()
+    assert 'data-testid="job-error"' in html and 'hx-trigger="every 1s"' not in html  # the page stops polling
