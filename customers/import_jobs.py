@@ -12,8 +12,13 @@ Progress must be visible to the page (another connection) while the import runs:
 
 Running a job twice is safe: a job holds a PostgreSQL advisory lock (per session, so released even if
 the worker dies) while it runs; a second delivery of the task while it runs returns at once, a done or
-failed job is not run again, and a job left "running" by a dead worker is run again from the start
-(the upserts are keyed, so what was already applied comes back as unchanged).
+failed job is not run again, and a job left "running" by a dead worker and delivered again is run again
+from the start (the upserts are keyed, so what was already applied comes back as unchanged).
+
+No job stays "running" forever: the worker writes a heartbeat with every progress update, and a beat task
+(``import_jobs_sweep``, every 5 minutes) marks failed, with the time the worker stopped responding, every
+started job without a heartbeat for ``CRM_IMPORT_HEARTBEAT_TIMEOUT_MINUTES`` (a killed worker, a lost
+database connection). Previews run here too, never in the web request: reading a file is unbounded work.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -46,9 +52,9 @@ def upload_limit_bytes() -> int:
     return getattr(settings, "CRM_IMPORT_MAX_UPLOAD_MB", 300) * 1024 * 1024
 
 
-def sync_preview_rows() -> int:
-    """Dry runs of files up to this many rows run in the request; larger ones as a background job."""
-    return getattr(settings, "CRM_IMPORT_SYNC_PREVIEW_ROWS", 20_000)
+def heartbeat_timeout() -> timedelta:
+    """A running job whose worker gave no sign of life for this long is marked failed by the sweeper."""
+    return timedelta(minutes=getattr(settings, "CRM_IMPORT_HEARTBEAT_TIMEOUT_MINUTES", 10))
 
 
 def chunk_size() -> int:
@@ -111,8 +117,9 @@ class _Progress:
         self.side = None
 
     def __call__(self, rows_done: int, rows_total: int | None) -> None:
-        sql = "UPDATE customers_importjob SET rows_done = %s, rows_total = %s WHERE id = %s"
-        params = [rows_done, rows_total, self.job_id]
+        # The heartbeat goes with the progress: the sweeper (import_jobs_sweep) fails jobs whose heartbeat stopped.
+        sql = "UPDATE customers_importjob SET rows_done = %s, rows_total = %s, heartbeat_at = %s WHERE id = %s"
+        params = [rows_done, rows_total, timezone.now(), self.job_id]
         if connection.in_atomic_block:
             if self.side is None:
                 self.side = connections.create_connection(DEFAULT_DB_ALIAS)
@@ -150,9 +157,9 @@ def import_job_run(job: ImportJob | int, *, now, size: int | None = None) -> Imp
         if job.status in (ImportStatus.DONE, ImportStatus.FAILED):
             return job
         started = time.monotonic()
-        job.status, job.started_at, job.finished_at = ImportStatus.RUNNING, now, None
+        job.status, job.started_at, job.finished_at, job.heartbeat_at = ImportStatus.RUNNING, now, None, now
         job.rows_done = job.created = job.updated = job.unchanged = job.rejected = 0
-        job.errors_preview, job.warnings, job.error = [], [], ""
+        job.errors_preview, job.warnings, job.error, job.changes_preview = [], [], "", {}
         job.save()
         try:
             _run(job, now=now, size=size or chunk_size(), progress=progress)
@@ -205,6 +212,30 @@ def _run(job: ImportJob, *, now, size: int, progress: _Progress) -> None:
                                                              result.rejected)
     job.errors_preview = result.errors
     job.warnings = result.warnings
+    job.changes_preview = result.changes
+
+
+def import_jobs_sweep(*, now) -> list[int]:
+    """Mark failed, with the reason, the started jobs whose worker gave no sign of life (no heartbeat, see
+    ``_Progress``) for ``CRM_IMPORT_HEARTBEAT_TIMEOUT_MINUTES``: a worker killed, or its database connection
+    lost, leaves its job "running"; this makes sure no job stays so forever. Run every few minutes by beat.
+    Each job is marked by one conditional UPDATE, so a heartbeat arriving meanwhile wins. Returns the ids."""
+    cutoff = now - heartbeat_timeout()
+    started = Q(status__in=[ImportStatus.RUNNING, ImportStatus.PENDING], started_at__isnull=False)
+    stale = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    failed = []
+    for job in ImportJob.objects.filter(started & stale).order_by("id"):
+        last = job.heartbeat_at or job.started_at
+        reason = _("The worker stopped responding at %(time)s (no sign of life for %(minutes)d minutes): the job "
+                   "was stopped.") % {"time": timezone.localtime(last).strftime("%Y-%m-%d %H:%M:%S"),
+                                       "minutes": int(heartbeat_timeout().total_seconds() // 60)}
+        reason += " " + (_("Upload the file again to check it.") if job.dry_run else
+                         _("Rows before it may have been applied; importing the file again is safe."))
+        if ImportJob.objects.filter(started & stale, pk=job.pk).update(
+                status=ImportStatus.FAILED, error=reason, finished_at=now):
+            logger.warning("import job %s: worker stopped responding at %s; marked failed", job.pk, last)
+            failed.append(job.pk)
+    return failed
 
 
 def import_files_purge(*, now) -> dict:

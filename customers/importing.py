@@ -8,17 +8,30 @@ what is particular to files:
 * **Formats and encodings.** ``.csv`` in UTF-8 (with or without BOM) or GBK/GB18030 (detected: the
   whole file is decoded once as UTF-8; if that fails it must decode as GB18030; otherwise the file is
   refused with the line of the first bad byte), with ``,`` (or tab, ``;``, ``|``, guessed from the
-  header) as separator; ``.xlsx`` (first sheet, read whole through openpyxl: slower and bigger in
-  memory than CSV, so a warning suggests CSV for large files).
+  header) as separator; ``.xlsx`` (first sheet, streamed through openpyxl's read-only reader but kept whole in
+  memory: slower and bigger than CSV, so a warning suggests CSV for large files).
 * **Headers.** The first row names the columns with the API field names (``cif``, ``name``, ``period``,
   ``account_no``…; case and surrounding spaces do not matter) or with the Chinese headers a bank uses
   (``HEADER_ALIASES``). A missing key column (``cif``; ``period`` for snapshots; ``account_no`` for
   holdings) or two columns naming the same field is a file-level error, raised before anything is
   written. **Unknown columns are reported once, as a file-level warning, and ignored** (rather than
   one "Unknown field" error on every record, which would reject the whole file for one stray column).
-* **Empty cells** mean "not provided" (the stored value is kept) for every field except the text
-  fields that may be blank (address, email, notes…), where an empty cell clears the value, as ``""``
-  does in the API. Tags are "not provided" when empty; in a cell they are separated by ``;``.
+* **Empty cells** (or cells of spaces only) mean "not provided": the stored value is kept, in every
+  column, as ``null`` does in the API. An import never erases what it does not mention. **To clear a
+  value**, the cell holds exactly the marker ``<clear>`` (or ``<清空>``; case and surrounding spaces do not
+  matter): it clears the text fields that may be blank (mobile, ID type and number, address, email,
+  notes…, as ``""`` does in the API) and the tags; in a field that cannot be empty (name, branch, dates,
+  amounts, yes/no…) the marker is an error on that record. Tags are separated by ``;`` in a cell.
+* **Neutralised formulas.** The files the CRM writes (``crm_project.exports``) put a ``'`` before text that a
+  spreadsheet would run as a formula (``=…``, ``+…``, ``-…``, ``@…``); such a cell read back (a fixed
+  rejected-rows file) loses that ``'`` again, so the value is stored as it was.
+* **Rejected rows** go to a CSV file with the file's own header and columns, then line, fields and reasons: it
+  can be fixed and uploaded again (the three extra columns are ignored, with a warning).
+* **Limits** (``Limits``, settings ``CRM_IMPORT_MAX_*``) are checked while the file is read, never taken from
+  what the file says about itself: rows, columns, the length of a line (or of a sheet row), the cells of a
+  sheet counted as they are read (its ``<dimension>`` tag is ignored) and the unpacked size of an .xlsx (the
+  sizes its zip directory declares, and the bytes really unpacked: a zip bomb). A file over a limit is refused
+  as a whole with a message saying which.
 * **Line numbers.** Errors name the record's line in the file, the header being line 1 (this is the
   physical line unless a quoted value spans lines). Blank lines are skipped silently.
 * **Malformed lines.** A line with more values than the header has columns (an unquoted separator,
@@ -31,6 +44,9 @@ what is particular to files:
 * **Dry run.** The whole file runs inside one transaction that is rolled back at the end, so later
   chunks see what earlier ones created (snapshots of customers created earlier in the same file) and
   the counts are those a real run would give. Note that a dry run holds its row locks until it ends.
+  Before the rollback, the profile-history rows the run wrote (old → new per field) are read back and
+  summarised (``changes_summary``): changed customers per field, those changing an identity field (name,
+  ID, mobile) flagged apart, and the first changed records with sensitive values masked.
 * **Real run.** Each chunk is its own transaction: good rows are committed chunk by chunk and never
   lost if a later chunk fails; running the same file again is safe (every record is keyed, so what
   was applied comes back as unchanged).
@@ -48,11 +64,13 @@ what is particular to files:
 from __future__ import annotations
 
 import codecs
-import csv
+import io
+import json
 import math
 import re
 import time
 import warnings
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -66,6 +84,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm_project.errors import NotPermitted, ValidationFailed
+from crm_project.exports import FORMULA_START, CsvWriter
 
 from . import bulk, services
 from .models import Customer, Holding
@@ -82,9 +101,11 @@ ERRORS_KEPT = 20  # rejected records kept in memory for a preview; all of them g
 INITIAL_LOAD_MIN_ROWS = 50_000  # below this, dropping and rebuilding the indexes costs more than it saves
 INITIAL_LOAD_TABLES = {"customers": ["customers_customer", "customers_customerchange"]}
 
-# Text fields where an empty cell clears the stored value; in every other column it means "not provided".
-CLEARABLE_TEXT = {
-    "customers": {n for n in bulk.CUSTOMER_TEXT if n != "cif" and Customer._meta.get_field(n).blank},
+# A cell holding exactly one of these (case and surrounding spaces ignored) clears the field; an empty cell keeps it.
+CLEAR_MARKERS = frozenset({"<clear>", "<清空>"})
+# Fields the clear marker may clear: text that may be blank, and the tags.
+CLEARABLE = {
+    "customers": {n for n in bulk.CUSTOMER_TEXT if n != "cif" and Customer._meta.get_field(n).blank} | {"tags"},
     "snapshots": set(),
     "holdings": {n for n in bulk.HOLDING_TEXT if Holding._meta.get_field(n).blank},
 }
@@ -159,16 +180,78 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     initial_load: bool = False
+    changes: dict = field(default_factory=dict)  # a dry run of customers: what it would change (changes_summary)
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("kind", "dry_run", "file_format", "encoding", "rows_total",
                                               "rows_done", "created", "updated", "unchanged", "rejected",
-                                              "errors", "warnings", "seconds", "initial_load")}
+                                              "errors", "warnings", "seconds", "initial_load",
+                                              "changes")}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a file may hold, checked while it is read (never taken from what the file says about itself: an
+    xlsx's ``<dimension>`` tag or its zip directory can lie). Each is a setting; see README."""
+
+    rows: int = 2_000_000  # CRM_IMPORT_MAX_ROWS: data rows
+    columns: int = 200  # CRM_IMPORT_MAX_COLUMNS
+    line_bytes: int = 64 * 1024  # CRM_IMPORT_MAX_LINE_KB: one line of a CSV file, one row of a sheet (characters)
+    cells: int = 10_000_000  # CRM_IMPORT_MAX_XLSX_CELLS: cells of an Excel sheet, counted as they are read
+    unzipped_bytes: int = 1024 * 1024 * 1024  # CRM_IMPORT_MAX_UNZIPPED_MB: an .xlsx is a zip; its unpacked size
+
+    @classmethod
+    def from_settings(cls) -> Limits:
+        from django.conf import settings
+
+        d = cls()
+        return cls(rows=getattr(settings, "CRM_IMPORT_MAX_ROWS", d.rows),
+                   columns=getattr(settings, "CRM_IMPORT_MAX_COLUMNS", d.columns),
+                   line_bytes=getattr(settings, "CRM_IMPORT_MAX_LINE_KB", d.line_bytes // 1024) * 1024,
+                   cells=getattr(settings, "CRM_IMPORT_MAX_XLSX_CELLS", d.cells),
+                   unzipped_bytes=getattr(settings, "CRM_IMPORT_MAX_UNZIPPED_MB", d.unzipped_bytes >> 20) << 20)
+
+
+def _too_many_rows(limits: Limits) -> ImportFileError:
+    return ImportFileError(_("The file has more than %(limit)d data rows: import it in parts of at most %(limit)d "
+                             "rows.") % {"limit": limits.rows})
+
+
+def _too_many_columns(limits: Limits, n: int) -> ImportFileError:
+    return ImportFileError(_("The file has %(n)d columns; at most %(limit)d can be read. Remove the columns that "
+                             "are not needed.") % {"n": n, "limit": limits.columns})
+
+
+def _line_too_long(limits: Limits, line: int) -> ImportFileError:
+    return ImportFileError(_("Line %(line)d is longer than %(limit)d KB, which no record of the CRM needs: check "
+                             "that the file is the right one and its values are separated.")
+                           % {"line": line, "limit": limits.line_bytes // 1024})
 
 
 # --------------------------------------------------------------------------------------------------
 # Reading
 # --------------------------------------------------------------------------------------------------
+def _check_line_lengths(path: Path, limits: Limits) -> None:
+    """Refuse a CSV file with a line longer than the limit, before pandas parses it (one pass over the bytes with
+    numpy: the positions of the line breaks)."""
+    line, carried = 1, 0  # carried: bytes of the current line in earlier blocks
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            breaks = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A)
+            if len(breaks):
+                lengths = np.diff(breaks, prepend=-1) - 1
+                lengths[0] += carried
+                over = np.flatnonzero(lengths > limits.line_bytes)
+                if len(over):
+                    raise _line_too_long(limits, line + int(over[0]))
+                line += len(breaks)
+                carried = len(block) - 1 - int(breaks[-1])
+            else:
+                carried += len(block)
+            if carried > limits.line_bytes:
+                raise _line_too_long(limits, line)
+
+
 def normalise_header(name) -> str:
     text = "" if name is None else str(name).replace("\ufeff", "").strip()
     if text.isascii():
@@ -245,6 +328,7 @@ class Table:
     bad_lines: dict[int, tuple[int, int]] = field(default_factory=dict)  # line → (expected, saw)
     duplicates: dict[int, str] = field(default_factory=dict)  # line → reason
     frame: pd.DataFrame | None = None  # xlsx only: the whole sheet
+    header: list[str] = field(default_factory=list)  # the first row as in the file
 
     @property
     def rows_total(self) -> int:
@@ -273,13 +357,14 @@ class Table:
                 position += len(chunk)
                 yield p + 2 + np.searchsorted(kept_before_bad, p, side="right"), chunk
 
-    def chunks(self, chunk_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, pd.DataFrame]]:
-        """(line numbers, status of each, frame with API column names) for every parsed, non-blank record."""
+    def chunks(self, chunk_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, pd.DataFrame, pd.DataFrame]]:
+        """(line numbers, status of each, frame with API column names, frame of every column as in the file) for
+        every parsed, non-blank record."""
         for lines, raw in self.raw_chunks(chunk_size):
             status = self.status[lines - 2]
             keep = status != _BLANK
             frame = raw.loc[keep, list(self.columns)].rename(columns=self.columns).astype(object)
-            yield lines[keep], status[keep], frame.reset_index(drop=True)
+            yield lines[keep], status[keep], frame.reset_index(drop=True), raw.loc[keep].reset_index(drop=True)
 
 
 def _header_mapping(table: Table, header: list) -> None:
@@ -353,7 +438,8 @@ def _mark_duplicates(table: Table, lines: np.ndarray, keys: pd.Series) -> None:
             table.status[line - 2] = _DUPLICATE
 
 
-def _scan_csv(table: Table, chunk_size: int) -> None:
+def _scan_csv(table: Table, chunk_size: int, limits: Limits) -> None:
+    _check_line_lengths(table.path, limits)
     table.encoding = detect_encoding(table.path)
     table.sep = _separator(table.path, table.encoding)
     try:
@@ -362,19 +448,25 @@ def _scan_csv(table: Table, chunk_size: int) -> None:
     except (pd.errors.EmptyDataError, pd.errors.ParserError):
         raise ImportFileError(_("The file is empty: the first row must name the columns.")) from None
     header_values = list(header.iloc[0]) if len(header) else []
+    if len(header_values) > limits.columns:
+        raise _too_many_columns(limits, len(header_values))
     table.n_columns = len(header_values)
+    table.header = ["" if v is None else str(v) for v in header_values]
     _header_mapping(table, header_values)
 
     key_positions = [p for p, name in table.columns.items() if name in KEY_COLUMNS[table.kind]]
     key_names = [table.columns[p] for p in key_positions]
 
-    statuses, all_keys = [], []
+    statuses, all_keys, rows = [], [], 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
         try:
             # (every column is read: with ``usecols`` pandas no longer reports lines with too many values)
             with table._csv_reader(chunk_size, "warn") as reader:
                 for chunk in reader:
+                    rows += len(chunk)
+                    if rows > limits.rows:
+                        raise _too_many_rows(limits)
                     keys = chunk[key_positions].set_axis(key_names, axis=1)
                     all_keys.append(keys)
                     # blank: every cell empty; only rows without any key can be (one compare per cell is slow)
@@ -400,18 +492,129 @@ def _scan_csv(table: Table, chunk_size: int) -> None:
         _mark_duplicates(table, kept_lines[not_blank], _key_strings(keys[not_blank], table.kind))
 
 
-def _scan_xlsx(table: Table) -> None:
-    table.encoding = ""
+class _CountingZip(zipfile.ZipFile):
+    """A zip archive that counts the bytes it unpacks and stops past a limit: the sizes in a zip's directory are
+    checked first, and this counts what is really read (a zip bomb can lie in its directory)."""
+
+    def __init__(self, path, *, limit: int):
+        super().__init__(path)
+        self.limit, self.unpacked = limit, 0
+
+    def open(self, name, mode="r", pwd=None, **kwargs):
+        handle = super().open(name, mode, pwd, **kwargs)
+        return _CountedReader(handle, self) if mode == "r" else handle
+
+
+class _UnpackedTooLarge(Exception):
+    pass
+
+
+class _CountedReader(io.RawIOBase):
+    def __init__(self, handle, archive: _CountingZip):
+        self.handle, self.archive = handle, archive
+
+    def readable(self):
+        return True
+
+    def _count(self, data: bytes) -> bytes:
+        self.archive.unpacked += len(data)
+        if self.archive.unpacked > self.archive.limit:
+            raise _UnpackedTooLarge
+        return data
+
+    def read(self, size=-1):
+        return self._count(self.handle.read(size))
+
+    def read1(self, size=-1):
+        return self._count(self.handle.read1(size))
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self):
+        self.handle.close()
+        super().close()
+
+
+def _cell_text(value) -> str:
+    """A cell as the text a CSV file would hold (pandas' reading of a sheet with ``dtype=str``)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _read_sheet(path: Path, limits: Limits) -> list[list[str]]:
+    """The first sheet's rows as text, streamed (openpyxl read-only) with every limit checked while reading: the
+    zip's unpacked size (declared, then counted), the real number of cells, columns, rows and row length. The
+    sheet's ``<dimension>`` tag is ignored (``reset_dimensions``): a false one would pad every row to 16,384
+    columns, or cut rows off."""
+    from openpyxl.reader.excel import ExcelReader
+
+    unreadable = _("This is not a readable Excel .xlsx file (%(error)s).")
     try:
-        frame = pd.read_excel(table.path, sheet_name=0, header=None, dtype=str, na_filter=False, engine="openpyxl")
+        with zipfile.ZipFile(path) as archive:
+            declared = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ImportFileError(unreadable % {"error": type(e).__name__}) from None
+    too_large = ImportFileError(_("The Excel file unpacks to more than %(limit)d MB; save it as CSV (or split it) "
+                                  "and upload it again.") % {"limit": limits.unzipped_bytes >> 20})
+    if declared > limits.unzipped_bytes:
+        raise too_large
+    rows: list[list[str]] = []
+    cells = 0
+    try:
+        reader = ExcelReader(str(path), read_only=True, data_only=True)
+        reader.archive.close()
+        reader.archive = _CountingZip(path, limit=limits.unzipped_bytes)
+        try:
+            reader.read()
+            book = reader.wb
+            if not book.worksheets:
+                return rows
+            sheet = book.worksheets[0]
+            sheet.reset_dimensions()
+            for values in sheet.iter_rows(values_only=True):
+                cells += len(values)
+                if cells > limits.cells:
+                    raise ImportFileError(
+                        _("The Excel sheet has more than %(limit)d cells (counted while reading it); save it as CSV "
+                          "(or split it) and upload it again.") % {"limit": limits.cells})
+                if len(values) > limits.columns:
+                    raise _too_many_columns(limits, len(values))
+                if len(rows) > limits.rows:  # the header is one of the rows
+                    raise _too_many_rows(limits)
+                row = [_cell_text(v) for v in values]
+                if sum(map(len, row)) > limits.line_bytes:
+                    raise _line_too_long(limits, len(rows) + 1)
+                rows.append(row)
+        finally:
+            reader.archive.close()
+    except _UnpackedTooLarge:
+        raise too_large from None
+    except ImportFileError:
+        raise
     except Exception as e:  # noqa: BLE001  openpyxl raises many kinds (zip, XML, key errors) for a damaged file
-        raise ImportFileError(_("This is not a readable Excel .xlsx file (%(error)s).")
-                              % {"error": type(e).__name__}) from None
-    if frame.empty:
+        raise ImportFileError(unreadable % {"error": type(e).__name__}) from None
+    return rows
+
+
+def _scan_xlsx(table: Table, limits: Limits) -> None:
+    table.encoding = ""
+    rows = _read_sheet(table.path, limits)
+    while rows and not any(v.strip() for v in rows[-1]):  # trailing blank rows
+        rows.pop()
+    if not rows:
         raise ImportFileError(_("The file is empty: the first row must name the columns."))
+    width = max(map(len, rows))
+    frame = pd.DataFrame([row + [""] * (width - len(row)) for row in rows], dtype=object)
     table.n_columns = frame.shape[1]
-    _header_mapping(table, list(frame.iloc[0]))
-    data = frame.iloc[1:].reset_index(drop=True).fillna("")
+    table.header = list(frame.iloc[0])
+    _header_mapping(table, table.header)
+    data = frame.iloc[1:].reset_index(drop=True)
     data.columns = list(range(table.n_columns))
     table.frame = data
     blank = (data.astype(str).apply(lambda s: s.str.strip()) == "").all(axis=1).to_numpy()
@@ -424,8 +627,9 @@ def _scan_xlsx(table: Table) -> None:
                                 "export large files as CSV instead."))
 
 
-def open_table(path, *, kind: str, chunk_size: int = CHUNK_SIZE) -> Table:
-    """Check a file completely (format, encoding, header, malformed lines, duplicate keys) without writing."""
+def open_table(path, *, kind: str, chunk_size: int = CHUNK_SIZE, limits: Limits | None = None) -> Table:
+    """Check a file completely (limits, format, encoding, header, malformed lines, duplicate keys) without writing.
+    ``limits``: by default from the settings."""
     if kind not in KINDS:
         raise ValueError(kind)
     path = Path(path)
@@ -435,10 +639,11 @@ def open_table(path, *, kind: str, chunk_size: int = CHUNK_SIZE) -> Table:
     if not path.exists():
         raise ImportFileError(_("The file %(name)s does not exist.") % {"name": path.name})
     table = Table(path=path, kind=kind, file_format=suffix[1:])
+    limits = limits or Limits.from_settings()
     if suffix == ".csv":
-        _scan_csv(table, chunk_size)
+        _scan_csv(table, chunk_size, limits)
     else:
-        _scan_xlsx(table)
+        _scan_xlsx(table, limits)
     if table.rows_total == 0:
         table.warnings.append(_("The file has no data rows."))
     return table
@@ -447,44 +652,79 @@ def open_table(path, *, kind: str, chunk_size: int = CHUNK_SIZE) -> Table:
 # --------------------------------------------------------------------------------------------------
 # Importing
 # --------------------------------------------------------------------------------------------------
-def _blank_to_missing(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """Empty cells → None ("not provided"), except in text fields that may be cleared."""
-    clearable = CLEARABLE_TEXT[kind]
+_SPECIAL_FIRST = ("<", "'")
+
+
+def _is_clear_marker(value) -> bool:
+    return isinstance(value, str) and value.strip().lower() in CLEAR_MARKERS
+
+
+def _blank_to_missing(frame: pd.DataFrame, kind: str) -> tuple[pd.DataFrame, dict[int, str]]:
+    """Empty cells → None ("not provided", the stored value is kept); the clear marker → "" (cleared) in the fields
+    that may be cleared. Returns the frame and, by row position, the first field where the marker cannot clear."""
+    clearable = CLEARABLE[kind]
+    refused: dict[int, str] = {}
     for c in frame.columns:
-        if c in clearable:
-            continue
         values = frame[c].to_numpy(dtype=object)
         if set(map(type, values)) <= {str}:  # a CSV column: C-level passes
             empty = (values == "") | np.fromiter(map(str.isspace, values), dtype=bool, count=len(values))
+            # the marker starts with "<" (after spaces), a neutralised formula with "'": one C-level pass over the
+            # column's text first (the usual column has neither), the per-value test only if needed
+            joined = "".join(values)
+            maybe = (np.fromiter((v.lstrip()[:1] in _SPECIAL_FIRST for v in values), dtype=bool, count=len(values))
+                     if "<" in joined or "'" in joined else np.zeros(len(values), dtype=bool))
         else:
             empty = bulk._missing(values) | np.fromiter(
                 (isinstance(v, str) and (not v or v.isspace()) for v in values), dtype=bool, count=len(values))
-        if empty.any():
+            maybe = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=len(values))
+        marker = np.zeros(len(values), dtype=bool)
+        unquoted = {}
+        for i in np.flatnonzero(maybe):
+            v = values[i]
+            marker[i] = _is_clear_marker(v)
+            if v[:1] == "'" and v[1:2] and v[1:2] in FORMULA_START:
+                unquoted[i] = v[1:]  # written neutralised by our own writer (a rejected-rows file): as it was
+        if empty.any() or marker.any() or unquoted:
             values = values.copy()
+            for i, v in unquoted.items():
+                values[i] = v
             values[empty] = None
+            if c in clearable:
+                values[marker] = ""
+            else:
+                for i in np.flatnonzero(marker):
+                    refused.setdefault(int(i), c)
+                values[marker] = None
             frame[c] = pd.Series(values, index=frame.index, dtype=object)
-    return frame
+    return frame, refused
 
 
 class _Rejects:
-    """Counts rejected records, keeps the first few, streams every error to an optional CSV writer."""
+    """Counts rejected records, keeps the first few, and writes every rejected record to an optional CSV file
+    (through the safe writer, ``crm_project.exports``) as it was in the uploaded file — the same header and
+    columns, so it can be fixed and uploaded again — followed by the line, the fields and the reasons (a record
+    rejected for several fields is one row). A line that could not be read (too many values) has empty columns."""
 
-    def __init__(self, kind: str, out, keep: int):
-        self.kind, self.keep = kind, keep
+    def __init__(self, kind: str, out, keep: int, header: list[str]):
+        self.kind, self.keep, self.width = kind, keep, len(header)
         self.kept: list[dict] = []
         self.kept_lines: set[int] = set()
-        self.writer = csv.writer(out) if out is not None else None
+        self.writer = CsvWriter(out) if out is not None else None
         if self.writer:
-            self.writer.writerow(["line", *KEY_COLUMNS[kind], "field", "reason"])
+            self.writer.writerow([*header, _("line"), _("field"), _("reason")])
 
     def add(self, line: int, key: dict, field_name: str, reason: str) -> None:
-        line = int(line)
-        if self.writer:
-            self.writer.writerow([line, *[("" if key.get(k) is None else key.get(k)) for k in KEY_COLUMNS[self.kind]],
-                                  field_name, reason])
+        line, reason = int(line), truncate(str(reason))  # a reason may quote the value: cut long ones
+        key = {k: truncate(v) for k, v in key.items()}
         if line in self.kept_lines or len(self.kept_lines) < self.keep:
             self.kept_lines.add(line)
             self.kept.append({"line": line, "key": key, "field": field_name, "reason": reason})
+
+    def write(self, line: int, values: list | None, errors: list[tuple[str, str]]) -> None:
+        if self.writer:
+            values = list(values) if values is not None else [""] * self.width
+            self.writer.writerow([*values, line, "; ".join(dict.fromkeys(f for f, _r in errors)),
+                                  "; ".join(truncate(str(r)) for _f, r in errors)])
 
 
 def _key_text(value):
@@ -556,10 +796,11 @@ def _initial_load(kind: str, rows_total: int, wanted: bool | None, actor):
 def import_file(path, *, kind: str, actor, today: date, dry_run: bool = False, chunk_size: int = CHUNK_SIZE,
                 on_progress: Callable[[int, int | None], None] | None = None, rejects_out=None,
                 keep_errors: int = ERRORS_KEPT, table: Table | None = None,
-                initial_load: bool | None = None) -> ImportResult:
+                initial_load: bool | None = None, limits: Limits | None = None) -> ImportResult:
     """Import a customers / snapshots / holdings file through the bulk pipeline; see the module docstring.
 
-    ``rejects_out``: a text file receiving every error as CSV (line, key columns, field, reason).
+    ``rejects_out``: a text file receiving every rejected record as CSV: its columns as in the file, then line,
+    fields and reasons (``_Rejects``).
     ``on_progress(rows_done, rows_total)`` is called after every chunk. ``initial_load``: None decides by
     itself (a large customers file into an empty table), False never, True whenever the table is empty.
     Raises ``ImportFileError`` (nothing written) when the file as a whole cannot be imported,
@@ -568,11 +809,11 @@ def import_file(path, *, kind: str, actor, today: date, dry_run: bool = False, c
     if not can(actor, "customers.bulk_upsert"):
         raise NotPermitted()
     started = time.monotonic()
-    table = table or open_table(path, kind=kind, chunk_size=chunk_size)
+    table = table or open_table(path, kind=kind, chunk_size=chunk_size, limits=limits)
     result = ImportResult(kind=kind, dry_run=dry_run, file_format=table.file_format,
                           encoding={"utf-8-sig": "UTF-8", "gb18030": "GB18030"}.get(table.encoding, ""),
                           rows_total=table.rows_total, warnings=list(table.warnings))
-    rejects = _Rejects(kind, rejects_out, keep_errors)
+    rejects = _Rejects(kind, rejects_out, keep_errors, table.header)
     key_field = KEY_COLUMNS[kind][-1]
 
     bad_lines = sorted(table.bad_lines)
@@ -590,14 +831,24 @@ def import_file(path, *, kind: str, actor, today: date, dry_run: bool = False, c
         result.rows_done += len(entries)
         return entries
 
-    def report(entries: list[tuple]) -> None:
-        for entry in sorted(entries, key=lambda e: e[0]):  # stable: a record's errors keep their order
+    def report(entries: list[tuple], lines=None, raw: pd.DataFrame | None = None) -> None:
+        entries = sorted(entries, key=lambda e: e[0])  # stable: a record's errors keep their order
+        for entry in entries:
             rejects.add(*entry)
+        by_line: dict[int, list[tuple[str, str]]] = {}
+        for line, _key, name, reason in entries:
+            by_line.setdefault(int(line), []).append((name, reason))
+        for line, errors in by_line.items():
+            at = int(np.searchsorted(lines, line)) if lines is not None and len(lines) else -1
+            values = (None if at < 0 or at >= len(lines) or lines[at] != line else
+                      ["" if v is None or (isinstance(v, float) and math.isnan(v)) else v
+                       for v in raw.iloc[at].tolist()])
+            rejects.write(line, values, errors)
         if on_progress is not None:
             on_progress(result.rows_done, result.rows_total)
 
     def run(loader=None):
-        for lines, status, frame in table.chunks(chunk_size):
+        for lines, status, frame, raw in table.chunks(chunk_size):
             if not len(lines):
                 continue
             entries = malformed(int(lines[-1]))
@@ -608,7 +859,18 @@ def import_file(path, *, kind: str, actor, today: date, dry_run: bool = False, c
             result.rejected += int(duplicate.sum())
             if not duplicate.all():
                 good_lines = lines[~duplicate]
-                records = _blank_to_missing(frame.loc[~duplicate].reset_index(drop=True), kind)
+                records, refused = _blank_to_missing(frame.loc[~duplicate].reset_index(drop=True), kind)
+                if refused:  # the clear marker where a value cannot be cleared: the record is rejected
+                    for i, name in refused.items():
+                        entries.append((int(good_lines[i]), {k: _key_text(records.at[i, k])
+                                                             for k in KEY_COLUMNS[kind]}, name,
+                                        _("This field cannot be cleared (the cell holds the clear marker %(marker)s); "
+                                          "leave the cell empty to keep the stored value.") % {"marker": "<clear>"}))
+                    keep = np.ones(len(records), dtype=bool)
+                    keep[list(refused)] = False
+                    result.rejected += len(refused)
+                    good_lines = good_lines[keep]
+                    records = records.loc[keep].reset_index(drop=True)
                 batch = services.bulk_upsert(kind=kind, records=records, actor=actor, today=today,
                                              source="import", offset=0, initial_load=loader)
                 result.created += batch.created
@@ -618,13 +880,16 @@ def import_file(path, *, kind: str, actor, today: date, dry_run: bool = False, c
                 entries.extend((int(good_lines[e["index"]]), e["key"], e["field"], e["reason"])
                                for e in batch.errors)
             result.rows_done += len(lines)
-            report(entries)
+            report(entries, lines, raw)
         if bad_lines:  # malformed lines after the last record
             report(malformed(None))
 
     if dry_run:
         with transaction.atomic():
+            since = _last_change_id() if kind == "customers" else None
             run()
+            if since is not None:
+                result.changes = changes_summary(since=since, actor=actor)
             transaction.set_rollback(True)
     else:
         try:
@@ -640,25 +905,75 @@ def import_file(path, *, kind: str, actor, today: date, dry_run: bool = False, c
     return result
 
 
-def estimate_rows(path) -> int | None:
-    """A quick count of data rows (no parsing) to choose between an in-request preview and a job."""
-    path = Path(path)
-    try:
-        if path.suffix.lower() == ".xlsx":
-            from openpyxl import load_workbook
+# --------------------------------------------------------------------------------------------------
+# What a dry run would change
+# --------------------------------------------------------------------------------------------------
+IDENTITY_FIELDS = ("name", "id_type", "id_number", "credit_code", "mobile")  # who the customer is
+CHANGES_SHOWN = 20  # changed records kept, and as many changing an identity field
+VALUE_SHOWN = 200  # characters of a value shown (notes may hold 2,000)
 
-            book = load_workbook(path, read_only=True)
-            try:
-                rows = book.worksheets[0].max_row if book.worksheets else 0
-            finally:
-                book.close()
-            return None if rows is None else max(rows - 1, 0)
-        lines = 0
-        last = b"\n"
-        with open(path, "rb") as f:
-            while block := f.read(1 << 20):
-                lines += block.count(b"\n")
-                last = block[-1:]
-        return max(lines - (1 if last == b"\n" else 0), 0)
-    except Exception:  # noqa: BLE001  unreadable: the import itself will say why
-        return None
+
+def truncate(value, limit: int = VALUE_SHOWN):
+    """A text echoed back to the user (a value, a reason quoting one) cut to ``limit`` characters with an ellipsis."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit - 1] + "…"
+    return value
+
+
+def _last_change_id() -> int:
+    with connection.cursor() as cur:
+        cur.execute("SELECT coalesce(max(id), 0) FROM customers_customerchange")
+        return cur.fetchone()[0]
+
+
+def changes_summary(*, since: int, actor, shown: int = CHANGES_SHOWN) -> dict:
+    """What the import run so far in this transaction changed, from the profile-history rows it wrote (old → new
+    per field; the dry run rolls them back afterwards): changed records per field, records that change an
+    identity field, and the first ``shown`` changed records and identity-changing records, with sensitive values
+    masked (``rules.MASKERS``), branches and RMs by name and long values cut. Counted in SQL, so a file of a
+    million rows costs two aggregate queries, not a million Python objects."""
+    from org.models import Branch, User
+
+    from .rules import MASKERS
+
+    mine = ("ch.id > %(since)s AND ch.source = 'import' AND NOT ch.created AND ch.actor_id = %(actor)s "
+            "AND ch.at = now()")  # now(): the transaction's start, the same for every row it wrote
+    params = {"since": since, "actor": actor.pk, "identity": list(IDENTITY_FIELDS), "shown": shown}
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT f, count(*) FROM customers_customerchange ch, jsonb_object_keys(ch.changes) f "
+                    f"WHERE {mine} GROUP BY f", params)
+        per_field = dict(cur.fetchall())
+        cur.execute(f"SELECT count(*), count(*) FILTER (WHERE ch.changes ?| %(identity)s) "
+                    f"FROM customers_customerchange ch WHERE {mine}", params)
+        records, identity_records = cur.fetchone()
+        examples = {}
+        for name, extra in (("examples", ""), ("identity_examples", "AND ch.changes ?| %(identity)s")):
+            cur.execute(f"SELECT c.cif, ch.changes FROM customers_customerchange ch "
+                        f"JOIN customers_customer c ON c.id = ch.customer_id WHERE {mine} {extra} "
+                        f"ORDER BY ch.id LIMIT %(shown)s", params)
+            examples[name] = [(cif, json.loads(changes) if isinstance(changes, str) else changes)
+                              for cif, changes in cur.fetchall()]
+    ids = {"branch_id": set(), "rm_id": set()}
+    for rows in examples.values():
+        for _cif, changes in rows:
+            for f, found in ids.items():
+                found.update(v for v in changes.get(f, []) if v)
+    names = {"branch_id": dict(Branch.objects.filter(pk__in=ids["branch_id"]).values_list("pk", "name")),
+             "rm_id": {u.pk: str(u) for u in User.objects.filter(pk__in=ids["rm_id"])}}
+
+    def shown_value(f, value):
+        if f in names and value is not None:
+            return names[f].get(value, value)
+        if f in MASKERS and isinstance(value, str):
+            return MASKERS[f](value)
+        if isinstance(value, list):
+            return truncate("; ".join(map(str, value)))
+        return truncate(value)
+
+    def record(cif, changes):
+        return {"cif": cif, "identity": any(f in changes for f in IDENTITY_FIELDS),
+                "changes": [[f, shown_value(f, old), shown_value(f, new)] for f, (old, new) in changes.items()]}
+
+    return {"records": records, "identity_records": identity_records,
+            "fields": dict(sorted(per_field.items(), key=lambda kv: (-kv[1], kv[0]))),
+            **{name: [record(*row) for row in rows] for name, rows in examples.items()}}

@@ -291,6 +291,13 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    changes_preview = models.JSONField(
+        _("what the import would change"), default=dict, blank=True,
+        help_text=_("Of a dry run of customers: the number of changed records per field, how many records change "
+                    "an identity field (name, ID, mobile), and the first changed records (old → new, masked)."))
+    heartbeat_at = models.DateTimeField(
+        _("last sign of life"), null=True, blank=True,
+        help_text=_("Updated by the worker with the progress; a running job without a recent one is marked failed."))
     files_removed_at = models.DateTimeField(
         _("files removed"), null=True, blank=True,
         help_text=_("When the uploaded file and the rejected-rows file were deleted (they hold personal data and "

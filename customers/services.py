@@ -211,22 +211,38 @@ def pii_reveal(*, actor, customer: Customer, field: str, reason: str = "") -> st
 
 
 EXPORT_COLUMNS = ("cif", "name", "kind", "mobile", "id_number", "credit_code", "lifecycle_stage", "risk_level",
-                  "aum_latest", "rm__username", "branch__name", "tags")
+                  "aum_latest", "rm__last_name", "rm__first_name", "rm__username", "branch__name", "tags",
+                  "do_not_contact")
+EXPORT_FORMATS = ("csv", "xlsx")
 
 
-def customers_export_rows(*, actor, customers, filters: str = ""):
-    """Masked rows for a CSV export of ``customers`` (already scoped and filtered); the export is logged."""
+def customers_export_rows(*, actor, customers, filters: dict | None = None, file_format: str = "csv"):
+    """Rows of the customer-list export, as the list shows them: ``customers`` already scoped, filtered and sorted
+    by the caller (the list's own query). Sensitive values masked; choices, yes/no, the RM and the branch as the
+    user reads them (in the active language: the first row, the header, is produced on the first ``next()``, and
+    every label is resolved then, not later while the response streams). Logged (PiiAccessLog) with the filters,
+    the format and the row count before the first row."""
     if not can(actor, "customers.export_customers"):
         raise NotPermitted()
-    pii_access_record(field="export", user=actor, reason=f"customer list export {filters}"[:200])
-    yield [str(Customer._meta.get_field(c.split("__")[0]).verbose_name) for c in EXPORT_COLUMNS]
-    for row in customers.values_list(*EXPORT_COLUMNS).iterator(chunk_size=2000):
-        row = list(row)
-        row[3] = rules.mask_mobile(row[3])
-        row[4] = rules.mask_id_number(row[4])
-        row[5] = rules.mask_credit_code(row[5])
-        row[11] = " ".join(row[11])
-        yield row
+    count = customers.count()
+    shown = "; ".join(f"{k}={v}" for k, v in (filters or {}).items() if v not in ("", None))
+    reason = _("Customer list export: %(count)d rows, %(format)s; filters: %(filters)s") % {
+        "count": count, "format": file_format, "filters": shown or "—"}
+    pii_access_record(field="export", user=actor, reason=reason if len(reason) <= 200 else reason[:199] + "…")
+    field = Customer._meta.get_field
+    labels = {name: {k: str(v) for k, v in field(name).flatchoices} for name in ("kind", "lifecycle_stage",
+                                                                                 "risk_level")}
+    yes, no = str(_("yes")), str(_("no"))
+    yield [str(field(name).verbose_name) for name in ("cif", "name", "kind", "mobile")] + [
+        str(_("ID / credit code"))] + [str(field(name).verbose_name) for name in (
+            "lifecycle_stage", "risk_level", "aum_latest", "rm", "branch", "tags", "do_not_contact")]
+    for (cif, name, kind, mobile, id_number, credit_code, stage, risk, aum, rm_last, rm_first, rm_username, branch,
+         tags, dnc) in customers.values_list(*EXPORT_COLUMNS).iterator(chunk_size=2000):
+        yield [cif, name, labels["kind"].get(kind, kind), rules.mask_mobile(mobile),
+               rules.mask_id_number(id_number) if id_number else rules.mask_credit_code(credit_code),
+               labels["lifecycle_stage"].get(stage, stage), labels["risk_level"].get(risk, risk), aum,
+               f"{rm_last or ''}{rm_first or ''}".strip() or rm_username or "", branch or "", "; ".join(tags),
+               yes if dnc else no]
 
 
 @transaction.atomic

@@ -18,3 +18,9 @@ def import_file_run(job_id: int) -> dict:
 def import_files_purge() -> dict:
     """Nightly: delete import files (personal data) kept past CRM_IMPORT_FILE_RETENTION_DAYS."""
     return import_jobs.import_files_purge(now=timezone.now())
+
+
+@shared_task
+def import_jobs_sweep() -> list[int]:
+    """Every few minutes: started import jobs whose worker stopped responding are marked failed with the reason."""
+    return import_jobs.import_jobs_sweep(now=timezone.now())

@@ -1,20 +1,24 @@
 """Server-rendered pages for RMs and supervisors: thin, calling selectors and services."""
 
-import csv
 import itertools
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from crm_project import exports
 from crm_project.errors import Conflict, DomainError, NotPermitted, ValidationFailed
 from crm_project.pagination import CappedPaginator
+from org import ratelimit
 
 from . import rules, selectors, services
 from .constants import TaskStatus
@@ -56,12 +60,18 @@ def _add_check_errors(form, user, customer=None):
         _add_errors(form, ValidationFailed(fields=errors))
 
 
-@login_required
-def customer_list(request):
-    base = selectors.customers_visible_to(request.user).select_related("rm", "branch")
+def _listed_customers(request, base):
+    """The customers the list shows for this request (its filters, search and sort): the list and its export."""
     filterset = CustomerFilter(request.GET, queryset=base, request=request)
     sort = request.GET.get("sort", "aum")
     qs = filterset.qs.order_by(*SORTS.get(sort, SORTS["aum"])) if filterset.is_valid() else base.none()
+    return filterset, sort, qs
+
+
+@login_required
+def customer_list(request):
+    base = selectors.customers_visible_to(request.user).select_related("rm", "branch")
+    filterset, sort, qs = _listed_customers(request, base)
     page = CappedPaginator(qs, 25).get_page(request.GET.get("page"))
     for c in page.object_list:
         c.mobile_masked = rules.mask_mobile(c.mobile)
@@ -146,26 +156,41 @@ def _detail_context(request, customer, interaction_form, *, task_form=None, fail
     }
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @login_required
 def customer_export(request):
-    """The filtered customer list as CSV (masked); supervisors and head office only; logged."""
+    """Exactly what the customer list shows (same filters, search and sort), as CSV (UTF-8 with BOM) or .xlsx:
+    labels in the user's language, sensitive values masked, formula cells neutralised (crm_project.exports).
+    Supervisors and head office only; logged; throttled per user (CRM_EXPORT_RATE)."""
     if not can(request.user, "customers.export_customers"):
         raise PermissionDenied
-    base = selectors.customers_visible_to(request.user)
-    filterset = CustomerFilter(request.GET, queryset=base, request=request)
-    qs = filterset.qs.order_by("id") if filterset.is_valid() else base.none()
-    writer = csv.writer(_Echo())
-    rows = services.customers_export_rows(actor=request.user, customers=qs, filters=request.GET.urlencode())
-    first = next(rows)  # runs the permission check and writes the log before streaming starts
-    response = StreamingHttpResponse(
-        itertools.chain([writer.writerow(first)], (writer.writerow(r) for r in rows)),
-        content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="customers.csv"'
+    file_format = request.GET.get("format", "csv")
+    if file_format not in services.EXPORT_FORMATS:
+        file_format = "csv"
+    query = request.GET.copy()
+    for param in ("page", "format"):
+        query.pop(param, None)
+    allowed = ratelimit.hit("export", request.user.pk, ratelimit.Rate.parse(settings.CRM_EXPORT_RATE))
+    if not allowed.allowed:
+        minutes = max(1, round(allowed.retry_after / 60))
+        messages.error(request, ngettext(
+            "You have made the most exports allowed in this period (%(rate)s); try again in %(minutes)d minute.",
+            "You have made the most exports allowed in this period (%(rate)s); try again in %(minutes)d minutes.",
+            minutes) % {"rate": settings.CRM_EXPORT_RATE, "minutes": minutes})
+        response = redirect(f"{reverse('customers:list')}?{query.urlencode()}")
+        response["Retry-After"] = str(allowed.retry_after)
+        return response
+    _filterset, _sort, qs = _listed_customers(request, selectors.customers_visible_to(request.user))
+    filters = {k: ", ".join(v) for k, v in query.lists()}
+    rows = services.customers_export_rows(actor=request.user, customers=qs, filters=filters, file_format=file_format)
+    header = next(rows)  # runs the permission check, writes the log and resolves the labels before streaming
+    name = f"customers-{timezone.localdate():%Y%m%d}"
+    if file_format == "xlsx":
+        handle = exports.xlsx_file(itertools.chain([header], rows), title=_("Customers"))
+        return FileResponse(handle, as_attachment=True, filename=f"{name}.xlsx",
+                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response = StreamingHttpResponse(exports.csv_stream(itertools.chain([header], rows)),
+                                     content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     return response
 
 

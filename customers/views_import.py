@@ -7,7 +7,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -16,7 +15,7 @@ from crm_project.pagination import CappedPaginator
 
 from . import import_jobs, importing
 from .forms_import import ImportUploadForm
-from .models import Customer, FinancialSnapshot, Holding, ImportJob, ImportKind, ImportStatus
+from .models import Customer, FinancialSnapshot, Holding, ImportJob, ImportKind
 from .permissions import can
 
 JOBS_PER_PAGE = 20
@@ -41,16 +40,10 @@ def import_index(request):
                 for msg in msgs:
                     form.add_error(field if field in form.fields else None, msg)
         else:
-            rows = importing.estimate_rows(job.file.path)
-            if rows is not None and rows <= import_jobs.sync_preview_rows():
-                job = import_jobs.import_job_run(job, now=timezone.now())
-                if job.status == ImportStatus.FAILED:  # the file as a whole: say so beside the field
-                    form.add_error("file", job.error)
-                else:
-                    return redirect("customers:import-job", pk=job.pk)
-            else:
-                import_jobs.import_job_enqueue(job)
-                return redirect("customers:import-job", pk=job.pk)
+            # Checking a file reads all of it: never in the request (issue 9 item 4), always in a worker; the job
+            # page polls until it is done.
+            import_jobs.import_job_enqueue(job)
+            return redirect("customers:import-job", pk=job.pk)
     jobs = ImportJob.objects.select_related("uploaded_by").order_by("-created_at", "-id")
     page = CappedPaginator(jobs, JOBS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "customers/import/index.html", {"form": form, "jobs": page.object_list, "page": page})
@@ -71,6 +64,43 @@ def _field_label(kind: str, name: str) -> str:
     return name
 
 
+def _shown(kind: str, name: str, value):
+    """A value of the change summary as the user reads it: choice labels, yes/no (values were masked, cut and given
+    names for branches and RMs when the summary was made)."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    try:
+        model_field = _KIND_MODELS.get(kind, Customer)._meta.get_field(name)
+    except FieldDoesNotExist:
+        return value
+    if model_field.choices:
+        return dict(model_field.flatchoices).get(value, value)
+    return value
+
+
+def _changes_context(job: ImportJob) -> dict | None:
+    summary = job.changes_preview
+    if not summary or not summary.get("records"):
+        return None
+
+    def label(name):
+        return _field_label(job.kind, name.removesuffix("_id") if name in ("branch_id", "rm_id") else name)
+
+    def records(rows):
+        return [{"cif": r["cif"], "identity": r["identity"],
+                 "changes": [{"label": label(f), "identity": f in importing.IDENTITY_FIELDS,
+                              "old": _shown(job.kind, f, old), "new": _shown(job.kind, f, new)}
+                             for f, old, new in r["changes"]]} for r in rows]
+
+    return {"records": summary["records"], "identity_records": summary["identity_records"],
+            "fields": [{"label": label(f), "count": n, "identity": f in importing.IDENTITY_FIELDS}
+                       for f, n in summary["fields"].items()],
+            "examples": records(summary.get("examples", [])),
+            "identity_examples": records(summary.get("identity_examples", []))}
+
+
 @login_required
 def import_job_detail(request, pk):
     """A job's progress (polled with htmx while it runs) and its result."""
@@ -78,7 +108,8 @@ def import_job_detail(request, pk):
     job = get_object_or_404(ImportJob.objects.select_related("uploaded_by", "preview_of"), pk=pk)
     applied = job.applied_by.order_by("id").first() if job.dry_run else None
     errors_preview = [{**e, "label": _field_label(job.kind, e.get("field", ""))} for e in job.errors_preview]
-    context = {"job": job, "applied": applied, "errors_preview": errors_preview}
+    context = {"job": job, "applied": applied, "errors_preview": errors_preview, "changes": _changes_context(job),
+               "shown": importing.CHANGES_SHOWN}
     if request.htmx and not request.htmx.boosted:
         return render(request, "customers/import/_job_status.html", context)
     return render(request, "customers/import/job.html", context)

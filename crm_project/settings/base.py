@@ -232,9 +232,18 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # --- Domain settings (documented in README) ---
 CRM_LIST_COUNT_CAP = env.int("CRM_LIST_COUNT_CAP", default=10000)
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
-# File imports (head office): upload size limit, rows previewed in the request, rows per batch.
+# File imports (head office): upload size limit, rows per batch. Previews and imports always run in a worker.
 CRM_IMPORT_MAX_UPLOAD_MB = env.int("CRM_IMPORT_MAX_UPLOAD_MB", default=300)
-CRM_IMPORT_SYNC_PREVIEW_ROWS = env.int("CRM_IMPORT_SYNC_PREVIEW_ROWS", default=20000)
+# What a file may hold, checked while reading it (customers.importing.Limits).
+CRM_IMPORT_MAX_ROWS = env.int("CRM_IMPORT_MAX_ROWS", default=2_000_000)
+CRM_IMPORT_MAX_COLUMNS = env.int("CRM_IMPORT_MAX_COLUMNS", default=200)
+CRM_IMPORT_MAX_LINE_KB = env.int("CRM_IMPORT_MAX_LINE_KB", default=64)
+CRM_IMPORT_MAX_XLSX_CELLS = env.int("CRM_IMPORT_MAX_XLSX_CELLS", default=10_000_000)
+CRM_IMPORT_MAX_UNZIPPED_MB = env.int("CRM_IMPORT_MAX_UNZIPPED_MB", default=1024)
+# A running import job without a heartbeat for this long is marked failed (customers.tasks.import_jobs_sweep).
+CRM_IMPORT_HEARTBEAT_TIMEOUT_MINUTES = env.int("CRM_IMPORT_HEARTBEAT_TIMEOUT_MINUTES", default=10)
+# Customer-list exports per user (org.ratelimit notation: 10/h, 30/d, 5/10min).
+CRM_EXPORT_RATE = env("CRM_EXPORT_RATE", default="10/h")
 CRM_IMPORT_CHUNK_SIZE = env.int("CRM_IMPORT_CHUNK_SIZE", default=20000)
 CRM_IMPORT_QUEUE = env("CRM_IMPORT_QUEUE", default=None)
 # Uploaded import files and rejected-rows files hold customers' personal data (ID numbers, mobiles, addresses):

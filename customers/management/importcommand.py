@@ -86,6 +86,16 @@ class ImportCommand(BaseCommand):
         if result.rejected > len({e["line"] for e in result.errors}):
             self.stderr.write("… and more" + (f" (all in {rejects_out})" if rejects_out else
                                                 " (use --rejects-out FILE to get all of them)"))
+        changes = result.changes
+        if changes.get("records"):  # a dry run of customers: what it would change (masked)
+            per_field = ", ".join(f"{name} {n:,}" for name, n in changes["fields"].items())
+            self.stdout.write(f"Would change {changes['records']:,} customers: {per_field}.")
+            if changes["identity_records"]:
+                self.stderr.write(f"Warning: {changes['identity_records']:,} would get a new name, ID or mobile, "
+                                  f"e.g. {', '.join(r['cif'] for r in changes['identity_examples'][:5])}.")
+            for record in changes["examples"]:
+                self.stdout.write(f"  {record['cif']}: " + "; ".join(
+                    f"{name} {old!s} → {new!s}" for name, old, new in record["changes"]))
         summary = (f"{'Dry run (nothing stored)' if dry_run else 'Done'}: {result.created:,} created, "
                    f"{result.updated:,} updated, {result.unchanged:,} unchanged, {result.rejected:,} rejected "
                    f"in {result.seconds:.1f} s{' (initial load: indexes rebuilt at the end)' if result.initial_load else ''}.")

@@ -259,8 +259,10 @@ def test_bad_rows_are_reported_with_line_numbers_and_good_rows_are_stored(world,
     assert set(Customer.objects.filter(cif__in=["OK1", "OK2", "BAD1", "BAD2", "BAD3", "BAD4"])
                .values_list("cif", flat=True)) == {"OK1", "OK2"}
     lines = list(csv.reader(io.StringIO(rejects.getvalue())))
-    assert lines[0] == ["line", "cif", "field", "reason"]
-    assert [r[0] for r in lines[1:]] == ["3", "5", "6", "7", "8"]
+    assert lines[0][-3:] == ["line", "field", "reason"]
+    assert [r[-3] for r in lines[1:]] == ["3", "5", "6", "7", "8"]
+    assert lines[1][:-3] == ["BAD1", "乙", "B1", "12345", ""]  # the record as it was in the file
+    assert lines[4][:-3] == [""] * (len(lines[0]) - 3)  # a line that could not be read: its reason only
 
 
 @pytest.mark.parametrize("chunk_size", [2, 100])
@@ -288,18 +290,52 @@ def test_duplicate_snapshot_keys_across_chunks(world, tmp_path):
     assert all(e["field"] == "period" for e in result.errors)
 
 
-def test_empty_cells_keep_stored_values_except_clearable_text(world, tmp_path):
+def test_empty_cells_keep_every_stored_value(world, tmp_path):
+    """Issue 9 item 3: a blank cell is "not provided", as null is in the API; it never erases (it used to clear a
+    mobile, an ID number, an address)."""
     c = world.c_rm
-    Customer.objects.filter(pk=c.pk).update(address="旧地址", consent_sms=True)
-    path = write_csv(tmp_path / "c.csv", ["cif", "name", "mobile", "tags", "consent_sms", "address", "birth_date",
-                                          "rm", "branch"],
-                     [[c.cif, "", "", "", "", "", "", "", ""]])
+    id_number = make_resident_id(dt.date(1985, 3, 1), c.gender or "M")
+    Customer.objects.filter(pk=c.pk).update(address="旧地址", consent_sms=True, mobile="13912345678",
+                                            birth_date=dt.date(1985, 3, 1), gender=c.gender or "M",
+                                            id_type="resident_id", id_number=id_number, notes="老客户", email="a@b.cn")
+    path = write_csv(tmp_path / "c.csv", ["cif", "name", "mobile", "id_type", "id_number", "tags", "consent_sms",
+                                          "address", "email", "notes", "birth_date", "rm", "branch"],
+                     [[c.cif, "", "", "", " ", "", "", "", "", "  ", "", "", ""]])
+    result = run(path, world)
+    assert (result.unchanged, result.rejected) == (1, 0), result.errors
+    c2 = Customer.objects.get(pk=c.pk)
+    assert (c2.name, c2.tags, c2.consent_sms, c2.rm, c2.branch, c2.birth_date) == (
+        c.name, ["VIP", "代发"], True, c.rm, c.branch, dt.date(1985, 3, 1))
+    assert (c2.mobile, c2.id_type, c2.id_number, c2.address, c2.email, c2.notes) == (
+        "13912345678", "resident_id", id_number, "旧地址", "a@b.cn", "老客户")
+    assert not CustomerChange.objects.filter(customer=c, created=False).exists()
+
+
+@pytest.mark.parametrize("marker", ["<clear>", "<清空>", " <CLEAR> "])
+def test_the_clear_marker_clears_a_value_and_records_it(world, tmp_path, marker):
+    c = world.c_rm
+    Customer.objects.filter(pk=c.pk).update(address="旧地址", mobile="13912345678", notes="老客户")
+    path = write_csv(tmp_path / "c.csv", ["cif", "mobile", "address", "notes", "tags"],
+                     [[c.cif, marker, marker, "", marker]])
     result = run(path, world)
     assert (result.updated, result.rejected) == (1, 0)
     c2 = Customer.objects.get(pk=c.pk)
-    assert (c2.name, c2.tags, c2.consent_sms, c2.rm, c2.branch, c2.birth_date) == (
-        c.name, ["VIP", "代发"], True, c.rm, c.branch, c.birth_date)
-    assert c2.address == "" and c2.mobile == ""  # text that may be blank is cleared by an empty cell
+    assert (c2.mobile, c2.address, c2.notes, c2.tags) == ("", "", "老客户", [])
+    change = CustomerChange.objects.get(customer=c, created=False)
+    assert change.source == "import" and change.actor == world.ho_user
+    assert change.changes["mobile"] == ["13912345678", ""] and change.changes["address"] == ["旧地址", ""]
+    assert set(change.changes) == {"mobile", "address", "tags"}
+
+
+def test_the_clear_marker_in_a_field_that_cannot_be_cleared_rejects_the_row(world, tmp_path):
+    c = world.c_rm
+    path = write_csv(tmp_path / "c.csv", ["cif", "name", "birth_date", "address"],
+                     [[c.cif, "<clear>", "", "新地址"], [world.customers["c_other"].cif, "", "<清空>", "新地址"]])
+    result = run(path, world)
+    assert (result.updated, result.rejected) == (0, 2)
+    assert [(e["line"], e["field"]) for e in result.errors] == [(2, "name"), (3, "birth_date")]
+    assert "cannot be cleared" in result.errors[0]["reason"]
+    assert Customer.objects.get(pk=c.pk).name == c.name
 
 
 def test_a_file_of_cifs_only_changes_nothing(world, tmp_path):
@@ -378,7 +414,7 @@ def test_import_customers_command(world, tmp_path):
     assert "3 created, 0 updated, 0 unchanged, 1 rejected" in text
     assert "4 / 4 rows (100%)" in text and "as ho_user" in text
     assert "line 5 X: name" in err.getvalue()
-    assert rejects.read_text(encoding="utf-8-sig").splitlines()[1].startswith("5,X,name,")
+    assert rejects.read_text(encoding="utf-8-sig").splitlines()[1].startswith("X,,B1,,,5,name,")
     assert Customer.objects.filter(cif__startswith="IMP").count() == 3
 
 
@@ -392,6 +428,16 @@ def test_import_commands_dry_run_and_other_kinds(world, tmp_path):
                          [[world.c_rm.cif, "ACC-1", "P1", "定期", "deposit"]])
     call_command("import_holdings", str(holdings), "--as", "ho_user", stdout=io.StringIO())
     assert Holding.objects.filter(account_no="ACC-1", customer=world.c_rm).exists()
+
+
+def test_import_command_dry_run_shows_what_would_change(world, tmp_path):
+    Customer.objects.filter(pk=world.c_rm.pk).update(mobile="13912345678")
+    path = write_csv(tmp_path / "c.csv", ["cif", "mobile", "address"], [[world.c_rm.cif, "13800001111", "新址"]])
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import_customers", str(path), "--dry-run", stdout=out, stderr=err)
+    assert "Would change 1 customers: address 1, mobile 1." in out.getvalue()
+    assert f"{world.c_rm.cif}: " in out.getvalue() and "139****5678 → 138****1111" in out.getvalue()
+    assert "13800001111" not in out.getvalue() and "1 would get a new name, ID or mobile" in err.getvalue()
 
 
 def test_import_command_errors(world, tmp_path):
@@ -435,7 +481,8 @@ def test_job_runs_once_and_writes_rejects_file(world, media):
     assert job.started_at == now and job.finished_at >= now
     assert job.errors_preview[0]["line"] == 5
     rows = list(csv.reader(io.StringIO(job.rejects_file.read().decode("utf-8-sig"))))
-    assert rows[1][:3] == ["5", "BAD", "name"]
+    assert rows[0] == [*CUSTOMER_HEADER, "line", "field", "reason"]
+    assert rows[1][:-1] == ["BAD", "", "B1", "", "", "5", "name"]
     # A done job is not run again.
     Customer.objects.filter(cif__startswith="IMP").delete()
     again = import_jobs.import_job_run(job.pk, now=now)
@@ -538,7 +585,8 @@ def test_upload_preview_apply_done(world, hq, inline_tasks, django_capture_on_co
     content = csv_bytes(["客户号", "客户名称", "所属机构", "手机号"],
                         [["P1", "甲", "B1", "13912345678"], ["P2", "乙", "B1", "123"], ["P3", "丙", "B2", ""]],
                         encoding="gbk")
-    response = hq.post(reverse("customers:import"), {"kind": "customers", "file": upload("客户.csv", content)})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = hq.post(reverse("customers:import"), {"kind": "customers", "file": upload("客户.csv", content)})
     preview = ImportJob.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("customers:import-job", args=[preview.pk])
     assert preview.status == ImportStatus.DONE and preview.dry_run and (preview.created, preview.rejected) == (2, 1)
@@ -563,22 +611,24 @@ def test_upload_preview_apply_done(world, hq, inline_tasks, django_capture_on_co
     download = hq.get(reverse("customers:import-rejects", args=[job.pk]))
     assert download.status_code == 200 and "attachment" in download["Content-Disposition"]
     body = b"".join(download.streaming_content).decode("utf-8-sig")
-    assert body.splitlines()[1].startswith("3,P2,mobile,")
+    assert body.splitlines()[0].startswith("客户号,客户名称,所属机构,手机号,line,field,reason")
+    assert body.splitlines()[1].startswith("P2,乙,B1,123,3,mobile,")
     # The preview now links to its import instead of offering to apply again.
     html = hq.get(reverse("customers:import-job", args=[preview.pk])).content.decode()
     assert 'data-testid="applied-link"' in html
 
 
-def test_large_preview_runs_as_a_job_and_polls(world, hq, settings, monkeypatch, django_capture_on_commit_callbacks):
-    settings.CRM_IMPORT_SYNC_PREVIEW_ROWS = 2
+def test_every_preview_runs_as_a_job_and_polls(world, hq, monkeypatch, django_capture_on_commit_callbacks):
+    """Issue 9 item 4: checking a file reads all of it, so even a small preview runs in a worker, never in the
+    request (there was an in-request path for files up to CRM_IMPORT_SYNC_PREVIEW_ROWS)."""
     sent = []
     monkeypatch.setattr("customers.tasks.import_file_run.apply_async",
                         lambda args, queue=None: sent.append(args))
     with django_capture_on_commit_callbacks(execute=True):
         response = hq.post(reverse("customers:import"), {
-            "kind": "customers", "file": upload("c.csv", csv_bytes(CUSTOMER_HEADER, customer_rows(3)))})
+            "kind": "customers", "file": upload("c.csv", csv_bytes(CUSTOMER_HEADER, customer_rows(1)))})
     job = ImportJob.objects.get()
-    assert sent == [(job.pk,)] and job.status == ImportStatus.PENDING
+    assert sent == [(job.pk,)] and job.status == ImportStatus.PENDING and job.rows_done == 0
     partial = hq.get(response["Location"], HTTP_HX_REQUEST="true")
     html = partial.content.decode()
     assert 'hx-trigger="every 1s"' in html and "<html" not in html
@@ -602,14 +652,12 @@ def test_upload_validation_errors_are_shown_inline(world, hq, settings, name, co
     assert not ImportJob.objects.exists()
 
 
-def test_file_error_in_preview_is_shown_beside_the_field_and_on_the_job(world, hq):
-    response = hq.post(reverse("customers:import"), {"kind": "holdings",
-                                                     "file": upload("h.csv", b"cif,balance\nA,1\n")})
-    assert response.status_code == 200
-    html = response.content.decode()
-    assert 'data-field-error="file"' in html and "account_no" in html
+def test_file_error_in_preview_is_shown_on_the_job(world, hq, inline_tasks, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = hq.post(reverse("customers:import"), {"kind": "holdings",
+                                                         "file": upload("h.csv", b"cif,balance\nA,1\n")})
     job = ImportJob.objects.get()  # kept, as a record of the upload
-    assert job.status == ImportStatus.FAILED
+    assert response.status_code == 302 and job.status == ImportStatus.FAILED
     html = hq.get(reverse("customers:import-job", args=[job.pk])).content.decode()
     assert 'data-testid="job-error"' in html and "account_no" in html and 'data-testid="apply-form"' not in html
 
@@ -911,3 +959,35 @@ def test_job_whose_first_load_fails_says_nothing_was_written(empty_customers, me
     job = import_jobs.import_job_run(job, now=dt.datetime(2026, 11, 22, 2, 0, tzinfo=dt.UTC), size=5)
     assert job.status == ImportStatus.FAILED and "Nothing was written" in job.error
     assert Customer.objects.count() == 0
+
+
+def test_rejected_rows_file_can_be_fixed_and_uploaded_again(world, tmp_path):
+    """Issue 9 item 5: the rejected-rows file holds the record as uploaded (same header and columns) plus line,
+    fields and reasons; fixing the cell and uploading the file imports the record (the extra columns are
+    ignored with a warning). Cells that a spreadsheet would run as formulas are written neutralised."""
+    header = ["客户号", "客户名称", "所属机构", "手机号", "地址"]
+    path = write_csv(tmp_path / "c.csv", header, [
+        ["R1", "甲", "B1", "13912345678", "福州"],
+        ["R2", "乙", "B1", "12345", "=HYPERLINK(\"http://x\")"],  # rejected: the mobile
+        ["R3", "丙", "NOPE", "", "-2+3"],  # rejected: the branch
+    ])
+    with open(tmp_path / "rejects.csv", "w", encoding="utf-8-sig", newline="") as out:
+        result = run(path, world, rejects_out=out)
+    assert (result.created, result.rejected) == (1, 2)
+    text = (tmp_path / "rejects.csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == [*header, "line", "field", "reason"]
+    assert rows[1][:6] == ["R2", "乙", "B1", "12345", "'=HYPERLINK(\"http://x\")", "3"] and rows[1][6] == "mobile"
+    assert rows[2][:6] == ["R3", "丙", "NOPE", "", "'-2+3", "4"] and rows[2][6] == "branch"
+    # Fix the two cells in the file, as a user would in a spreadsheet, and upload it again.
+    rows[1][3], rows[2][2] = "13900001111", "B1"
+    fixed = tmp_path / "fixed.csv"
+    with open(fixed, "w", encoding="utf-8-sig", newline="") as f:
+        csv.writer(f).writerows(rows)
+    again = run(fixed, world)
+    assert (again.created, again.rejected) == (2, 0)
+    assert any("line" in w and "reason" in w for w in again.warnings)  # the reason columns are ignored
+    r2 = Customer.objects.get(cif="R2")
+    assert (r2.name, r2.mobile, r2.branch.code) == ("乙", "13900001111", "B1")
+    assert r2.address == "=HYPERLINK(\"http://x\")"  # as it was: the writer's ' is taken off again
+    assert Customer.objects.get(cif="R3").address == "-2+3"

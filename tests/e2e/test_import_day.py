@@ -63,7 +63,7 @@ def test_import_day(e2e, day, worker, shared_media):
     page, zh = e2e.page, "zh-hans"
     e2e.login("hq_zhou")
 
-    # --- Upload: the preview runs at once for a small file; nothing is stored yet.
+    # --- Upload: the preview runs in the worker (the page polls); nothing is stored yet.
     e2e.go("/customers/import/")
     form = page.get_by_test_id("import-form")
     form.locator("select[name=kind]").select_option("customers")
@@ -71,6 +71,7 @@ def test_import_day(e2e, day, worker, shared_media):
         {"name": "核心客户_20261201.csv", "mimeType": "text/csv", "buffer": _file(day)})
     with page.expect_navigation():
         form.locator("button[type=submit]").click()
+    expect(page.get_by_test_id("job-status")).to_have_text(t("Done", zh), timeout=90_000)
     panel = page.get_by_test_id("job-panel")
     expect(panel).to_contain_text(t("Preview only: nothing was stored. The figures are what the import would do.",
                                     zh))
@@ -82,6 +83,9 @@ def test_import_day(e2e, day, worker, shared_media):
     expect(rejects).to_contain_text("C3000009")
     expect(rejects).to_contain_text(t("mobile", zh))  # the field's name in the user's language
     expect(rejects.locator("thead")).to_contain_text(t("Key", zh, context="the columns that identify a record"))
+    # What the import would change for existing customers: old → new per field.
+    expect(page.get_by_test_id("changes-fields")).to_be_visible()
+    expect(page.get_by_test_id("changes-rows")).to_contain_text("福州市仓山区新地址8号")
     e2e.shot("preview")
     assert not Customer.objects.filter(cif__startswith="C3").exists()
     preview = ImportJob.objects.get()
@@ -103,7 +107,8 @@ def test_import_day(e2e, day, worker, shared_media):
     with page.expect_download() as download:
         page.get_by_test_id("rejects-download").click()
     text = download.value.path().read_bytes().decode("utf-8-sig")
-    assert text.splitlines()[1].startswith("6,C3000009,mobile,")
+    lines = text.splitlines()  # the record as uploaded (same header), then its line, field and reason
+    assert lines[0].startswith(",".join(HEADER) + ",") and lines[1].startswith("C3000009,郑坏号,FZ,rm_li,,,12345,,6,")
 
     assert set(Customer.objects.filter(cif__startswith="C3").values_list("cif", flat=True)) == {
         "C3000001", "C3000002", "C3000003"}

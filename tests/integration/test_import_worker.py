@@ -36,7 +36,7 @@ def test_worker_previews_then_applies_an_import(celery_worker, world):
         job.refresh_from_db()
         assert job.rows_total == 251 and job.started_at and job.finished_at >= job.started_at
         assert job.errors_preview[0]["line"] == 252 and job.errors_preview[0]["field"] == "mobile"
-        assert job.rejects_file.read().decode("utf-8-sig").splitlines()[1].startswith("252,WBAD,mobile,")
+        assert job.rejects_file.read().decode("utf-8-sig").splitlines()[1].startswith("WBAD,坏号码,B1,rm,12345,252,mobile,")
         assert Customer.objects.filter(cif__startswith="W").count() == 250
         assert Customer.objects.get(cif="W00001").name == "客户1"
         assert CustomerChange.objects.filter(customer__cif__startswith="W").count() == 250  # applied once
