@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from crm_project.errors import DomainError, NotPermitted
+from crm_project.errors import DomainError, NotPermitted, PreconditionFailed
 from crm_project.pagination import CappedPaginator
 
 from . import rules, selectors, services
@@ -172,7 +172,11 @@ def customer_edit(request, pk):
     if request.method == "POST" and form.is_valid():
         try:
             services.customer_update(actor=request.user, customer=customer, data=form.changed_data_dict(),
-                                     today=timezone.localdate())
+                                     today=timezone.localdate(), expected_version=form.cleaned_data.get("version"))
+        except PreconditionFailed:
+            # What the user typed stays in the form; the page keeps the old version until it is reloaded.
+            form.add_error(None, _("Someone else changed this customer since you opened the page: nothing was "
+                                   "saved. Reload the page to see their changes, then make yours again."))
         except DomainError as e:
             _add_errors(form, e)
         else:

@@ -194,6 +194,8 @@ SPECTACULAR_SETTINGS = {
     },
 }
 API_KEY_CUSTOM_HEADER = "HTTP_AUTHORIZATION"
+# PUT/PATCH/tag changes of a customer without If-Match: allowed (False, the default) or refused with 428 (True).
+API_REQUIRE_IF_MATCH = env.bool("API_REQUIRE_IF_MATCH", default=False)
 
 # --- Cache (throttling, axes) ---
 REDIS_URL = env("REDIS_URL", default="")

@@ -84,6 +84,13 @@ class CustomerWriteSerializer(StrictSerializer, serializers.ModelSerializer):
         extra_kwargs = {"cif": {"validators": []}}  # uniqueness is the service's, with a clear message
 
 
+class TagsChangeSerializer(StrictSerializer):
+    add = serializers.ListField(child=serializers.CharField(max_length=30, allow_blank=True), max_length=20,
+                                required=False, default=list, help_text=_("Tags to add (blank ones are ignored)."))
+    remove = serializers.ListField(child=serializers.CharField(allow_blank=True), max_length=50, required=False,
+                                   default=list, help_text=_("Tags to remove (absent ones are ignored)."))
+
+
 class RevealSerializer(StrictSerializer):
     field = serializers.ChoiceField(choices=[(f, f) for f in rules.MASKERS], help_text=_("Which value to reveal."))
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
