@@ -391,6 +391,9 @@ class InteractionViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.R
         return Response(InteractionSerializer(interaction).data, status=status.HTTP_201_CREATED)
 
 
+TASK_CLOSED = OpenApiResponse(description="The task is already done or cancelled.")
+
+
 @extend_schema_view(create=extend_schema(request=TaskWriteSerializer, responses={201: TaskSerializer}))
 class FollowUpTaskViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = TaskSerializer
@@ -412,7 +415,7 @@ class FollowUpTaskViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.
                                     due_date=data["due_date"], today=timezone.localdate())
         return Response(TaskSerializer(task).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=TaskCompleteSerializer, responses=TaskSerializer)
+    @extend_schema(request=TaskCompleteSerializer, responses={200: TaskSerializer, 409: TASK_CLOSED})
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
         task = self.get_object()
@@ -422,7 +425,7 @@ class FollowUpTaskViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.
                                       outcome=serializer.validated_data["outcome"], now=timezone.now())
         return Response(TaskSerializer(task).data)
 
-    @extend_schema(request=TaskSnoozeSerializer, responses=TaskSerializer,
+    @extend_schema(request=TaskSnoozeSerializer, responses={200: TaskSerializer, 409: TASK_CLOSED},
                    parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)])
     @action(detail=True, methods=["post"])
     def snooze(self, request, pk=None):

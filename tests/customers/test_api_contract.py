@@ -181,3 +181,16 @@ def test_nul_in_the_customer_form_is_a_field_error(world):
     assert response.status_code == 200
     errors = response.context["form"].errors
     assert errors.get("name") and errors.get("notes"), errors
+
+
+# --- framework answers keep the error format ----------------------------------------------------------------
+
+def test_unacceptable_accept_is_406_and_unknown_media_type_is_415(world, ho):
+    assert_error(ho.get(f"{API}/customers/", HTTP_ACCEPT="text/csv"), 406, "not_acceptable")
+    r = ho.post(f"{API}/tasks/", data=b"<task/>", content_type="application/xml")
+    assert_error(r, 415, "unsupported_media_type")
+
+
+def test_page_zero_and_beyond_the_last_are_404_as_documented(world, ho):
+    assert_error(ho.get(f"{API}/customers/", {"page": 0}), 404, "not_found")
+    assert_error(ho.get(f"{API}/tasks/", {"page": 99}), 404, "not_found")
