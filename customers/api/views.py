@@ -6,6 +6,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.http import parse_etags
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -106,7 +107,8 @@ def _too_large(message):
 class PreconditionRequired(DomainError):
     status_code = 428
     code = "precondition_required"
-    default_message = _("Send If-Match with the ETag of the customer you read: this API requires it for changes.")
+    default_message = gettext_lazy("Send If-Match with the ETag of the customer you read: this API requires it "
+                                   "for changes.")
 
 
 def customer_etag(customer) -> str:
