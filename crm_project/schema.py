@@ -10,7 +10,9 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="A sentence for people, in the caller's language.")
     errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
-        help_text="Field name → messages (empty unless code is validation_error).")
+        help_text="Field name → messages (empty unless code is validation_error). Always flat: an item of a "
+                  "list is named by its position (`tags[2]`), a field of a nested object by a dot (`records[0].cif`); "
+                  "a parameter or header by its name (`Idempotency-Key`).")
 
 
 ERRORS = {

@@ -187,6 +187,24 @@ def customer_edit(request, pk):
 
 @login_required
 @require_POST
+def customer_tags(request, pk):
+    """Add one or more tags (comma-separated) or remove one, from the 360 page, without touching the others."""
+    customer = _visible_customer(request, pk)
+    if not can(request.user, "customers.change_customer", customer):
+        raise PermissionDenied
+    add = [t for t in request.POST.get("add", "").replace("，", ",").split(",") if t.strip()]
+    try:
+        services.customer_tags_change(actor=request.user, customer=customer, add=add,
+                                      remove=request.POST.getlist("remove"))
+    except DomainError as e:
+        for msgs in (e.fields or {None: [e.message]}).values():
+            for msg in msgs:
+                messages.error(request, msg)
+    return redirect("customers:detail", pk=customer.pk)
+
+
+@login_required
+@require_POST
 def customer_reveal(request, pk, field):
     customer = _visible_customer(request, pk)
     try:

@@ -69,3 +69,22 @@ def test_a_form_without_a_version_saves_as_before(world):
     response = signed_in(world.rm).post(reverse("customers:edit", args=[customer.pk]),
                                         edit_data(world, customer, "", occupation="教师"))
     assert response.status_code == 302
+
+
+def test_tags_are_added_and_removed_on_the_360_page_without_touching_the_others(world):
+    customer = world.c_rm
+    Customer.objects.filter(pk=customer.pk).update(tags=["VIP", "代发"])
+    rm = signed_in(world.rm)
+    detail = reverse("customers:detail", args=[customer.pk])
+    tags = reverse("customers:tags", args=[customer.pk])
+    page = rm.get(detail).content.decode()
+    assert f'action="{tags}"' in page and 'name="remove" value="VIP"' in page
+    assert rm.post(tags, {"add": "新客， 高净值 ,"}).url == detail
+    assert rm.post(tags, {"remove": "VIP"}).status_code == 302
+    customer.refresh_from_db()
+    assert customer.tags == sorted(["代发", "新客", "高净值"])
+    assert CustomerChange.objects.filter(customer=customer).count() == 2
+    rm.post(tags, {"add": "长" * 31})
+    assert "长" * 31 not in Customer.objects.get(pk=customer.pk).tags
+    # another RM's customer is not found
+    assert signed_in(world.other_rm).post(tags, {"add": "x"}).status_code == 404
