@@ -194,3 +194,11 @@ def test_unacceptable_accept_is_406_and_unknown_media_type_is_415(world, ho):
 def test_page_zero_and_beyond_the_last_are_404_as_documented(world, ho):
     assert_error(ho.get(f"{API}/customers/", {"page": 0}), 404, "not_found")
     assert_error(ho.get(f"{API}/tasks/", {"page": 99}), 404, "not_found")
+
+
+def test_nul_in_a_cookie_or_the_path_is_400(world):
+    client = Client()
+    assert client.get(reverse("customers:list"), HTTP_COOKIE="sessionid=abc\x00def").status_code == 400
+    assert_error(client.get(f"{API}/customers/", HTTP_X_REQUEST_ID="a\x00"), 400, "validation_error",
+                 ["X-Request-Id"])
+    assert Client().get("/customers/%00/").status_code in (400, 404)
