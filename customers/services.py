@@ -208,8 +208,14 @@ def customer_tags_change(*, actor, customer: Customer, add=(), remove=(), source
     characters) apply to the result. Writes one history entry when the tags changed."""
     if not can(actor, "customers.change_customer", customer):
         raise NotPermitted()
-    errors = {f"add[{i}]": [_("A tag has at most 30 characters.")] for i, t in enumerate(add)
-              if t and len(t.strip()) > MAX_TAG_LENGTH}
+    add, remove = list(add), list(remove)
+    errors = {}
+    for i, tag in enumerate([*add, *remove]):
+        name = f"add[{i}]" if i < len(add) else f"remove[{i - len(add)}]"
+        if tag and "\x00" in tag:  # PostgreSQL cannot store or compare it
+            errors[name] = [_("Null characters are not allowed.")]
+        elif tag and len(tag.strip()) > MAX_TAG_LENGTH and i < len(add):
+            errors[name] = [_("A tag has at most 30 characters.")]
     if errors:
         raise ValidationFailed(fields=errors)
     add = {t.strip() for t in add if t and t.strip()}

@@ -88,3 +88,12 @@ def test_tags_are_added_and_removed_on_the_360_page_without_touching_the_others(
     assert "长" * 31 not in Customer.objects.get(pk=customer.pk).tags
     # another RM's customer is not found
     assert signed_in(world.other_rm).post(tags, {"add": "x"}).status_code == 404
+
+
+def test_a_nul_in_a_tag_on_the_360_page_is_an_error_not_500(world):
+    customer = world.c_rm
+    rm = signed_in(world.rm)
+    tags = reverse("customers:tags", args=[customer.pk])
+    assert rm.post(tags, {"add": "a\x00b"}).status_code == 302
+    assert rm.post(tags, {"remove": "a\x00b"}).status_code == 302
+    assert not any("\x00" in t for t in Customer.objects.get(pk=customer.pk).tags)
