@@ -2,6 +2,9 @@
 
     {"code": "validation_error", "detail": "Some fields are not valid.",
      "errors": {"mobile": ["Enter a mainland mobile number: 11 digits starting 13–19."]}}
+
+``errors`` is always flat: a name → a list of strings. An error inside a list or an object is named by its
+path: ``tags[2]`` (the third tag), ``records[0].cif``, ``address.city``.
 """
 
 from django.core.exceptions import PermissionDenied
@@ -15,14 +18,28 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from .errors import DomainError
 
 
-def _flatten(detail):
+def _flatten(detail, prefix="", out=None):
+    """DRF's nested error detail → ``{path: [messages]}`` (``tags[2]``, ``records[0].cif``)."""
+    out = {} if out is None else out
     if isinstance(detail, dict):
-        return {k: _flatten(v) for k, v in detail.items()}
-    if isinstance(detail, list):
-        if all(isinstance(d, str) for d in detail):
-            return [str(d) for d in detail]
-        return [_flatten(d) for d in detail]
-    return [str(detail)]
+        for key, value in detail.items():
+            key = str(key)
+            if not prefix:
+                path = key
+            elif key.isdigit():
+                path = f"{prefix}[{key}]"
+            else:
+                path = f"{prefix}.{key}"
+            _flatten(value, path, out)
+    elif isinstance(detail, list | tuple):
+        for index, value in enumerate(detail):
+            if isinstance(value, dict | list | tuple):
+                _flatten(value, f"{prefix}[{index}]" if prefix else str(index), out)
+            else:
+                out.setdefault(prefix or "non_field_errors", []).append(str(value))
+    else:
+        out.setdefault(prefix or "non_field_errors", []).append(str(detail))
+    return out
 
 
 def exception_handler(exc, context):

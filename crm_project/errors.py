@@ -29,3 +29,11 @@ class Conflict(DomainError):
     status_code = 409
     code = "conflict"
     default_message = _("The record changed or already exists.")
+
+
+class PreconditionFailed(DomainError):
+    """A write based on an older version of the record (a stale ETag / edit page)."""
+
+    status_code = 412
+    code = "precondition_failed"
+    default_message = _("Someone else changed this record since you read it: read it again and redo your change.")

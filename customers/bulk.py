@@ -265,12 +265,16 @@ def _iso_dates(values: np.ndarray) -> np.ndarray | None:
     return days if real.all() else None
 
 
+_EARLIEST, _LATEST = np.datetime64(rules.EARLIEST_DATE, "D"), np.datetime64(rules.LATEST_DATE, "D")
+
+
 def _date(s, errors, name, *, today=None, not_future_message=None):
     values = _values(s)
     if set(map(type, values)) <= {str, _NONE}:
         present = ~_missing(values)
         days = _iso_dates(values[present])
-        if days is not None and (today is None or not (days > np.datetime64(today, "D")).any()):
+        if (days is not None and (today is None or not (days > np.datetime64(today, "D")).any())
+                and not ((days < _EARLIEST) | (days > _LATEST)).any()):
             out = np.full(len(values), None, dtype=object)
             out[present] = days.astype(object)
             return out
@@ -284,8 +288,13 @@ def _date_checked(values, errors, name, *, today, not_future_message):
     parsed = pd.to_datetime(text.where(~missing, None), format="%Y-%m-%d", errors="coerce")
     shape_ok = np.array([isinstance(v, str) and _DATE_SHAPE.fullmatch(v.strip()) is not None for v in values],
                         dtype=bool)
-    bad = ~missing & (parsed.isna().to_numpy() | ~shape_ok)
+    # By the year, before pandas: it cannot represent years before 1677 (0199-01-01 would be "not a date").
+    year = pd.to_numeric(text.str[:4], errors="coerce").to_numpy()
+    out_of_bounds = ~missing & shape_ok & ((year < rules.EARLIEST_DATE.year) | (year > rules.LATEST_DATE.year))
+    bad = ~missing & ~out_of_bounds & (parsed.isna().to_numpy() | ~shape_ok)
     errors.add(bad, name, _("Enter a valid date as YYYY-MM-DD."))
+    errors.add(out_of_bounds, name, rules.DATE_BOUNDS_MESSAGE)
+    bad = bad | out_of_bounds
     if today is not None:
         errors.add(~bad & ~missing & (parsed > pd.Timestamp(today)).fillna(False).to_numpy(dtype=bool), name,
                    not_future_message or _("This date cannot be in the future."))

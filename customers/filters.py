@@ -3,14 +3,21 @@
 import datetime as dt
 
 import django_filters
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from org.models import Branch, User
 from org.selectors import branch_subtree_ids, branches_visible_to, staff_visible_to
 
+from . import rules
 from .constants import CustomerKind, LifecycleStage, RiskLevel, TaskStatus
 from .models import Customer, FinancialSnapshot, FollowUpTask, Holding, Interaction
 from .selectors import customer_search
+
+
+def _date_bounds(value):
+    if value is not None and not rules.date_in_bounds(value):
+        raise ValidationError(rules.DATE_BOUNDS_MESSAGE, code="date_bounds")
 
 
 def _staff_choices(request):
@@ -51,8 +58,10 @@ class CustomerFilter(django_filters.FilterSet):
 class SnapshotFilter(django_filters.FilterSet):
     customer = django_filters.NumberFilter(field_name="customer_id", label=_("Customer id"))
     cif = django_filters.CharFilter(field_name="customer__cif", label=_("CIF"))
-    period_from = django_filters.DateFilter(field_name="period", lookup_expr="gte", label=_("Period from"))
-    period_to = django_filters.DateFilter(field_name="period", lookup_expr="lte", label=_("Period to"))
+    period_from = django_filters.DateFilter(field_name="period", lookup_expr="gte", label=_("Period from"),
+                                            validators=[_date_bounds])
+    period_to = django_filters.DateFilter(field_name="period", lookup_expr="lte", label=_("Period to"),
+                                          validators=[_date_bounds])
 
     class Meta:
         model = FinancialSnapshot
@@ -70,7 +79,7 @@ class HoldingFilter(django_filters.FilterSet):
 
 class InteractionFilter(django_filters.FilterSet):
     customer = django_filters.NumberFilter(field_name="customer_id", label=_("Customer id"))
-    since = django_filters.IsoDateTimeFilter(method="filter_since", label=_("Since"))
+    since = django_filters.IsoDateTimeFilter(method="filter_since", label=_("Since"), validators=[_date_bounds])
 
     class Meta:
         model = Interaction
@@ -85,7 +94,8 @@ class InteractionFilter(django_filters.FilterSet):
 class TaskFilter(django_filters.FilterSet):
     customer = django_filters.NumberFilter(field_name="customer_id", label=_("Customer id"))
     status = django_filters.ChoiceFilter(choices=TaskStatus.choices, label=_("Status"))
-    due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lte", label=_("Due on or before"))
+    due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lte", label=_("Due on or before"),
+                                           validators=[_date_bounds])
 
     class Meta:
         model = FollowUpTask

@@ -72,6 +72,8 @@ class CustomerForm(forms.ModelForm):
     # Typed as people write them (+86, spaces, dashes); the service normalises and checks them.
     mobile = forms.CharField(max_length=20, required=False, label=_("Mobile"))
     id_number = forms.CharField(max_length=32, required=False, label=_("ID number"))
+    # The version of the customer the page was loaded with: a save over a newer version is refused.
+    version = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
     class Meta:
         model = Customer
@@ -91,6 +93,7 @@ class CustomerForm(forms.ModelForm):
         self.fields["branch"].queryset = branches_visible_to(user)
         self.fields["rm"].queryset = staff_visible_to(user)
         if self.instance.pk:
+            self.initial["version"] = self.instance.change_txid or 0  # services.customer_version
             # Sensitive values are never sent to the browser: editing them means typing a new value.
             for field in ("id_number", "mobile"):
                 self.initial[field] = ""

@@ -325,3 +325,14 @@ def normalize_mobiles(values):
                 pass
         out.append(v)
     return out, ok
+
+
+# --- Dates the CRM accepts (API, filters, bulk, import): a typo like 0199 or 20260 is an error, not a record ---
+EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2100, 12, 31)
+DATE_BOUNDS_MESSAGE = _("Enter a date between 1900-01-01 and 2100-12-31.")
+
+
+def date_in_bounds(value: date) -> bool:
+    """True for a date (or a datetime's date) from 1900-01-01 to 2100-12-31."""
+    day = value.date() if hasattr(value, "date") and callable(value.date) else value
+    return EARLIEST_DATE <= day <= LATEST_DATE

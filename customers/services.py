@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm_project.errors import Conflict, NotPermitted, ValidationFailed
+from crm_project.errors import Conflict, NotPermitted, PreconditionFailed, ValidationFailed
 from org.api.authentication import ApiClient
 from org.constants import Role
 from org.selectors import branch_subtree_ids
@@ -175,16 +175,37 @@ def customer_create(*, actor, data: dict, today: date, source: str = "web") -> C
         with transaction.atomic():
             customer.save()
             _record_changes(customer, {}, actor, source, created=True)
+            _refresh_version(customer)
     except IntegrityError:
         raise ValidationFailed(fields={"cif": [_("A customer with this CIF already exists.")]}) from None
     return customer
 
 
-def customer_update(*, actor, customer: Customer, data: dict, today: date, source: str = "web") -> Customer:
+def customer_version(customer: Customer) -> int:
+    """The version of a customer's row: the id of the transaction that last wrote it (stamped by a database
+    trigger on every insert and update, whatever the write path: ORM, bulk SQL, admin). Drives the API's
+    ETag / If-Match and the edit page's stale-save check."""
+    return customer.change_txid or 0
+
+
+def _check_version(locked: Customer, expected_version) -> None:
+    """Refuse a write based on an older version of the row (checked under the row lock)."""
+    if expected_version is None:
+        return
+    expected = {expected_version} if isinstance(expected_version, int) else set(expected_version)
+    if customer_version(locked) not in expected:
+        raise PreconditionFailed()
+
+
+def customer_update(*, actor, customer: Customer, data: dict, today: date, source: str = "web",
+                    expected_version=None) -> Customer:
+    """Change a customer's fields. With ``expected_version`` (a version, or a collection of them) the write
+    happens only if the row still has that version, checked under the row lock: else PreconditionFailed."""
     if not can(actor, "customers.change_customer", customer):
         raise NotPermitted()
     with transaction.atomic():
         locked = Customer.objects.select_for_update(of=("self",)).select_related("rm", "branch").get(pk=customer.pk)
+        _check_version(locked, expected_version)
         before = _snapshot(locked)
         for field, value in data.items():
             setattr(locked, field, value)
@@ -195,6 +216,50 @@ def customer_update(*, actor, customer: Customer, data: dict, today: date, sourc
         except IntegrityError:
             raise ValidationFailed(fields={"cif": [_("A customer with this CIF already exists.")]}) from None
         _record_changes(locked, before, actor, source)
+        _refresh_version(locked)
+    return locked
+
+
+def _refresh_version(customer: Customer) -> None:
+    # The trigger stamped the row in the database; read the stamp back so callers see the new version.
+    customer.change_txid = Customer.objects.filter(pk=customer.pk).values_list("change_txid", flat=True).get()
+
+
+MAX_TAGS, MAX_TAG_LENGTH = 20, 30  # as Customer.tags: ArrayField(CharField(max_length=30)), MaxLengthValidator(20)
+
+
+def customer_tags_change(*, actor, customer: Customer, add=(), remove=(), source: str = "web",
+                         expected_version=None) -> Customer:
+    """Add and remove tags without replacing the list: read, change and write under the row lock, so
+    parallel changes all count. Blank tags are ignored; the usual rules (at most 20 tags of at most 30
+    characters) apply to the result. Writes one history entry when the tags changed."""
+    if not can(actor, "customers.change_customer", customer):
+        raise NotPermitted()
+    add, remove = list(add), list(remove)
+    errors = {}
+    for i, tag in enumerate([*add, *remove]):
+        name = f"add[{i}]" if i < len(add) else f"remove[{i - len(add)}]"
+        if tag and "\x00" in tag:  # PostgreSQL cannot store or compare it
+            errors[name] = [_("Null characters are not allowed.")]
+        elif tag and len(tag.strip()) > MAX_TAG_LENGTH and i < len(add):
+            errors[name] = [_("A tag has at most 30 characters.")]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    add = {t.strip() for t in add if t and t.strip()}
+    remove = {t.strip() for t in remove if t and t.strip()}
+    with transaction.atomic():
+        locked = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)
+        _check_version(locked, expected_version)
+        before = _snapshot(locked)
+        tags = sorted((set(locked.tags or []) | add) - remove)
+        if tags != sorted(locked.tags or []):
+            if len(tags) > MAX_TAGS:
+                raise ValidationFailed(fields={"add": [
+                    _("A customer has at most %(n)s tags; remove some first.") % {"n": MAX_TAGS}]})
+            locked.tags = tags
+            locked.save(update_fields=["tags", "updated_at"])
+            _record_changes(locked, before, actor, source)
+            _refresh_version(locked)
     return locked
 
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("export.csv", views.customer_export, name="export"),
     path("<int:pk>/", views.customer_detail, name="detail"),
     path("<int:pk>/edit/", views.customer_edit, name="edit"),
+    path("<int:pk>/tags/", views.customer_tags, name="tags"),
     path("<int:pk>/reveal/<str:field>/", views.customer_reveal, name="reveal"),
     path("<int:pk>/interactions/new/", views.interaction_create, name="interaction-create"),
     path("<int:pk>/tasks/new/", views.customer_task_create, name="customer-task-create"),

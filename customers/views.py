@@ -16,7 +16,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from crm_project import exports
-from crm_project.errors import Conflict, DomainError, NotPermitted, ValidationFailed
+from crm_project.errors import Conflict, DomainError, NotPermitted, PreconditionFailed, ValidationFailed
 from crm_project.pagination import CappedPaginator
 from org import ratelimit
 
@@ -231,13 +231,35 @@ def customer_edit(request, pk):
     elif request.method == "POST":
         try:
             services.customer_update(actor=request.user, customer=customer, data=form.changed_data_dict(),
-                                     today=timezone.localdate())
+                                     today=timezone.localdate(), expected_version=form.cleaned_data.get("version"))
+        except PreconditionFailed:
+            # What the user typed stays in the form; the page keeps the old version until it is reloaded.
+            form.add_error(None, _("Someone else changed this customer since you opened the page: nothing was "
+                                   "saved. Reload the page to see their changes, then make yours again."))
         except DomainError as e:
             _add_errors(form, e)
         else:
             messages.success(request, _("Changes saved."))
             return redirect("customers:detail", pk=customer.pk)
     return render(request, "customers/form.html", {"form": form, "customer": customer, "creating": False})
+
+
+@login_required
+@require_POST
+def customer_tags(request, pk):
+    """Add one or more tags (comma-separated) or remove one, from the 360 page, without touching the others."""
+    customer = _visible_customer(request, pk)
+    if not can(request.user, "customers.change_customer", customer):
+        raise PermissionDenied
+    add = [t for t in request.POST.get("add", "").replace("，", ",").split(",") if t.strip()]
+    try:
+        services.customer_tags_change(actor=request.user, customer=customer, add=add,
+                                      remove=request.POST.getlist("remove"))
+    except DomainError as e:
+        for msgs in (e.fields or {None: [e.message]}).values():
+            for msg in msgs:
+                messages.error(request, msg)
+    return redirect("customers:detail", pk=customer.pk)
 
 
 @login_required

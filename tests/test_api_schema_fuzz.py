@@ -1,19 +1,33 @@
-"""Schemathesis fuzzing of every operation in the OpenAPI schema served at /api/schema/.
+"""Schemathesis over every operation of the OpenAPI schema served at /api/schema/: part of `make test` (and CI).
 
-Requests go through the real WSGI application (all middleware) against the test database, signed with
-an API key holding every scope. The only assertion is Schemathesis' ``not_a_server_error``: whatever the
-generator sends, the API answers with a 2xx/4xx in the one error format, never a 5xx.
-Bounded: 25 examples per operation, no deadline, derandomised (same cases every run). For a deeper,
-random hunt: ``FUZZ_EXAMPLES=200 FUZZ_RANDOM=1 make test ARGS=tests/test_api_schema_fuzz.py``.
+Requests go through the real WSGI application (all middleware) against the test database, once signed with
+an API key holding every scope and once with a signed-in head-office session (cookie + CSRF token). Every
+response must pass all of Schemathesis' response checks: no 5xx (``not_a_server_error``), only documented
+statuses (``status_code_conformance``), the documented content type and body (``content_type_conformance``,
+``response_schema_conformance``) and the documented headers (``response_headers_conformance``).
+
+Bounded so it stays a few minutes on two cores: ``FUZZ_EXAMPLES`` examples per operation and principal
+(default 12), no deadline, derandomised (the same cases every run). For a deeper, random hunt:
+``FUZZ_EXAMPLES=200 FUZZ_RANDOM=1 make test ARGS=tests/test_api_schema_fuzz.py``. The figures (operations,
+requests, 5xx, check failures) are printed at the end of the module.
 """
 
 import os
+from collections import Counter
 
 import pytest
 import schemathesis
 from django.core.wsgi import get_wsgi_application
+from django.test import Client
+from django.utils.crypto import get_random_string
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from .factories import ALL_SCOPES, ApiKeyFactory
 
@@ -21,6 +35,10 @@ application = get_wsgi_application()
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
 
 pytestmark = [pytest.mark.schema_fuzz, pytest.mark.django_db(transaction=True)]
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+          response_headers_conformance]
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 
 # Which fixture object an ``{id}`` path parameter may point at, per path prefix.
 REAL_IDS = {
@@ -31,18 +49,24 @@ REAL_IDS = {
     "/api/v1/tasks/": lambda w: w.tasks["c_rm"].pk,
 }
 
-
-@pytest.fixture
-def fuzz_key(world):
-    return ApiKeyFactory(scopes=list(ALL_SCOPES))
+FIGURES = Counter()
+OPERATIONS = set()
 
 
-@schema.parametrize()
-@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "25")), deadline=None,
-          derandomize=not os.environ.get("FUZZ_RANDOM"), print_blob=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.filter_too_much, HealthCheck.data_too_large])
-def test_api_never_answers_5xx(case, world, fuzz_key):
+@pytest.fixture(scope="module", autouse=True)
+def _report(request):
+    yield
+    if not FIGURES["requests"]:
+        return
+    statuses = dict(sorted((k[7:], v) for k, v in FIGURES.items() if k.startswith("status:")))
+    line = (f"schemathesis: {len(OPERATIONS)} operations, {FIGURES['requests']} requests, "
+            f"{FIGURES['5xx']} server errors, {FIGURES['failed']} responses failing a check (statuses: {statuses})")
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print(f"\n{line}")
+
+
+def _aim_at_real_record(case, world):
     # Half the cases aim at a record that exists, so bodies reach the services instead of stopping at 404.
     if case.path_parameters and "id" in case.path_parameters:
         current = case.path_parameters["id"]
@@ -50,4 +74,52 @@ def test_api_never_answers_5xx(case, world, fuzz_key):
             for prefix, real in REAL_IDS.items():
                 if case.operation.path.startswith(prefix):
                     case.path_parameters["id"] = real(world)
-    case.call_and_validate(headers={"Authorization": f"Api-Key {fuzz_key.raw_key}"}, checks=[not_a_server_error])
+
+
+def _call(case, world, headers, cookies=None):
+    _aim_at_real_record(case, world)
+    OPERATIONS.add(case.operation.label)
+    response = case.call(headers=headers, cookies=cookies)
+    FIGURES["requests"] += 1
+    FIGURES[f"status:{response.status_code}"] += 1
+    if response.status_code >= 500:
+        FIGURES["5xx"] += 1
+    try:
+        case.validate_response(response, checks=CHECKS, headers=headers)
+    except BaseException:
+        FIGURES["failed"] += 1
+        raise
+
+
+FUZZ_SETTINGS = settings(
+    max_examples=EXAMPLES, deadline=None, derandomize=not os.environ.get("FUZZ_RANDOM"), print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                           HealthCheck.filter_too_much, HealthCheck.data_too_large])
+
+
+@pytest.fixture
+def key_headers(world):
+    key = ApiKeyFactory(scopes=list(ALL_SCOPES))
+    return {"Authorization": f"Api-Key {key.raw_key}"}
+
+
+@pytest.fixture
+def session(world):
+    """A head-office user's session cookie and CSRF token, as a browser calling the API sends them."""
+    client = Client()
+    client.force_login(world.ho_user)
+    token = get_random_string(32)  # the cookie's secret; the header may carry it unmasked
+    return {"headers": {"X-CSRFToken": token},
+            "cookies": {"sessionid": client.cookies["sessionid"].value, "csrftoken": token}}
+
+
+@schema.parametrize()
+@FUZZ_SETTINGS
+def test_api_with_an_api_key(case, world, key_headers):
+    _call(case, world, key_headers)
+
+
+@schema.parametrize()
+@FUZZ_SETTINGS
+def test_api_with_a_session(case, world, session):
+    _call(case, world, session["headers"], session["cookies"])

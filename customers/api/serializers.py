@@ -1,3 +1,4 @@
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -18,6 +19,33 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class BoundedDateField(serializers.DateField):
+    """A date from 1900-01-01 to 2100-12-31 (a field-level 400 otherwise)."""
+
+    def to_internal_value(self, value):
+        day = super().to_internal_value(value)
+        if not rules.date_in_bounds(day):
+            raise serializers.ValidationError(rules.DATE_BOUNDS_MESSAGE)
+        return day
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    """A moment whose date is from 1900-01-01 to 2100-12-31 (a field-level 400 otherwise)."""
+
+    def to_internal_value(self, value):
+        moment = super().to_internal_value(value)
+        if not rules.date_in_bounds(moment):
+            raise serializers.ValidationError(rules.DATE_BOUNDS_MESSAGE)
+        return moment
+
+
+class CrmModelSerializer(serializers.ModelSerializer):
+    """ModelSerializer whose date and datetime inputs are bounded (see BoundedDateField)."""
+
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
+                                models.DateField: BoundedDateField, models.DateTimeField: BoundedDateTimeField}
+
+
 def mask_row(row: dict, full: bool) -> dict:
     """Mask the sensitive values of one output row unless the viewer may see them in full."""
     if not full:
@@ -29,7 +57,7 @@ def mask_row(row: dict, full: bool) -> dict:
     return row
 
 
-class MaskedModelSerializer(serializers.ModelSerializer):
+class MaskedModelSerializer(CrmModelSerializer):
     def to_representation(self, instance):
         return mask_row(super().to_representation(instance), self.context.get("full_pii", False))
 
@@ -71,7 +99,7 @@ class CustomerSerializer(MaskedModelSerializer):
         read_only_fields = ["aum_latest", "last_txn_date", "created_at", "updated_at"]
 
 
-class CustomerWriteSerializer(StrictSerializer, serializers.ModelSerializer):
+class CustomerWriteSerializer(StrictSerializer, CrmModelSerializer):
     branch = serializers.PrimaryKeyRelatedField(queryset=Branch.objects.all(), required=False)
     rm = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False, allow_null=True)
     tags = serializers.ListField(child=serializers.CharField(max_length=30), max_length=20, required=False)
@@ -84,6 +112,13 @@ class CustomerWriteSerializer(StrictSerializer, serializers.ModelSerializer):
         extra_kwargs = {"cif": {"validators": []}}  # uniqueness is the service's, with a clear message
 
 
+class TagsChangeSerializer(StrictSerializer):
+    add = serializers.ListField(child=serializers.CharField(max_length=30, allow_blank=True), max_length=20,
+                                required=False, default=list, help_text=_("Tags to add (blank ones are ignored)."))
+    remove = serializers.ListField(child=serializers.CharField(allow_blank=True), max_length=50, required=False,
+                                   default=list, help_text=_("Tags to remove (absent ones are ignored)."))
+
+
 class RevealSerializer(StrictSerializer):
     field = serializers.ChoiceField(choices=[(f, f) for f in rules.MASKERS], help_text=_("Which value to reveal."))
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -94,7 +129,7 @@ class RevealResultSerializer(serializers.Serializer):
     value = serializers.CharField()
 
 
-class SnapshotSerializer(serializers.ModelSerializer):
+class SnapshotSerializer(CrmModelSerializer):
     cif = serializers.CharField(source="customer.cif", read_only=True)
 
     class Meta:
@@ -110,7 +145,7 @@ class HoldingSerializer(MaskedModelSerializer):
         fields = "__all__"
 
 
-class InteractionSerializer(serializers.ModelSerializer):
+class InteractionSerializer(CrmModelSerializer):
     staff_name = serializers.CharField(source="staff.display_name", read_only=True, default="")
 
     class Meta:
@@ -119,7 +154,7 @@ class InteractionSerializer(serializers.ModelSerializer):
         read_only_fields = ["staff", "created_at"]
 
 
-class InteractionWriteSerializer(StrictSerializer, serializers.ModelSerializer):
+class InteractionWriteSerializer(StrictSerializer, CrmModelSerializer):
     class Meta:
         model = Interaction
         fields = ["customer", "channel", "occurred_at", "outcome", "notes", "next_follow_up"]
@@ -131,7 +166,7 @@ class InteractionWriteSerializer(StrictSerializer, serializers.ModelSerializer):
             self.fields["customer"].queryset = customers
 
 
-class TaskSerializer(serializers.ModelSerializer):
+class TaskSerializer(CrmModelSerializer):
     customer_name = serializers.CharField(source="customer.name", read_only=True)
 
     class Meta:
@@ -140,7 +175,7 @@ class TaskSerializer(serializers.ModelSerializer):
         read_only_fields = ["assignee", "status", "outcome", "completed_at", "created_at", "source_interaction"]
 
 
-class TaskWriteSerializer(StrictSerializer, serializers.ModelSerializer):
+class TaskWriteSerializer(StrictSerializer, CrmModelSerializer):
     class Meta:
         model = FollowUpTask
         fields = ["customer", "title", "due_date"]
@@ -156,7 +191,7 @@ class TaskCompleteSerializer(StrictSerializer):
 
 
 class TaskSnoozeSerializer(StrictSerializer):
-    until = serializers.DateField()
+    until = BoundedDateField()
 
 
 class BulkErrorSerializer(serializers.Serializer):
@@ -189,7 +224,7 @@ class BulkCustomerRecordSerializer(CustomerWriteSerializer):
                                help_text=_("The relationship manager's username (or id)."))
 
 
-class BulkSnapshotRecordSerializer(serializers.ModelSerializer):
+class BulkSnapshotRecordSerializer(CrmModelSerializer):
     cif = serializers.CharField(help_text=_("The customer's CIF."))
 
     class Meta:
@@ -197,7 +232,7 @@ class BulkSnapshotRecordSerializer(serializers.ModelSerializer):
         exclude = ["id", "customer"]
 
 
-class BulkHoldingRecordSerializer(serializers.ModelSerializer):
+class BulkHoldingRecordSerializer(CrmModelSerializer):
     cif = serializers.CharField(help_text=_("The customer's CIF."))
 
     class Meta:

@@ -4,7 +4,9 @@ import binascii
 from django.conf import settings
 from django.http import Http404
 from django.utils import timezone
+from django.utils.http import parse_etags
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -17,7 +19,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crm_project.collector import gc_paused
-from crm_project.errors import ValidationFailed
+from crm_project.errors import DomainError, ValidationFailed
 from customers import selectors, services
 from customers.filters import CustomerFilter, HoldingFilter, InteractionFilter, SnapshotFilter, TaskFilter
 from customers.permissions import key_can_read_pii
@@ -40,6 +42,7 @@ from .serializers import (
     RevealResultSerializer,
     RevealSerializer,
     SnapshotSerializer,
+    TagsChangeSerializer,
     TaskCompleteSerializer,
     TaskSerializer,
     TaskSnoozeSerializer,
@@ -101,6 +104,57 @@ def _too_large(message):
                     status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
 
 
+class PreconditionRequired(DomainError):
+    status_code = 428
+    code = "precondition_required"
+    default_message = gettext_lazy("Send If-Match with the ETag of the customer you read: this API requires it "
+                                   "for changes.")
+
+
+def customer_etag(customer) -> str:
+    """A strong ETag: the customer's id and the version of its row (see services.customer_version)."""
+    return f'"{customer.pk}-{services.customer_version(customer)}"'
+
+
+def expected_versions(request, customer):
+    """The versions ``If-Match`` allows (None: no condition). ``*`` matches any version; weak or other
+    customers' tags match none, so the write is refused (412)."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        if settings.API_REQUIRE_IF_MATCH:
+            raise PreconditionRequired()
+        return None
+    tags = parse_etags(header)
+    if tags == ["*"]:
+        return None
+    versions = set()
+    for tag in tags:
+        pk, _sep, version = tag.strip('"').partition("-")
+        if tag.startswith('"') and pk == str(customer.pk) and version.isdigit():
+            versions.add(int(version))
+    return versions
+
+
+def with_etag(response, customer):
+    response["ETag"] = customer_etag(customer)
+    return response
+
+
+ETAG_HEADER = OpenApiParameter(
+    "ETag", str, OpenApiParameter.HEADER, response=[200, 201], required=True,
+    description="The version of this customer (strong). Send it back in `If-Match` to change the customer "
+                "only if nobody changed it since.")
+IF_MATCH = OpenApiParameter(
+    "If-Match", str, OpenApiParameter.HEADER, required=False,
+    description="The `ETag` of the customer as you read it: the change is refused with 412 if the customer "
+                "changed since. Without it the change is made whatever the current version (unless the "
+                "server requires it: `API_REQUIRE_IF_MATCH`, then 428).")
+PRECONDITION_RESPONSES = {
+    412: OpenApiResponse(description="`If-Match` does not match the current version: read the customer again."),
+    428: OpenApiResponse(description="`If-Match` is missing and this server requires it."),
+}
+
+
 BULK_REPORT_EXAMPLE = OpenApiExample(
     "Report", response_only=True, status_codes=["200"],
     value={"created": 1, "updated": 0, "unchanged": 0, "rejected": 1, "errors": [
@@ -149,10 +203,16 @@ class ScopedViewSetMixin:
 @extend_schema_view(
     list=extend_schema(responses=CustomerListSerializer(many=True),
                        summary="List customers in your scope (sensitive fields masked)"),
-    retrieve=extend_schema(summary="One customer (sensitive fields masked)"),
-    create=extend_schema(request=CustomerWriteSerializer, responses={201: CustomerSerializer}),
-    update=extend_schema(request=CustomerWriteSerializer, responses=CustomerSerializer),
-    partial_update=extend_schema(request=CustomerWriteSerializer, responses=CustomerSerializer),
+    retrieve=extend_schema(summary="One customer (sensitive fields masked)", parameters=[ETAG_HEADER]),
+    create=extend_schema(request=CustomerWriteSerializer, responses={201: CustomerSerializer},
+                         parameters=[ETAG_HEADER]),
+    update=extend_schema(request=CustomerWriteSerializer, parameters=[IF_MATCH, ETAG_HEADER],
+                         responses={200: CustomerSerializer, **PRECONDITION_RESPONSES},
+                         summary="Replace a customer's fields (If-Match: only if unchanged since read)"),
+    partial_update=extend_schema(request=CustomerWriteSerializer, parameters=[IF_MATCH, ETAG_HEADER],
+                                 responses={200: CustomerSerializer, **PRECONDITION_RESPONSES},
+                                 summary="Change some of a customer's fields (If-Match: only if unchanged "
+                                         "since read)"),
     bulk=extend_schema(request=BulkCustomersRequest, responses=BULK_RESPONSES,
                        examples=[BULK_EXAMPLES["customers"], BULK_REPORT_EXAMPLE],
                        summary="Create or update up to 5,000 customers by CIF"),
@@ -171,6 +231,7 @@ class CustomerViewSet(BulkUpsertMixin, ScopedViewSetMixin, mixins.ListModelMixin
         "bulk": Scope.CUSTOMERS_WRITE, "changes": Scope.CUSTOMERS_READ,
         "list": Scope.CUSTOMERS_READ, "retrieve": Scope.CUSTOMERS_READ, "create": Scope.CUSTOMERS_WRITE,
         "update": Scope.CUSTOMERS_WRITE, "partial_update": Scope.CUSTOMERS_WRITE, "reveal": Scope.PII_READ,
+        "tags": Scope.CUSTOMERS_WRITE,
     }
 
     def get_queryset(self):
@@ -188,16 +249,40 @@ class CustomerViewSet(BulkUpsertMixin, ScopedViewSetMixin, mixins.ListModelMixin
         serializer.is_valid(raise_exception=True)
         customer = services.customer_create(actor=request.user, data=serializer.validated_data,
                                             today=timezone.localdate(), source="api")
-        return Response(self.get_serializer(customer).data, status=status.HTTP_201_CREATED)
+        return with_etag(Response(self.get_serializer(customer).data, status=status.HTTP_201_CREATED), customer)
+
+    def retrieve(self, request, *args, **kwargs):
+        customer = self.get_object()
+        return with_etag(Response(self.get_serializer(customer).data), customer)
 
     def update(self, request, *args, **kwargs):
+        """Without ``If-Match`` the change is made whatever the current version (as before ETags); with it,
+        only if the customer is still at that version (checked under the row lock in the service)."""
         customer = self.get_object()
+        expected = expected_versions(request, customer)
         serializer = CustomerWriteSerializer(customer, data=request.data, partial=kwargs.get("partial", False))
         serializer.is_valid(raise_exception=True)
         customer = services.customer_update(actor=request.user, customer=customer,
                                             data=serializer.validated_data, today=timezone.localdate(),
-                                            source="api")
-        return Response(self.get_serializer(customer).data)
+                                            source="api", expected_version=expected)
+        return with_etag(Response(self.get_serializer(customer).data), customer)
+
+    @extend_schema(request=TagsChangeSerializer, parameters=[IF_MATCH, ETAG_HEADER],
+                   responses={200: CustomerSerializer, 412: PRECONDITION_RESPONSES[412],
+                              428: PRECONDITION_RESPONSES[428]},
+                   summary="Add and remove tags (without replacing the list)")
+    @action(detail=True, methods=["post"])
+    def tags(self, request, pk=None):
+        """Adds the tags in ``add`` and removes those in ``remove``, leaving the others as they are, so
+        parallel clients adding different tags all keep theirs. Blank tags are ignored; a customer has at
+        most 20 tags of at most 30 characters."""
+        customer = self.get_object()
+        expected = expected_versions(request, customer)
+        serializer = TagsChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        customer = services.customer_tags_change(actor=request.user, customer=customer, source="api",
+                                                 expected_version=expected, **serializer.validated_data)
+        return with_etag(Response(self.get_serializer(customer).data), customer)
 
     @extend_schema(
         parameters=[
@@ -308,6 +393,9 @@ class InteractionViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.R
         return Response(InteractionSerializer(interaction).data, status=status.HTTP_201_CREATED)
 
 
+TASK_CLOSED = OpenApiResponse(description="The task is already done or cancelled.")
+
+
 @extend_schema_view(create=extend_schema(request=TaskWriteSerializer, responses={201: TaskSerializer}))
 class FollowUpTaskViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = TaskSerializer
@@ -329,7 +417,7 @@ class FollowUpTaskViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.
                                     due_date=data["due_date"], today=timezone.localdate())
         return Response(TaskSerializer(task).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=TaskCompleteSerializer, responses=TaskSerializer)
+    @extend_schema(request=TaskCompleteSerializer, responses={200: TaskSerializer, 409: TASK_CLOSED})
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
         task = self.get_object()
@@ -339,7 +427,7 @@ class FollowUpTaskViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.
                                       outcome=serializer.validated_data["outcome"], now=timezone.now())
         return Response(TaskSerializer(task).data)
 
-    @extend_schema(request=TaskSnoozeSerializer, responses=TaskSerializer,
+    @extend_schema(request=TaskSnoozeSerializer, responses={200: TaskSerializer, 409: TASK_CLOSED},
                    parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)])
     @action(detail=True, methods=["post"])
     def snooze(self, request, pk=None):
