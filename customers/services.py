@@ -50,27 +50,26 @@ def customer_check(customer: Customer, *, today: date) -> dict[str, list[str]]:
         if len(tag) > 30:
             fail("tags", _("A tag has at most 30 characters."))
 
+    # An ID number of any customer has a type and that type's format (rules.ID_NUMBER_RULES).
+    if customer.id_number and not customer.id_type:
+        fail("id_type", _("Choose the type of the ID document."))
+    elif customer.id_number:
+        try:
+            customer.id_number = rules.normalize_id_number(customer.id_type, customer.id_number, today=today)
+        except rules.RuleViolation as e:
+            fail("id_number", e.message)
     if customer.kind == CustomerKind.INDIVIDUAL:
         if customer.credit_code:
             fail("credit_code", _("Only corporate customers have a credit code."))
-        if customer.id_number and not customer.id_type:
-            fail("id_type", _("Choose the type of the ID document."))
-        if customer.id_type == IdType.RESIDENT_ID and customer.id_number:
-            try:
-                rid = rules.parse_resident_id(customer.id_number, today=today)
-            except rules.RuleViolation as e:
-                fail("id_number", e.message)
-            else:
-                customer.id_number = rid.number
-                if customer.birth_date and customer.birth_date != rid.birth_date:
-                    fail("birth_date", _("The birth date does not match the ID number (%(date)s).")
-                         % {"date": rid.birth_date.isoformat()})
-                if customer.gender and customer.gender != rid.gender:
-                    fail("gender", _("The gender does not match the ID number."))
-                customer.birth_date = customer.birth_date or rid.birth_date
-                customer.gender = customer.gender or rid.gender
-        elif customer.id_number:
-            customer.id_number = customer.id_number.strip().upper()
+        if customer.id_type == IdType.RESIDENT_ID and customer.id_number and "id_number" not in errors:
+            rid = rules.parse_resident_id(customer.id_number, today=today)
+            if customer.birth_date and customer.birth_date != rid.birth_date:
+                fail("birth_date", _("The birth date does not match the ID number (%(date)s).")
+                     % {"date": rid.birth_date.isoformat()})
+            if customer.gender and customer.gender != rid.gender:
+                fail("gender", _("The gender does not match the ID number."))
+            customer.birth_date = customer.birth_date or rid.birth_date
+            customer.gender = customer.gender or rid.gender
     else:
         if not customer.credit_code:
             fail("credit_code", _("A corporate customer needs its unified social credit code."))

@@ -86,6 +86,20 @@ class TestCustomerCreate:
                                      today=TODAY)
         assert c.id_number == "11010519491231002X"
 
+    @pytest.mark.parametrize(("id_type", "given", "stored"), [
+        (IdType.PASSPORT, "e1234567 8", "E12345678"), (IdType.HK_MACAO_PERMIT, "m12345678", "M12345678"),
+        (IdType.TAIWAN_PERMIT, "12345678", "12345678"), (IdType.FOREIGN_PR, "usa350081010012", "USA350081010012")])
+    def test_other_id_types_stored_compact_and_upper(self, world, id_type, given, stored):
+        c = services.customer_create(actor=world.sup_b1, today=TODAY, data=individual(
+            world, id_type=id_type, id_number=given))
+        assert c.id_number == stored
+
+    def test_a_corporate_id_number_is_checked_too(self, world):
+        with pytest.raises(ValidationFailed) as exc:
+            services.customer_create(actor=world.sup_b1, today=TODAY, data=corporate(
+                world, id_type=IdType.PASSPORT, id_number="<b>x</b>"))
+        assert "id_number" in errors_of(exc)
+
     def test_valid_corporate(self, world):
         c = services.customer_create(actor=world.sup_b1, data=corporate(world, credit_code="91350100m000100y43"),
                                      today=TODAY)
@@ -100,6 +114,10 @@ class TestCustomerCreate:
         ({"mobile": "138001380001"}, "mobile"),
         ({"credit_code": "91350100M000100Y43"}, "credit_code"),  # individuals have no credit code
         ({"id_type": "", "id_number": "E12345678"}, "id_type"),
+        ({"id_type": IdType.PASSPORT, "id_number": "<SCRIPT SRC=//x.example/a.js>"}, "id_number"),
+        ({"id_type": IdType.HK_MACAO_PERMIT, "id_number": "<img src=x onerror=alert(1)>"}, "id_number"),
+        ({"id_type": IdType.TAIWAN_PERMIT, "id_number": "1234567"}, "id_number"),
+        ({"id_type": IdType.FOREIGN_PR, "id_number": "US350081010012"}, "id_number"),
         ({"risk_level": "C3"}, "risk_assessed_on"),
         ({"name": ""}, "name"),
         ({"email": "not-an-email"}, "email"),
