@@ -29,3 +29,15 @@ class Conflict(DomainError):
     status_code = 409
     code = "conflict"
     default_message = _("The record changed or already exists.")
+
+
+class RateLimited(DomainError):
+    """Too many of one action in a window (org.ratelimit): HTTP 429 with Retry-After."""
+
+    status_code = 429
+    code = "throttled"
+    default_message = _("Too many requests: please wait and try again.")
+
+    def __init__(self, message=None, *, retry_after: int, **kwargs):
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)

@@ -2,19 +2,21 @@
 
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm_project.errors import Conflict, NotPermitted, ValidationFailed
+from crm_project.errors import Conflict, NotPermitted, RateLimited, ValidationFailed
+from org import ratelimit
 from org.api.authentication import ApiClient
 from org.constants import Role
 from org.selectors import branch_subtree_ids
 from org.services import pii_access_record
 
 from . import rules
-from .constants import AUDITED_FIELDS, CustomerKind, IdType, TaskStatus
+from .constants import AUDITED_FIELDS, CustomerKind, IdType, RevealReason, TaskStatus
 from .models import Customer, CustomerChange, FinancialSnapshot, FollowUpTask, Interaction
 from .permissions import can
 
@@ -170,13 +172,25 @@ def customer_update(*, actor, customer: Customer, data: dict, today: date, sourc
     return locked
 
 
-def pii_reveal(*, actor, customer: Customer, field: str, reason: str = "") -> str:
-    """The full value of one sensitive field of one customer; the reveal is logged."""
+def pii_reveal(*, actor, customer: Customer, field: str, reason: str, detail: str = "") -> str:
+    """The full value of one sensitive field of one customer, for a reason (``RevealReason``; "other" needs
+    ``detail``); the reveal is logged with the reason. Each user or API key may reveal ``CRM_REVEAL_RATE``
+    values (e.g. "30/h"): beyond that ``RateLimited``, and nothing is revealed or logged."""
     if field not in rules.MASKERS or not hasattr(customer, field):
         raise ValidationFailed(fields={"field": [_("This field cannot be revealed.")]})
     if not can(actor, "customers.reveal_pii", customer):
         raise NotPermitted()
-    pii_access_record(field=field, customer=customer, reason=reason,
+    detail = " ".join((detail or "").split())
+    if reason not in RevealReason.values:
+        raise ValidationFailed(fields={"reason": [_("Choose why you need the full value.")]})
+    if reason == RevealReason.OTHER and not detail:
+        raise ValidationFailed(fields={"reason_detail": [_("Say in a few words why you need the full value.")]})
+    ident = f"key:{actor.api_key.pk}" if isinstance(actor, ApiClient) else f"user:{actor.pk}"
+    allowed = ratelimit.hit("reveal", ident, ratelimit.Rate.parse(settings.CRM_REVEAL_RATE))
+    if not allowed.allowed:
+        raise RateLimited(_("You have revealed too many values for now: try again in %(minutes)s minutes.")
+                          % {"minutes": max(1, -(-allowed.retry_after // 60))}, retry_after=allowed.retry_after)
+    pii_access_record(field=field, customer=customer, reason=f"{reason}: {detail}" if detail else reason,
                       user=None if isinstance(actor, ApiClient) else actor,
                       api_key=actor.api_key if isinstance(actor, ApiClient) else None)
     return getattr(customer, field)
