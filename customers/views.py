@@ -186,8 +186,8 @@ def customer_edit(request, pk):
 @require_POST
 def customer_reveal(request, pk, field):
     """The reveal form's answer: an auto-escaped fragment that replaces the masked value, its button and form
-    with the full value as text (never HTML); the form again with its errors (400), or the reason a reveal is
-    refused for now (429). The reason is logged with the reveal."""
+    with the full value as text (never HTML); the form again with its errors (200, as htmx swaps it), or the
+    reason a reveal is refused for now (429). The reason is logged with the reveal."""
     customer = _visible_customer(request, pk)
     if field not in SENSITIVE_CUSTOMER_FIELDS or not getattr(customer, field):
         raise Http404
@@ -196,13 +196,12 @@ def customer_reveal(request, pk, field):
     form = RevealForm(request.POST, prefix=field)
     context = {"customer": customer, "field": field, "value": rules.MASKERS[field](getattr(customer, field)),
                "can_reveal": True, "reveal_form": form}
-    status = 400
+    status = 200
     if form.is_valid():
         try:
             context["revealed"] = services.pii_reveal(
                 actor=request.user, customer=customer, field=field, reason=form.cleaned_data["reason"],
                 detail=form.cleaned_data["reason_detail"])
-            status = 200
         except RateLimited as e:
             context["refused"], status, retry_after = str(e.message), 429, e.retry_after
         except DomainError as e:

@@ -98,7 +98,7 @@ def test_no_template_has_inline_script_style_or_handlers(path):
 
 def test_htmx_does_not_inject_its_inline_indicator_style(world, as_hq):
     html = as_hq.get(reverse("customers:list")).content.decode()
-    assert '<meta name="htmx-config" content=\'{"includeIndicatorStyles":false}\'>' in html
+    assert '<meta name="htmx-config" content=\'{"includeIndicatorStyles":false,"attributesToSettle":["class","width","height"]}\'>' in html
 
 
 # --- Cache-Control: no-store on what carries personal data ---

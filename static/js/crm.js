@@ -31,12 +31,12 @@
   document.addEventListener("DOMContentLoaded", function () { applyWidths(document); });
   document.addEventListener("htmx:load", function (event) { applyWidths(event.detail.elt); });
 
-  // Inside [data-htmx-show-errors], a 400 (a form's errors) or 429 (too many requests) answer is HTML meant to
-  // be shown in place: htmx 2 does not swap 4xx answers by default.
+  // Inside [data-htmx-show-errors], a 429 (too many requests) answer is HTML meant to be shown in place:
+  // htmx 2 does not swap 4xx answers by default.
   document.addEventListener("htmx:beforeSwap", function (event) {
     var status = event.detail.xhr.status;
     var elt = event.detail.requestConfig && event.detail.requestConfig.elt;
-    if ((status === 400 || status === 429) && elt && elt.closest && elt.closest("[data-htmx-show-errors]")) {
+    if (status === 429 && elt && elt.closest && elt.closest("[data-htmx-show-errors]")) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }
