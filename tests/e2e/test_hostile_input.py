@@ -191,3 +191,27 @@ def test_hostile_text_is_shown_literally_and_never_runs(e2e, day, client_for):
     e2e.shot("api-docs")
     e2e.problems.assert_clean()
 
+
+
+def test_a_throttled_reveal_says_so_in_place(e2e, day, settings):
+    """Over CRM_REVEAL_RATE the page shows why in place of the button (a 429 fragment htmx is told to swap)."""
+    from playwright.sync_api import expect
+
+    settings.CRM_REVEAL_RATE = "1/h"
+    page = e2e.page
+    zhang = day.customers["zhang"]
+    e2e.login("rm_wang")
+    visit(e2e, f"/customers/{zhang.pk}/")
+    for field, status in (("mobile", 200), ("id_number", 429)):
+        page.get_by_test_id(f"reveal-{field}").click()
+        page.get_by_test_id(f"reveal-form-{field}").locator("select").select_option("customer_request")
+        with page.expect_response(lambda r, f=field: r.url.endswith(f"/reveal/{f}/")) as answer:
+            page.get_by_test_id(f"reveal-submit-{field}").click()
+        assert answer.value.status == status
+    expect(page.get_by_test_id("pii-mobile")).to_have_text(zhang.mobile)
+    expect(page.get_by_test_id("reveal-refused-id_number")).to_be_visible()
+    expect(page.get_by_test_id("pii-id_number")).not_to_have_text(zhang.id_number)
+    assert PiiAccessLog.objects.filter(user=day.staff["rm_wang"]).count() == 1
+    # the browser logs the 429 itself; anything else (a CSP violation, a script error) is a failure
+    assert all("status of 429" in e for e in e2e.problems.console_errors), e2e.problems.console_errors
+    assert not e2e.problems.page_errors
