@@ -350,36 +350,57 @@ class TestSnapshots:
 # --- PII reveal ---
 
 class TestPiiReveal:
-    def test_reveal_returns_full_value_and_logs(self, world):
-        value = services.pii_reveal(actor=world.rm, customer=world.c_rm, field="id_number", reason="开户核对")
+    def test_reveal_returns_full_value_and_logs_the_reason(self, world):
+        value = services.pii_reveal(actor=world.rm, customer=world.c_rm, field="id_number", reason="other",
+                                    detail="  开户 核对 ")
         assert value == world.c_rm.id_number
         log = PiiAccessLog.objects.get()
         assert log.user == world.rm and log.api_key is None
         assert log.customer_id == world.c_rm.pk and log.customer_cif == world.c_rm.cif
-        assert log.field == "id_number" and log.reason == "开户核对"
+        assert log.field == "id_number" and log.reason == "other: 开户 核对"
 
     def test_reveal_by_api_key_logs_the_key(self, world):
         key = ApiKeyFactory(scopes=["pii:read"])
-        assert services.pii_reveal(actor=ApiClient(key), customer=world.c_rm, field="mobile") == world.c_rm.mobile
+        assert services.pii_reveal(actor=ApiClient(key), customer=world.c_rm, field="mobile",
+                                   reason="account_servicing") == world.c_rm.mobile
         log = PiiAccessLog.objects.get()
-        assert log.api_key == key and log.user is None
+        assert log.api_key == key and log.user is None and log.reason == "account_servicing"
 
     @pytest.mark.parametrize("field", ["name", "account_no", "password", ""])
     def test_unknown_field_is_a_validation_error_and_not_logged(self, world, field):
         with pytest.raises(ValidationFailed):
-            services.pii_reveal(actor=world.rm, customer=world.c_rm, field=field)
+            services.pii_reveal(actor=world.rm, customer=world.c_rm, field=field, reason="customer_request")
+        assert not PiiAccessLog.objects.exists()
+
+    @pytest.mark.parametrize(("reason", "detail", "field"), [
+        ("", "", "reason"), ("开户核对", "", "reason"), ("other", "", "reason_detail"), ("other", " \t", "reason_detail")])
+    def test_a_reason_from_the_list_is_required_and_other_needs_words(self, world, reason, detail, field):
+        with pytest.raises(ValidationFailed) as exc:
+            services.pii_reveal(actor=world.rm, customer=world.c_rm, field="mobile", reason=reason, detail=detail)
+        assert list(errors_of(exc)) == [field]
         assert not PiiAccessLog.objects.exists()
 
     def test_not_permitted_is_not_logged(self, world):
         with pytest.raises(NotPermitted):
-            services.pii_reveal(actor=world.co_b1, customer=world.c_rm, field="mobile")
+            services.pii_reveal(actor=world.co_b1, customer=world.c_rm, field="mobile", reason="customer_request")
         key = ApiKeyFactory(scopes=["customers:read"])
         with pytest.raises(NotPermitted):
-            services.pii_reveal(actor=ApiClient(key), customer=world.c_rm, field="mobile")
+            services.pii_reveal(actor=ApiClient(key), customer=world.c_rm, field="mobile", reason="customer_request")
         assert not PiiAccessLog.objects.exists()
 
-    def test_long_reason_is_truncated(self, world):
-        services.pii_reveal(actor=world.rm, customer=world.c_rm, field="mobile", reason="因" * 300)
+    def test_over_the_rate_nothing_is_revealed_or_logged(self, world, settings):
+        from crm_project.errors import RateLimited
+
+        settings.CRM_REVEAL_RATE = "3/h"
+        for _ in range(3):
+            services.pii_reveal(actor=world.rm, customer=world.c_rm, field="mobile", reason="customer_request")
+        with pytest.raises(RateLimited) as exc:
+            services.pii_reveal(actor=world.rm, customer=world.c_rm, field="mobile", reason="customer_request")
+        assert exc.value.status_code == 429 and 0 < exc.value.retry_after <= 3600
+        assert PiiAccessLog.objects.count() == 3
+
+    def test_long_detail_is_truncated(self, world):
+        services.pii_reveal(actor=world.rm, customer=world.c_rm, field="mobile", reason="other", detail="因" * 300)
         assert len(PiiAccessLog.objects.get().reason) == 200
 
 
