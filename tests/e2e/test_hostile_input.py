@@ -55,6 +55,7 @@ def test_hostile_text_is_shown_literally_and_never_runs(e2e, day, client_for):
     hq = staff_create(username="hq_admin", password=PASSWORD, role=Role.HEAD_OFFICE, branch=day.branches["ho"],
                       last_name="总", first_name="行")
     e2e.login("rm_wang")
+    page.wait_for_load_state("networkidle")
 
     # --- The customer form: every text field of an individual gets a payload.
     visit(e2e, "/customers/new/")
@@ -65,6 +66,7 @@ def test_hostile_text_is_shown_literally_and_never_runs(e2e, day, client_for):
     fill_customer_form(form, person)
     with page.expect_navigation():
         form.locator("button[type=submit]").click()
+    page.wait_for_load_state("networkidle")
     hostile = Customer.objects.get(cif="X0000001")
     assert (hostile.name, hostile.occupation, hostile.address) == (IMG, SCRIPT, SVG)  # stored as typed
     assert_nothing_ran(e2e, "the new customer's page")
@@ -80,6 +82,7 @@ def test_hostile_text_is_shown_literally_and_never_runs(e2e, day, client_for):
                               "mobile": IMG})
     with page.expect_navigation():
         form.locator("button[type=submit]").click()
+    page.wait_for_load_state("networkidle")
     expect(page.locator("[data-field-error=id_number]")).to_be_visible()
     expect(page.locator("[data-field-error=mobile]")).to_be_visible()
     assert not Customer.objects.filter(cif="X0000002").exists()
@@ -95,6 +98,7 @@ def test_hostile_text_is_shown_literally_and_never_runs(e2e, day, client_for):
                               "contact_person": SVG, "branch": fz.pk, "rm": rm.pk, "lifecycle_stage": "growth"})
     with page.expect_navigation():
         form.locator("button[type=submit]").click()
+    page.wait_for_load_state("networkidle")
     company = Customer.objects.get(cif="X0000003")
     assert (company.industry, company.legal_representative) == (IMG, SCRIPT)
     assert_nothing_ran(e2e, "the company's page")
@@ -110,6 +114,7 @@ def test_hostile_text_is_shown_literally_and_never_runs(e2e, day, client_for):
     interaction.locator("#id_next_follow_up").fill((timezone.localdate() + dt.timedelta(days=2)).isoformat())
     with page.expect_navigation():
         interaction.locator("button[type=submit]").click()
+    page.wait_for_load_state("networkidle")
     assert Interaction.objects.get(customer=hostile).notes == f"{SCRIPT}{SVG}"
     assert_nothing_ran(e2e, "the timeline")
     expect(page.get_by_test_id("timeline")).to_contain_text(f"{SCRIPT}{SVG}")
@@ -123,6 +128,7 @@ def test_hostile_text_is_shown_literally_and_never_runs(e2e, day, client_for):
     row.locator("input[name=outcome]").fill(f"{IMG}{SVG}")
     with page.expect_navigation():
         row.locator("button[type=submit]").first.click()
+    page.wait_for_load_state("networkidle")
     task.refresh_from_db()
     assert task.outcome == f"{IMG}{SVG}"
     visit(e2e, "/customers/tasks/?status=done")
@@ -179,8 +185,10 @@ def test_hostile_text_is_shown_literally_and_never_runs(e2e, day, client_for):
     assert PiiAccessLog.objects.get(field="id_number").reason == f"other: {IMG}"
 
     # --- Head office: the audit log shows the hostile reason as text; the API docs work under the CSP.
+    page.wait_for_load_state("networkidle")
     page.context.clear_cookies()
     e2e.login(hq.username)
+    page.wait_for_load_state("networkidle")
     visit(e2e, "/audit/")
     expect(page.locator("main")).to_contain_text(f"other: {IMG}")
     visit(e2e, f"/customers/{company.pk}/")
@@ -201,6 +209,7 @@ def test_a_throttled_reveal_says_so_in_place(e2e, day, settings):
     page = e2e.page
     zhang = day.customers["zhang"]
     e2e.login("rm_wang")
+    page.wait_for_load_state("networkidle")
     visit(e2e, f"/customers/{zhang.pk}/")
     for field, status in (("mobile", 200), ("id_number", 429)):
         page.get_by_test_id(f"reveal-{field}").click()
