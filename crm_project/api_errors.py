@@ -44,8 +44,11 @@ def _flatten(detail, prefix="", out=None):
 
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        return Response({"code": exc.code, "detail": str(exc.message), "errors": _flatten(exc.fields)},
-                        status=exc.status_code)
+        response = Response({"code": exc.code, "detail": str(exc.message), "errors": _flatten(exc.fields)},
+                            status=exc.status_code)
+        if getattr(exc, "retry_after", None):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(fields)

@@ -37,3 +37,15 @@ class PreconditionFailed(DomainError):
     status_code = 412
     code = "precondition_failed"
     default_message = _("Someone else changed this record since you read it: read it again and redo your change.")
+
+
+class RateLimited(DomainError):
+    """Too many of one action in a window (org.ratelimit): HTTP 429 with Retry-After."""
+
+    status_code = 429
+    code = "throttled"
+    default_message = _("Too many requests: please wait and try again.")
+
+    def __init__(self, message=None, *, retry_after: int, **kwargs):
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)

@@ -1,4 +1,7 @@
-"""Refuse a NUL character in the query string, the path or a header with a 400, before anything reads them.
+"""Request and response guards: NUL characters refused, no caching of personal data.
+
+RejectNulMiddleware refuses a NUL character in the query string, the path or a header with a 400, before
+anything reads them.
 
 PostgreSQL cannot store or compare text holding NUL ("A string literal cannot contain NUL (0x00)
 characters"): a search for ``q=%00``, a session cookie or an ``Idempotency-Key`` with one would reach a
@@ -41,3 +44,22 @@ class RejectNulMiddleware:
                 return JsonResponse({"code": "validation_error", "detail": _("Some fields are not valid."),
                                      "errors": {name: [message]}}, status=400)
             return render(request, "errors/error.html", {"status": 400, "message": message}, status=400)
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` on every response to a signed-in user or an API key.
+
+    Pages and API responses of an authenticated request carry personal data (names, masked and revealed
+    values, notes); no browser or proxy cache may keep them (back-button views after sign-out included).
+    Static files are answered by WhiteNoise above this middleware and keep their long-lived caching. DRF
+    sets ``request.user`` on the Django request when it authenticates an API key, so key calls count too.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if getattr(getattr(request, "user", None), "is_authenticated", False):
+            response["Cache-Control"] = "no-store"
+        return response

@@ -672,7 +672,7 @@ def _check_customers(m: dict[str, np.ndarray], errors: Errors, *, today: date, s
 
     # Resident IDs: checksum, real birth date not in the future, agreement with birth date and gender.
     ids = _compact_upper(m["id_number"])
-    resident_type = individual & (m["id_type"] == IdType.RESIDENT_ID)
+    resident_type = m["id_type"] == IdType.RESIDENT_ID
     if 15 in set(map(len, ids)):
         legacy = resident_type & np.fromiter((len(v) == 15 and v.isdigit() and v.isascii() for v in ids),
                                              dtype=bool, count=len(ids))
@@ -687,7 +687,7 @@ def _check_customers(m: dict[str, np.ndarray], errors: Errors, *, today: date, s
         errors.add(resident & ~ok_not_future, "id_number", _("The birth date in the ID is in the future."))
         errors.add(resident & ~ok_check, "id_number",
                    _("The ID's check character is wrong: please check the number for a typo."))
-        good = resident & ok_check & ok_date & ok_not_future
+        good = individual & resident & ok_check & ok_date & ok_not_future
         given_birth = m["birth_date"]
         no_birth = _missing(given_birth)
         errors.add(good & ~no_birth & (given_birth != born_d), "birth_date",
@@ -696,8 +696,15 @@ def _check_customers(m: dict[str, np.ndarray], errors: Errors, *, today: date, s
         errors.add(good & has_gender & (m["gender"] != genders), "gender", _("The gender does not match the ID number."))
         m["birth_date"] = np.where(good & no_birth, born_d, given_birth)
         m["gender"] = np.where(good & ~has_gender, genders, m["gender"])
-    errors.add(individual & (ids != "") & (_filled(m["id_type"]) == ""), "id_type",
-               _("Choose the type of the ID document."))
+    # The other ID types: each to its documented format (rules.ID_NUMBER_RULES), one regex pass per type.
+    other_type = (ids != "") & ~resident_type
+    if other_type.any():
+        ids[other_type] = [rules.compact_id_number(v) for v in ids[other_type]]  # (few rows: a loop is cheap)
+        ok_format, ok_check = rules.id_number_format_checks(m["id_type"], ids)
+        for id_type, message in rules.ID_FORMAT_MESSAGES.items():
+            errors.add(other_type & (m["id_type"] == id_type) & ~ok_format, "id_number", message)
+        errors.add(other_type & ~ok_check, "id_number", rules.FOREIGN_PR_CHECK_MESSAGE)
+    errors.add((ids != "") & (_filled(m["id_type"]) == ""), "id_type", _("Choose the type of the ID document."))
 
     m["credit_code"] = codes = _compact_upper(m["credit_code"])
     corporate = ~individual

@@ -108,6 +108,16 @@ class ChangeSource(models.TextChoices):
 
 OPEN_TASK_STATUSES = {TaskStatus.OPEN}
 
+class RevealReason(models.TextChoices):
+    """Why a full sensitive value is revealed (logged with the reveal; "other" needs a few words)."""
+
+    IDENTITY_VERIFICATION = "identity_verification", _("Identity verification")
+    ACCOUNT_SERVICING = "account_servicing", _("Account servicing")
+    COMPLAINT_HANDLING = "complaint_handling", _("Complaint handling")
+    CUSTOMER_REQUEST = "customer_request", _("At the customer's request")
+    OTHER = "other", _("Other (say why)")
+
+
 # Sensitive fields masked everywhere unless revealed (DOMAIN.md §2).
 SENSITIVE_CUSTOMER_FIELDS = ("id_number", "mobile", "credit_code")
 

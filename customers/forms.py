@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from org.selectors import branches_visible_to, staff_visible_to
 
+from .constants import SENSITIVE_CUSTOMER_FIELDS, RevealReason
 from .models import Customer, Interaction
 
 # Django's label suffix, named here so that makemessages keeps it in our catalogue: ":" in English, the
@@ -95,7 +96,7 @@ class CustomerForm(forms.ModelForm):
         if self.instance.pk:
             self.initial["version"] = self.instance.change_txid or 0  # services.customer_version
             # Sensitive values are never sent to the browser: editing them means typing a new value.
-            for field in ("id_number", "mobile"):
+            for field in SENSITIVE_CUSTOMER_FIELDS:
                 self.initial[field] = ""
                 self.fields[field].help_text = _("Leave empty to keep the current value.")
         for field in self.fields.values():
@@ -106,7 +107,7 @@ class CustomerForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         if self.instance.pk:
-            for field in ("id_number", "mobile"):
+            for field in SENSITIVE_CUSTOMER_FIELDS:
                 if not data.get(field):
                     data[field] = getattr(self.instance, field)
         return data
@@ -158,3 +159,14 @@ class DoneForm(forms.Form):
     outcome = forms.CharField(label=_("Outcome"), max_length=500, required=False,
                               widget=forms.TextInput(attrs={"class": "form-control form-control-sm",
                                                             "placeholder": _("Outcome"), "aria-label": _("Outcome")}))
+
+
+class RevealForm(forms.Form):
+    """Why a full sensitive value is shown (prefixed with the field: one form per masked value on a page).
+    The service checks the reason again (and that "other" comes with a few words): one rule for page and API."""
+
+    reason = forms.ChoiceField(label=_("Reason"), choices=[("", _("Choose a reason"))] + RevealReason.choices,
+                               widget=forms.Select(attrs={"class": "form-select form-select-sm"}))
+    reason_detail = forms.CharField(label=_("Details"), max_length=150, required=False,
+                                    widget=forms.TextInput(attrs={"class": "form-control form-control-sm",
+                                                                  "placeholder": _("Required for “other”")}))

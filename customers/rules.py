@@ -58,6 +58,104 @@ def parse_resident_id(value: str, *, today: date) -> ResidentId:
     return ResidentId(number=raw, birth_date=born, gender="M" if int(raw[16]) % 2 else "F", area_code=raw[:6])
 
 
+# --- Identity numbers of the other ID types (customers.constants.IdType) ---
+# Every type is checked to its documented format, so that what is stored (and later revealed) is only ever
+# letters, digits and, for old Taiwan permits, a bracketed suffix: never markup.
+ID_FORMAT_MESSAGES = {
+    "passport": _("A passport number has 5–17 letters and digits (a Chinese passport: E or G and 8 digits, "
+                  "or E, a letter and 7 digits)."),
+    "hk_macao_permit": _("A Mainland travel permit for Hong Kong/Macao residents is H or M and 8 digits "
+                         "(older permits: 10 digits)."),
+    "taiwan_permit": _("A Mainland travel permit for Taiwan residents has 8 digits (older permits: 10 digits, "
+                       "or 8 digits and a bracketed letter)."),
+    "foreign_pr": _("A foreign permanent resident ID is 18 characters starting with 9 (since 2023) "
+                    "or 3 letters and 12 digits (earlier cards)."),
+}
+FOREIGN_PR_CHECK_MESSAGE = _("The permanent resident ID's check character is wrong: please check the number for a typo.")
+
+# ASCII digits only ([0-9], not \d, which also matches full-width and other scripts' digits).
+_PASSPORT = re.compile(r"[A-Z0-9]{5,17}")
+_HK_MACAO_PERMIT = re.compile(r"[HM][0-9]{8}(?:[0-9]{2})?")
+_TAIWAN_PERMIT = re.compile(r"[0-9]{8}(?:[0-9]{2}|\([A-Z0-9]\))?")
+_FOREIGN_PR = re.compile(r"[A-Z]{3}[0-9]{12}|9[0-9]{16}[0-9X]")
+ID_FORMATS = {"passport": _PASSPORT, "hk_macao_permit": _HK_MACAO_PERMIT, "taiwan_permit": _TAIWAN_PERMIT,
+              "foreign_pr": _FOREIGN_PR}
+
+
+def compact_id_number(value: str) -> str:
+    """An ID number as stored: without whitespace, upper case, full-width brackets as ASCII ones."""
+    return "".join((value or "").split()).upper().replace("（", "(").replace("）", ")")
+
+
+def normalize_passport(value: str) -> str:
+    """Passport number (护照号码): 5 to 17 letters and digits.
+
+    Chinese ordinary passports are E + 8 digits (2012 e-passport), E + a letter (not I or O) + 7 digits
+    (since the E-digit numbers ran out, 2017) or, older, G + 8 digits; other countries use 6–9 letters and
+    digits (ICAO 9303's document number field holds 9, longer ones continue in the optional data), so without
+    a nationality on the profile only the common shape is checked: 5–17 of A–Z and 0–9.
+    """
+    number = compact_id_number(value)
+    if not _PASSPORT.fullmatch(number):
+        raise RuleViolation(ID_FORMAT_MESSAGES["passport"])
+    return number
+
+
+def normalize_hk_macao_permit(value: str) -> str:
+    """Mainland travel permit for Hong Kong and Macao residents (港澳居民来往内地通行证, 回乡证).
+
+    H (Hong Kong) or M (Macao) and 8 digits; the booklets issued before the 2012 card added a 2-digit issue
+    count, so H/M and 10 digits is accepted too.
+    """
+    number = compact_id_number(value)
+    if not _HK_MACAO_PERMIT.fullmatch(number):
+        raise RuleViolation(ID_FORMAT_MESSAGES["hk_macao_permit"])
+    return number
+
+
+def normalize_taiwan_permit(value: str) -> str:
+    """Mainland travel permit for Taiwan residents (台湾居民来往大陆通行证, 台胞证).
+
+    The card issued since 2015 carries 8 digits. Older booklets carried 10 digits (8 and a 2-digit issue
+    count) or 8 digits with a bracketed letter, e.g. ``12345678(B)``; full-width brackets are stored as ASCII.
+    """
+    number = compact_id_number(value)
+    if not _TAIWAN_PERMIT.fullmatch(number):
+        raise RuleViolation(ID_FORMAT_MESSAGES["taiwan_permit"])
+    return number
+
+
+def normalize_foreign_pr(value: str) -> str:
+    """Foreigner's permanent residence ID card (外国人永久居留身份证).
+
+    The 2023 card: 18 characters in the resident ID's layout, starting with 9 (then province, nationality,
+    birth date, sequence) and ending with a GB 11643 check character (a digit or X). Earlier cards (2004,
+    2017): 15 characters, the holder's ISO 3166 3-letter nationality code and 12 digits.
+    """
+    number = compact_id_number(value)
+    if not _FOREIGN_PR.fullmatch(number):
+        raise RuleViolation(ID_FORMAT_MESSAGES["foreign_pr"])
+    if len(number) == 18 and resident_id_check_char(number[:17]) != number[17]:
+        raise RuleViolation(FOREIGN_PR_CHECK_MESSAGE)
+    return number
+
+
+ID_NUMBER_RULES = {
+    "passport": normalize_passport,
+    "hk_macao_permit": normalize_hk_macao_permit,
+    "taiwan_permit": normalize_taiwan_permit,
+    "foreign_pr": normalize_foreign_pr,
+}
+
+
+def normalize_id_number(id_type: str, value: str, *, today: date) -> str:
+    """The ID number as stored, checked to the format of its type (a resident ID by ``parse_resident_id``)."""
+    if id_type == "resident_id":
+        return parse_resident_id(value, today=today).number
+    rule = ID_NUMBER_RULES.get(id_type)
+    return rule(value) if rule else compact_id_number(value)  # an unknown type is the choice field's error
+
+
 # --- Unified social credit code (GB 32100-2015) ---
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -126,8 +224,18 @@ def mask_mobile(value: str) -> str:
 
 
 def mask_id_number(value: str) -> str:
-    """110105********002X: first 6 and last 4 kept; the birth date is hidden."""
-    return _mask(value, 6, 4)
+    """110105********002X: first 6 and last 4 kept; the birth date is hidden.
+
+    Shorter numbers (passports, permits, old permanent resident IDs) show at most half their characters,
+    split between the start and the end (``USA********0012`` for an old 15-character permanent resident ID); up to
+    10 characters nothing is shown (``*********`` for a 9-character passport).
+    """
+    n = len(value or "")
+    if n >= 18:
+        return _mask(value, 6, 4)
+    shown = n // 2 if n > 10 else 0
+    keep_end = min(4, (shown + 1) // 2)
+    return _mask(value, shown - keep_end, keep_end)
 
 
 def mask_account_no(value: str) -> str:
@@ -336,3 +444,31 @@ def date_in_bounds(value: date) -> bool:
     """True for a date (or a datetime's date) from 1900-01-01 to 2100-12-31."""
     day = value.date() if hasattr(value, "date") and callable(value.date) else value
     return EARLIEST_DATE <= day <= LATEST_DATE
+
+
+def id_number_format_checks(id_types, ids):
+    """Vectorised ``ID_NUMBER_RULES`` over compacted (``compact_id_number``) ID numbers, "" = none.
+
+    Returns (ok_format, ok_check): masks aligned with ``ids`` that are False where a number of a type other
+    than the resident ID does not have its type's format (``ID_FORMAT_MESSAGES[type]``), or where a 2023
+    foreign permanent resident ID has a wrong check character (``FOREIGN_PR_CHECK_MESSAGE``). Resident IDs,
+    empty numbers and unknown types are left to other checks (True). One regular-expression pass per type
+    over that type's rows (pandas ``str.fullmatch``); the check character only for the few 18-character
+    permanent resident IDs.
+    """
+    import numpy as np
+    import pandas as pd
+
+    types = pd.Series(list(id_types), dtype=object).fillna("")
+    numbers = pd.Series(list(ids), dtype=object).fillna("")
+    n = len(numbers)
+    ok_format, ok_check = np.ones(n, dtype=bool), np.ones(n, dtype=bool)
+    given = (numbers != "").to_numpy()
+    for id_type, pattern in ID_FORMATS.items():
+        rows = given & (types == id_type).to_numpy()
+        if rows.any():
+            ok_format[rows] = numbers[rows].str.fullmatch(pattern.pattern).to_numpy(dtype=bool)
+    fpr = given & ok_format & (types == "foreign_pr").to_numpy() & (numbers.str.len() == 18).to_numpy()
+    for i in np.flatnonzero(fpr):
+        ok_check[i] = resident_id_check_char(numbers.iat[i][:17]) == numbers.iat[i][17]
+    return ok_format, ok_check

@@ -3,19 +3,21 @@
 import copy
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm_project.errors import Conflict, NotPermitted, PreconditionFailed, ValidationFailed
+from crm_project.errors import Conflict, NotPermitted, PreconditionFailed, RateLimited, ValidationFailed
+from org import ratelimit
 from org.api.authentication import ApiClient
 from org.constants import Role
 from org.selectors import branch_subtree_ids
 from org.services import pii_access_record
 
 from . import rules
-from .constants import AUDITED_FIELDS, CustomerKind, IdType, TaskStatus
+from .constants import AUDITED_FIELDS, CustomerKind, IdType, RevealReason, TaskStatus
 from .models import Customer, CustomerChange, FinancialSnapshot, FollowUpTask, Interaction
 from .permissions import can
 
@@ -55,27 +57,26 @@ def customer_check(customer: Customer, *, today: date) -> dict[str, list[str]]:
         if len(tag) > 30:
             fail("tags", _("A tag has at most 30 characters."))
 
+    # An ID number of any customer has a type and that type's format (rules.ID_NUMBER_RULES).
+    if customer.id_number and not customer.id_type:
+        fail("id_type", _("Choose the type of the ID document."))
+    elif customer.id_number:
+        try:
+            customer.id_number = rules.normalize_id_number(customer.id_type, customer.id_number, today=today)
+        except rules.RuleViolation as e:
+            fail("id_number", e.message)
     if customer.kind == CustomerKind.INDIVIDUAL:
         if customer.credit_code:
             fail("credit_code", _("Only corporate customers have a credit code."))
-        if customer.id_number and not customer.id_type:
-            fail("id_type", _("Choose the type of the ID document."))
-        if customer.id_type == IdType.RESIDENT_ID and customer.id_number:
-            try:
-                rid = rules.parse_resident_id(customer.id_number, today=today)
-            except rules.RuleViolation as e:
-                fail("id_number", e.message)
-            else:
-                customer.id_number = rid.number
-                if customer.birth_date and customer.birth_date != rid.birth_date:
-                    fail("birth_date", _("The birth date does not match the ID number (%(date)s).")
-                         % {"date": rid.birth_date.isoformat()})
-                if customer.gender and customer.gender != rid.gender:
-                    fail("gender", _("The gender does not match the ID number."))
-                customer.birth_date = customer.birth_date or rid.birth_date
-                customer.gender = customer.gender or rid.gender
-        elif customer.id_number:
-            customer.id_number = customer.id_number.strip().upper()
+        if customer.id_type == IdType.RESIDENT_ID and customer.id_number and "id_number" not in errors:
+            rid = rules.parse_resident_id(customer.id_number, today=today)
+            if customer.birth_date and customer.birth_date != rid.birth_date:
+                fail("birth_date", _("The birth date does not match the ID number (%(date)s).")
+                     % {"date": rid.birth_date.isoformat()})
+            if customer.gender and customer.gender != rid.gender:
+                fail("gender", _("The gender does not match the ID number."))
+            customer.birth_date = customer.birth_date or rid.birth_date
+            customer.gender = customer.gender or rid.gender
     else:
         if not customer.credit_code:
             fail("credit_code", _("A corporate customer needs its unified social credit code."))
@@ -263,13 +264,25 @@ def customer_tags_change(*, actor, customer: Customer, add=(), remove=(), source
     return locked
 
 
-def pii_reveal(*, actor, customer: Customer, field: str, reason: str = "") -> str:
-    """The full value of one sensitive field of one customer; the reveal is logged."""
+def pii_reveal(*, actor, customer: Customer, field: str, reason: str, detail: str = "") -> str:
+    """The full value of one sensitive field of one customer, for a reason (``RevealReason``; "other" needs
+    ``detail``); the reveal is logged with the reason. Each user or API key may reveal ``CRM_REVEAL_RATE``
+    values (e.g. "30/h"): beyond that ``RateLimited``, and nothing is revealed or logged."""
     if field not in rules.MASKERS or not hasattr(customer, field):
         raise ValidationFailed(fields={"field": [_("This field cannot be revealed.")]})
     if not can(actor, "customers.reveal_pii", customer):
         raise NotPermitted()
-    pii_access_record(field=field, customer=customer, reason=reason,
+    detail = " ".join((detail or "").split())
+    if reason not in RevealReason.values:
+        raise ValidationFailed(fields={"reason": [_("Choose why you need the full value.")]})
+    if reason == RevealReason.OTHER and not detail:
+        raise ValidationFailed(fields={"reason_detail": [_("Say in a few words why you need the full value.")]})
+    ident = f"key:{actor.api_key.pk}" if isinstance(actor, ApiClient) else f"user:{actor.pk}"
+    allowed = ratelimit.hit("reveal", ident, ratelimit.Rate.parse(settings.CRM_REVEAL_RATE))
+    if not allowed.allowed:
+        raise RateLimited(_("You have revealed too many values for now: try again in %(minutes)s minutes.")
+                          % {"minutes": max(1, -(-allowed.retry_after // 60))}, retry_after=allowed.retry_after)
+    pii_access_record(field=field, customer=customer, reason=f"{reason}: {detail}" if detail else reason,
                       user=None if isinstance(actor, ApiClient) else actor,
                       api_key=actor.api_key if isinstance(actor, ApiClient) else None)
     return getattr(customer, field)

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,14 +16,14 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from crm_project import exports
-from crm_project.errors import Conflict, DomainError, NotPermitted, PreconditionFailed, ValidationFailed
+from crm_project.errors import Conflict, DomainError, NotPermitted, PreconditionFailed, RateLimited, ValidationFailed
 from crm_project.pagination import CappedPaginator
 from org import ratelimit
 
 from . import rules, selectors, services
-from .constants import TaskStatus
+from .constants import SENSITIVE_CUSTOMER_FIELDS, TaskStatus
 from .filters import CustomerFilter
-from .forms import CustomerForm, DoneForm, InteractionForm, SnoozeForm, TaskForm
+from .forms import CustomerForm, DoneForm, InteractionForm, RevealForm, SnoozeForm, TaskForm
 from .models import Customer
 from .permissions import can
 
@@ -152,6 +152,7 @@ def _detail_context(request, customer, interaction_form, *, task_form=None, fail
         "can_reveal": can(request.user, "customers.reveal_pii", customer),
         "can_act": can(request.user, "customers.log_interaction", customer),
         "task_form": task_form or TaskForm(initial={"due_date": today + timedelta(days=7)}),
+        "reveal_forms": {f: RevealForm(prefix=f) for f in SENSITIVE_CUSTOMER_FIELDS},
         "today": today,
     }
 
@@ -265,15 +266,31 @@ def customer_tags(request, pk):
 @login_required
 @require_POST
 def customer_reveal(request, pk, field):
+    """The reveal form's answer: an auto-escaped fragment that replaces the masked value, its button and form
+    with the full value as text (never HTML); the form again with its errors (200, as htmx swaps it), or the
+    reason a reveal is refused for now (429). The reason is logged with the reveal."""
     customer = _visible_customer(request, pk)
-    try:
-        value = services.pii_reveal(actor=request.user, customer=customer, field=field,
-                                    reason=request.POST.get("reason", ""))
-    except NotPermitted:
-        raise PermissionDenied from None
-    except DomainError:
-        raise Http404 from None
-    return HttpResponse(value, content_type="text/plain; charset=utf-8")
+    if field not in SENSITIVE_CUSTOMER_FIELDS or not getattr(customer, field):
+        raise Http404
+    if not can(request.user, "customers.reveal_pii", customer):
+        raise PermissionDenied
+    form = RevealForm(request.POST, prefix=field)
+    context = {"customer": customer, "field": field, "value": rules.MASKERS[field](getattr(customer, field)),
+               "can_reveal": True, "reveal_form": form}
+    status = 200
+    if form.is_valid():
+        try:
+            context["revealed"] = services.pii_reveal(
+                actor=request.user, customer=customer, field=field, reason=form.cleaned_data["reason"],
+                detail=form.cleaned_data["reason_detail"])
+        except RateLimited as e:
+            context["refused"], status, retry_after = str(e.message), 429, e.retry_after
+        except DomainError as e:
+            _add_errors(form, e)
+    response = render(request, "customers/_pii.html", context, status=status)
+    if status == 429:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 @login_required

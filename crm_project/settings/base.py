@@ -4,6 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -35,6 +36,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_htmx",
+    "csp",
     "axes",
     "rules.apps.AutodiscoverRulesConfig",
     "org",
@@ -47,7 +49,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise, so static files keep their own caching headers.
+    "crm_project.middleware.NoStoreMiddleware",
     "crm_project.middleware.RejectNulMiddleware",  # before anything looks a value up in the database
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -192,6 +197,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No badge from swagger.io's online validator: it would send the schema's address to a foreign origin
+    # (and the CSP refuses the image anyway).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
@@ -202,6 +210,27 @@ SPECTACULAR_SETTINGS = {
 API_KEY_CUSTOM_HEADER = "HTTP_AUTHORIZATION"
 # PUT/PATCH/tag changes of a customer without If-Match: allowed (False, the default) or refused with 428 (True).
 API_REQUIRE_IF_MATCH = env.bool("API_REQUIRE_IF_MATCH", default=False)
+# The schema (/api/schema/) and docs (/api/docs/) need a signed-in user or an API key unless this is set.
+CRM_API_DOCS_PUBLIC = env.bool("CRM_API_DOCS_PUBLIC", default=False)
+
+# --- Content-Security-Policy (django-csp): this origin only; no inline script or style, no eval ---
+# Inline scripts and event handlers live in static/js; htmx's inline indicator style is switched off
+# (base.html's htmx-config); Bootstrap's icons are data: SVG images; the API docs use drf-spectacular's
+# split Swagger UI view (its init script is a file, not inline).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # --- Cache (throttling, axes) ---
 REDIS_URL = env("REDIS_URL", default="")
@@ -235,6 +264,8 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # --- Domain settings (documented in README) ---
 CRM_LIST_COUNT_CAP = env.int("CRM_LIST_COUNT_CAP", default=10000)
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
+# Full sensitive values one user (or API key) may reveal per window ("30/h", "100/d": org.ratelimit.Rate).
+CRM_REVEAL_RATE = env("CRM_REVEAL_RATE", default="30/h")
 # File imports (head office): upload size limit, rows per batch. Previews and imports always run in a worker.
 CRM_IMPORT_MAX_UPLOAD_MB = env.int("CRM_IMPORT_MAX_UPLOAD_MB", default=300)
 # What a file may hold, checked while reading it (customers.importing.Limits).

@@ -8,3 +8,5 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 REST_FRAMEWORK = {**REST_FRAMEWORK}
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"user": "100000/min", "api_key": "100000/min"}
+# Tests serve static files from the source folders (no collectstatic before a run; production and `make run` do).
+WHITENOISE_USE_FINDERS = True

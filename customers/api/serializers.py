@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from customers import rules, selectors
-from customers.constants import SENSITIVE_CUSTOMER_FIELDS
+from customers.constants import SENSITIVE_CUSTOMER_FIELDS, RevealReason
 from customers.models import Customer, FinancialSnapshot, FollowUpTask, Holding, Interaction
 from org.models import Branch, User
 
@@ -121,7 +121,10 @@ class TagsChangeSerializer(StrictSerializer):
 
 class RevealSerializer(StrictSerializer):
     field = serializers.ChoiceField(choices=[(f, f) for f in rules.MASKERS], help_text=_("Which value to reveal."))
-    reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    reason = serializers.ChoiceField(choices=RevealReason.choices, help_text=_(
+        "Why the full value is needed; logged with the reveal."))
+    reason_detail = serializers.CharField(max_length=150, required=False, allow_blank=True, help_text=_(
+        "A few words; required when the reason is \"other\"."))
 
 
 class RevealResultSerializer(serializers.Serializer):

@@ -329,7 +329,8 @@ class CustomerViewSet(BulkUpsertMixin, ScopedViewSetMixin, mixins.ListModelMixin
         serializer.is_valid(raise_exception=True)
         field = serializer.validated_data["field"]
         value = services.pii_reveal(actor=request.user, customer=customer, field=field,
-                                    reason=serializer.validated_data.get("reason", ""))
+                                    reason=serializer.validated_data["reason"],
+                                    detail=serializer.validated_data.get("reason_detail", ""))
         return Response({"field": field, "value": value})
 
 

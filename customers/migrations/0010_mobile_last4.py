@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ('customers', '0008_import_file_retention'),
+        ('customers', '0009_import_preview_heartbeat'),
     ]
 
     operations = [

@@ -104,7 +104,7 @@ OBJECT_ENDPOINTS = {
     "customer_put": (lambda c, w: c.put(f"{API}/customers/{w.c_rm.pk}/", {
         "cif": w.c_rm.cif, "kind": w.c_rm.kind, "name": w.c_rm.name, "branch": w.b1.pk, "rm": w.rm.pk},
         format="json"), 200, "customers:write"),
-    "customer_reveal": (lambda c, w: c.post(f"{API}/customers/{w.c_rm.pk}/reveal/", {"field": "mobile"},
+    "customer_reveal": (lambda c, w: c.post(f"{API}/customers/{w.c_rm.pk}/reveal/", {"field": "mobile", "reason": "customer_request"},
                                             format="json"), 200, "pii:read"),
     "snapshot_detail": (_detail(lambda w: f"snapshots/{w.snapshots['c_rm'].pk}"), 200, "snapshots:read"),
     "holding_detail": (_detail(lambda w: f"holdings/{w.holdings['c_rm'].pk}"), 200, "snapshots:read"),

@@ -360,28 +360,50 @@ class TestCustomerWrite:
 class TestReveal:
     def test_staff_reveal_is_logged(self, world, client_for):
         r = client_for(world.rm).post(f"{API}/customers/{world.c_rm.pk}/reveal/",
-                                      {"field": "mobile", "reason": "回访核对"}, format="json")
+                                      {"field": "mobile", "reason": "other", "reason_detail": "回访核对"}, format="json")
         assert r.status_code == 200, r.content
         assert r.json() == {"field": "mobile", "value": world.c_rm.mobile}
         log = PiiAccessLog.objects.get()
-        assert (log.user, log.customer_id, log.field, log.reason) == (world.rm, world.c_rm.pk, "mobile", "回访核对")
+        assert (log.user, log.customer_id, log.field, log.reason) == (world.rm, world.c_rm.pk, "mobile",
+                                                                        "other: 回访核对")
 
     def test_key_with_pii_read_reveal_logs_key(self, world, pii_key_client):
-        r = pii_key_client.post(f"{API}/customers/{world.c_rm.pk}/reveal/", {"field": "id_number"}, format="json")
+        r = pii_key_client.post(f"{API}/customers/{world.c_rm.pk}/reveal/",
+                                {"field": "id_number", "reason": "account_servicing"}, format="json")
         assert r.status_code == 200
-        assert PiiAccessLog.objects.get().api_key == pii_key_client.api_key
+        log = PiiAccessLog.objects.get()
+        assert (log.api_key, log.reason) == (pii_key_client.api_key, "account_servicing")
 
     def test_key_without_pii_read_is_403(self, world, read_key_client):
-        r = read_key_client.post(f"{API}/customers/{world.c_rm.pk}/reveal/", {"field": "mobile"}, format="json")
+        r = read_key_client.post(f"{API}/customers/{world.c_rm.pk}/reveal/",
+                                 {"field": "mobile", "reason": "account_servicing"}, format="json")
         assert_error(r, 403, "permission_denied")
         assert not PiiAccessLog.objects.exists()
 
-    @pytest.mark.parametrize("body", [{"field": "name"}, {"field": "account_no"}, {}, {"field": "mobile", "x": 1},
-                                      {"field": "mobile", "reason": "r" * 201}])
-    def test_bad_reveal_request(self, world, ho, body):
+    @pytest.mark.parametrize(("body", "field"), [
+        ({"field": "name", "reason": "account_servicing"}, "field"),
+        ({"field": "account_no", "reason": "account_servicing"}, "field"), ({}, "field"),
+        ({"field": "mobile", "reason": "account_servicing", "x": 1}, "x"),
+        ({"field": "mobile"}, "reason"), ({"field": "mobile", "reason": "回访核对"}, "reason"),
+        ({"field": "mobile", "reason": "other"}, "reason_detail"),
+        ({"field": "mobile", "reason": "other", "reason_detail": " "}, "reason_detail"),
+        ({"field": "mobile", "reason": "other", "reason_detail": "r" * 151}, "reason_detail")])
+    def test_bad_reveal_request(self, world, ho, body, field):
         r = ho.post(f"{API}/customers/{world.c_rm.pk}/reveal/", body, format="json")
         assert_error(r, 400, "validation_error")
+        assert field in r.json()["errors"], r.json()
         assert not PiiAccessLog.objects.exists()
+
+    def test_reveals_are_throttled_per_user_and_key(self, world, client_for, pii_key_client, settings):
+        settings.CRM_REVEAL_RATE = "2/h"
+        url, body = f"{API}/customers/{world.c_rm.pk}/reveal/", {"field": "mobile", "reason": "customer_request"}
+        rm = client_for(world.rm)
+        assert [rm.post(url, body, format="json").status_code for _ in range(2)] == [200, 200]
+        r = rm.post(url, body, format="json")
+        assert_error(r, 429, "throttled")
+        assert int(r["Retry-After"]) > 0 and "value" not in r.json()
+        assert PiiAccessLog.objects.count() == 2
+        assert pii_key_client.post(url, body, format="json").status_code == 200  # a key counts on its own
 
 
 # --- authentication and API keys ---

@@ -532,6 +532,46 @@ class TestIdentityRules:
         assert counts(body) == (0, 0, 0, 1), body
         assert fragment in errors_of(body)[(0, field)]
 
+    @pytest.mark.parametrize(("id_type", "id_number", "fragment"), [
+        ("passport", "<SCRIPT SRC=//x.example/a.js>", "5–17 letters and digits"),
+        ("passport", "E123", "5–17 letters and digits"),
+        ("hk_macao_permit", "<img src=x onerror=alert(1)>", "H or M and 8 digits"),
+        ("hk_macao_permit", "K12345678", "H or M and 8 digits"),
+        ("taiwan_permit", '"><svg onload=alert(1)>', "8 digits"),
+        ("foreign_pr", "US350081010012", "3 letters and 12 digits"),
+        ("foreign_pr", "931140198501010010", "check character"),
+    ])
+    def test_other_id_types_are_checked_to_their_format(self, world, key, id_type, id_number, fragment):
+        if fragment == "check character":  # a 2023 permanent resident ID with a wrong check character
+            right = rules.resident_id_check_char(id_number[:17])
+            id_number = id_number[:17] + ("0" if right != "0" else "1")
+        body = ok(bulk(key, "customers", [new("I0200", id_type=id_type, id_number=id_number),
+                                          new("I0201", id_type="passport", id_number="e1234567 8")]))
+        assert counts(body) == (1, 0, 0, 1), body
+        assert fragment in errors_of(body)[(0, "id_number")]
+        assert not Customer.objects.filter(cif="I0200").exists()
+
+    def test_other_id_types_are_stored_compact_and_upper(self, world, key):
+        pr = "93114019850101001" + rules.resident_id_check_char("93114019850101001")
+        body = ok(bulk(key, "customers", [
+            new("I0210", id_type="hk_macao_permit", id_number="h 1234 5678"),
+            new("I0211", id_type="taiwan_permit", id_number="12345678（b）"),
+            new("I0212", id_type="foreign_pr", id_number="usa350081010012"),
+            new("I0213", id_type="foreign_pr", id_number=pr)]))
+        assert counts(body) == (4, 0, 0, 0), body
+        assert dict(Customer.objects.filter(cif__startswith="I021").values_list("cif", "id_number")) == {
+            "I0210": "H12345678", "I0211": "12345678(B)", "I0212": "USA350081010012", "I0213": pr}
+
+    def test_a_corporate_id_number_needs_a_type_and_its_format_too(self, world, key):
+        code = make_credit_code(8)
+        body = ok(bulk(key, "customers", [
+            {"cif": "K0300", "kind": "corporate", "name": "某公司", "branch": "B1", "credit_code": code,
+             "id_number": "<b>x</b>"},
+            {"cif": "K0301", "kind": "corporate", "name": "某公司", "branch": "B1", "credit_code": code,
+             "id_type": "passport", "id_number": "<b>x</b>"}]))
+        assert counts(body) == (0, 0, 0, 2), body
+        assert (0, "id_type") in errors_of(body) and (1, "id_number") in errors_of(body)
+
     def test_changing_the_id_of_an_existing_customer_is_checked_against_its_stored_birth_date(self, world, key):
         c = world.c_rm  # factory customer: valid ID with matching birth date
         other = make_resident_id(c.birth_date + dt.timedelta(days=1), c.gender)

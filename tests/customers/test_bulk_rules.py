@@ -73,6 +73,31 @@ def test_dataframe_of_raw_cells(world):
     assert set(CustomerChange.objects.values_list("source", flat=True)) == {"import"}
 
 
+def test_id_numbers_of_every_type_from_raw_cells(world):
+    """An import file's ID cells: each checked to its type's format; lowercase, spaces and full-width brackets
+    normalised; markup refused with the type's message (the one-value rule's, rules.ID_FORMAT_MESSAGES)."""
+    from django.utils import translation
+
+    from customers import rules
+
+    frame = pd.DataFrame({
+        "cif": ["ID1", "ID2", "ID3", "ID4", "ID5", "ID6"],
+        "name": ["甲", "乙", "丙", "丁", "戊", "己"],
+        "branch": ["B1"] * 6,
+        "id_type": ["passport", "hk_macao_permit", "taiwan_permit", "foreign_pr", "passport", "taiwan_permit"],
+        "id_number": ["ea 1234567", "h12345678", "12345678（b）", "usa350081010012", "<script>x</script>",
+                      "<svg onload=alert(1)>"],
+    })
+    with translation.override("en"):
+        result = run("customers", frame, world.ho_user, source="import")
+        assert (result.created, result.rejected) == (4, 2), result.errors
+        reasons = {(e["index"], e["field"]): e["reason"] for e in result.errors}
+        assert reasons == {(4, "id_number"): str(rules.ID_FORMAT_MESSAGES["passport"]),
+                           (5, "id_number"): str(rules.ID_FORMAT_MESSAGES["taiwan_permit"])}
+    assert dict(Customer.objects.filter(cif__startswith="ID").values_list("cif", "id_number")) == {
+        "ID1": "EA1234567", "ID2": "H12345678", "ID3": "12345678(B)", "ID4": "USA350081010012"}
+
+
 def test_only_head_office_and_api_keys(world):
     for who in (world.rm, world.sup_b1, world.co_b1):
         with pytest.raises(NotPermitted):

@@ -370,3 +370,114 @@ def test_property_vectorised_mobiles_agree_with_normalize_mobile(values):
         except RuleViolation:
             expected = None
         assert (normalised[i] if ok[i] else None) == expected, value
+
+
+# --- Identity numbers of the other ID types (issue 9 item 1: markup can never be stored as an ID) ---
+HOSTILE = ["<SCRIPT SRC=//x.example/a.js>", "<img src=x onerror=alert(1)>", '"><svg onload=alert(1)>',
+           "E1234567<b>", "javascript:alert(1)"]
+
+
+class TestIdFormats:
+    @pytest.mark.parametrize(("id_type", "given", "stored"), [
+        ("passport", "E12345678", "E12345678"),          # Chinese e-passport: E + 8 digits
+        ("passport", "ea1234567", "EA1234567"),          # E + letter + 7 digits; lowercase accepted
+        ("passport", "G 1234 5678", "G12345678"),        # older G + 8 digits; spaces removed
+        ("passport", "123456789", "123456789"),          # a foreign passport, digits only
+        ("passport", "C01X00T47", "C01X00T47"),          # a German passport: letters and digits
+        ("passport", "AB12345678901234C", "AB12345678901234C"),  # 17 characters, the longest accepted
+        ("hk_macao_permit", "H12345678", "H12345678"),
+        ("hk_macao_permit", "m 1234567801", "M1234567801"),  # older booklet: 10 digits
+        ("taiwan_permit", "12345678", "12345678"),
+        ("taiwan_permit", "1234567801", "1234567801"),
+        ("taiwan_permit", "12345678（b）", "12345678(B)"),   # full-width brackets become ASCII
+        ("foreign_pr", "usa350081010012", "USA350081010012"),  # 2004 card: 3 letters + 12 digits
+    ])
+    def test_valid_numbers_are_stored_compact_and_upper(self, id_type, given, stored):
+        assert rules.normalize_id_number(id_type, given, today=TODAY) == stored
+
+    def test_2023_foreign_permanent_resident_id_with_check_character(self):
+        number = with_check("93114019850101001")
+        assert rules.normalize_foreign_pr(number.lower()) == number
+        wrong = number[:17] + ("0" if number[17] != "0" else "1")
+        with pytest.raises(RuleViolation, match="check character"):
+            rules.normalize_foreign_pr(wrong)
+
+    @pytest.mark.parametrize(("id_type", "given", "fragment"), [
+        ("passport", "E123", "5–17 letters and digits"),
+        ("passport", "E12345678901234567", "5–17 letters and digits"),
+        ("passport", "E1234-5678", "5–17 letters and digits"),
+        ("passport", "Ｅ１２３４５６７８", "5–17 letters and digits"),  # full-width characters
+        ("hk_macao_permit", "K12345678", "H or M and 8 digits"),
+        ("hk_macao_permit", "H1234567", "H or M and 8 digits"),
+        ("hk_macao_permit", "H123456789", "H or M and 8 digits"),
+        ("taiwan_permit", "1234567", "8 digits"),
+        ("taiwan_permit", "123456789", "8 digits"),
+        ("taiwan_permit", "12345678(<)", "8 digits"),
+        ("foreign_pr", "US350081010012", "3 letters and 12 digits"),
+        ("foreign_pr", "11010519491231002X", "starting with 9"),  # a resident ID is not a PR card
+        ("resident_id", "E12345678", "18 characters"),
+    ])
+    def test_invalid_numbers_get_the_message_of_their_type(self, id_type, given, fragment):
+        with pytest.raises(RuleViolation, match=re.escape(fragment)):
+            rules.normalize_id_number(id_type, given, today=TODAY)
+
+    @pytest.mark.parametrize("id_type", ["resident_id", *rules.ID_NUMBER_RULES])
+    @pytest.mark.parametrize("value", HOSTILE)
+    def test_markup_is_never_an_id_number(self, id_type, value):
+        with pytest.raises(RuleViolation):
+            rules.normalize_id_number(id_type, value, today=TODAY)
+
+    def test_every_id_type_has_a_rule_and_a_message(self):
+        from customers.constants import IdType
+
+        assert set(rules.ID_NUMBER_RULES) | {"resident_id"} == set(IdType.values)
+        assert set(rules.ID_FORMAT_MESSAGES) == set(rules.ID_NUMBER_RULES)
+
+
+other_id_types = st.sampled_from(["passport", "hk_macao_permit", "taiwan_permit", "foreign_pr", "resident_id", ""])
+other_id_numbers = st.one_of(
+    st.from_regex(r"\A[A-Z0-9]{3,19}\Z", fullmatch=True),
+    st.from_regex(r"\A[HMK][0-9]{7,11}\Z", fullmatch=True),
+    st.from_regex(r"\A[0-9]{7,11}(\([A-Z0-9<]\))?\Z", fullmatch=True),
+    st.from_regex(r"\A[A-Z]{2,4}[0-9]{11,13}\Z", fullmatch=True),
+    st.from_regex(r"\A9[0-9]{16}\Z", fullmatch=True).map(lambda f: f + rules.resident_id_check_char(f)),
+    st.from_regex(r"\A9[0-9]{16}[0-9X]\Z", fullmatch=True),
+    st.sampled_from(["", *HOSTILE]).map(rules.compact_id_number),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(other_id_types, other_id_numbers), min_size=1, max_size=25))
+def test_property_vectorised_id_format_checks_agree_with_the_one_value_rules(rows):
+    types, ids = [t for t, _n in rows], [n for _t, n in rows]
+    ok_format, ok_check = rules.id_number_format_checks(types, ids)
+    for i, (id_type, number) in enumerate(rows):
+        if id_type not in rules.ID_NUMBER_RULES or not number:
+            assert ok_format[i] and ok_check[i]  # left to the resident ID / type checks
+            continue
+        try:
+            valid = rules.ID_NUMBER_RULES[id_type](number) == number
+        except RuleViolation:
+            valid = False
+        assert bool(ok_format[i] and ok_check[i]) == valid, (id_type, number)
+
+
+@given(st.text(min_size=1, max_size=32))
+def test_property_id_numbers_shorter_than_18_are_at_least_half_hidden(value):
+    masked = rules.mask_id_number(value)
+    assert len(masked) == len(value)
+    shown = sum(1 for m, v in zip(masked, value, strict=True) if m == v and v != "*")
+    if len(value) < 18:
+        assert shown <= len(value) // 2, (value, masked)
+    else:  # the resident ID's documented mask: first 6 and last 4
+        assert masked[6:-4] == "*" * (len(value) - 10)
+
+
+@pytest.mark.parametrize(("number", "masked"), [
+    ("E12345678", "*********"),                # a 9-character passport: nothing shown
+    ("H1234567801", "H1******801"),            # 11 characters: 5 shown, 6 hidden (was 10 shown)
+    ("USA350081010012", "USA********0012"),    # 15 characters: 7 shown, 8 hidden (was 10 shown)
+    ("AB12345678901234C", "AB12*********234C"),
+])
+def test_short_id_numbers_are_at_least_half_hidden(number, masked):
+    assert rules.mask_id_number(number) == masked

@@ -86,6 +86,20 @@ class TestCustomerCreate:
                                      today=TODAY)
         assert c.id_number == "11010519491231002X"
 
+    @pytest.mark.parametrize(("id_type", "given", "stored"), [
+        (IdType.PASSPORT, "e1234567 8", "E12345678"), (IdType.HK_MACAO_PERMIT, "m12345678", "M12345678"),
+        (IdType.TAIWAN_PERMIT, "12345678", "12345678"), (IdType.FOREIGN_PR, "usa350081010012", "USA350081010012")])
+    def test_other_id_types_stored_compact_and_upper(self, world, id_type, given, stored):
+        c = services.customer_create(actor=world.sup_b1, today=TODAY, data=individual(
+            world, id_type=id_type, id_number=given))
+        assert c.id_number == stored
+
+    def test_a_corporate_id_number_is_checked_too(self, world):
+        with pytest.raises(ValidationFailed) as exc:
+            services.customer_create(actor=world.sup_b1, today=TODAY, data=corporate(
+                world, id_type=IdType.PASSPORT, id_number="<b>x</b>"))
+        assert "id_number" in errors_of(exc)
+
     def test_valid_corporate(self, world):
         c = services.customer_create(actor=world.sup_b1, data=corporate(world, credit_code="91350100m000100y43"),
                                      today=TODAY)
@@ -100,6 +114,10 @@ class TestCustomerCreate:
         ({"mobile": "138001380001"}, "mobile"),
         ({"credit_code": "91350100M000100Y43"}, "credit_code"),  # individuals have no credit code
         ({"id_type": "", "id_number": "E12345678"}, "id_type"),
+        ({"id_type": IdType.PASSPORT, "id_number": "<SCRIPT SRC=//x.example/a.js>"}, "id_number"),
+        ({"id_type": IdType.HK_MACAO_PERMIT, "id_number": "<img src=x onerror=alert(1)>"}, "id_number"),
+        ({"id_type": IdType.TAIWAN_PERMIT, "id_number": "1234567"}, "id_number"),
+        ({"id_type": IdType.FOREIGN_PR, "id_number": "US350081010012"}, "id_number"),
         ({"risk_level": "C3"}, "risk_assessed_on"),
         ({"name": ""}, "name"),
         ({"email": "not-an-email"}, "email"),
@@ -332,36 +350,57 @@ class TestSnapshots:
 # --- PII reveal ---
 
 class TestPiiReveal:
-    def test_reveal_returns_full_value_and_logs(self, world):
-        value = services.pii_reveal(actor=world.rm, customer=world.c_rm, field="id_number", reason="开户核对")
+    def test_reveal_returns_full_value_and_logs_the_reason(self, world):
+        value = services.pii_reveal(actor=world.rm, customer=world.c_rm, field="id_number", reason="other",
+                                    detail="  开户 核对 ")
         assert value == world.c_rm.id_number
         log = PiiAccessLog.objects.get()
         assert log.user == world.rm and log.api_key is None
         assert log.customer_id == world.c_rm.pk and log.customer_cif == world.c_rm.cif
-        assert log.field == "id_number" and log.reason == "开户核对"
+        assert log.field == "id_number" and log.reason == "other: 开户 核对"
 
     def test_reveal_by_api_key_logs_the_key(self, world):
         key = ApiKeyFactory(scopes=["pii:read"])
-        assert services.pii_reveal(actor=ApiClient(key), customer=world.c_rm, field="mobile") == world.c_rm.mobile
+        assert services.pii_reveal(actor=ApiClient(key), customer=world.c_rm, field="mobile",
+                                   reason="account_servicing") == world.c_rm.mobile
         log = PiiAccessLog.objects.get()
-        assert log.api_key == key and log.user is None
+        assert log.api_key == key and log.user is None and log.reason == "account_servicing"
 
     @pytest.mark.parametrize("field", ["name", "account_no", "password", ""])
     def test_unknown_field_is_a_validation_error_and_not_logged(self, world, field):
         with pytest.raises(ValidationFailed):
-            services.pii_reveal(actor=world.rm, customer=world.c_rm, field=field)
+            services.pii_reveal(actor=world.rm, customer=world.c_rm, field=field, reason="customer_request")
+        assert not PiiAccessLog.objects.exists()
+
+    @pytest.mark.parametrize(("reason", "detail", "field"), [
+        ("", "", "reason"), ("开户核对", "", "reason"), ("other", "", "reason_detail"), ("other", " \t", "reason_detail")])
+    def test_a_reason_from_the_list_is_required_and_other_needs_words(self, world, reason, detail, field):
+        with pytest.raises(ValidationFailed) as exc:
+            services.pii_reveal(actor=world.rm, customer=world.c_rm, field="mobile", reason=reason, detail=detail)
+        assert list(errors_of(exc)) == [field]
         assert not PiiAccessLog.objects.exists()
 
     def test_not_permitted_is_not_logged(self, world):
         with pytest.raises(NotPermitted):
-            services.pii_reveal(actor=world.co_b1, customer=world.c_rm, field="mobile")
+            services.pii_reveal(actor=world.co_b1, customer=world.c_rm, field="mobile", reason="customer_request")
         key = ApiKeyFactory(scopes=["customers:read"])
         with pytest.raises(NotPermitted):
-            services.pii_reveal(actor=ApiClient(key), customer=world.c_rm, field="mobile")
+            services.pii_reveal(actor=ApiClient(key), customer=world.c_rm, field="mobile", reason="customer_request")
         assert not PiiAccessLog.objects.exists()
 
-    def test_long_reason_is_truncated(self, world):
-        services.pii_reveal(actor=world.rm, customer=world.c_rm, field="mobile", reason="因" * 300)
+    def test_over_the_rate_nothing_is_revealed_or_logged(self, world, settings):
+        from crm_project.errors import RateLimited
+
+        settings.CRM_REVEAL_RATE = "3/h"
+        for _ in range(3):
+            services.pii_reveal(actor=world.rm, customer=world.c_rm, field="mobile", reason="customer_request")
+        with pytest.raises(RateLimited) as exc:
+            services.pii_reveal(actor=world.rm, customer=world.c_rm, field="mobile", reason="customer_request")
+        assert exc.value.status_code == 429 and 0 < exc.value.retry_after <= 3600
+        assert PiiAccessLog.objects.count() == 3
+
+    def test_long_detail_is_truncated(self, world):
+        services.pii_reveal(actor=world.rm, customer=world.c_rm, field="mobile", reason="other", detail="因" * 300)
         assert len(PiiAccessLog.objects.get().reason) == 200
 
 

@@ -173,11 +173,94 @@ def test_my_tasks_done_and_snooze(world, as_rm, time_machine):
     assert task in done.context["page"].object_list
 
 
-def test_reveal_returns_the_value_and_logs_it(world, as_rm):
+def reveal(client, customer, field, reason="identity_verification", detail=""):
+    return client.post(reverse("customers:reveal", args=[customer.pk, field]),
+                       {f"{field}-reason": reason, f"{field}-reason_detail": detail}, HTTP_HX_REQUEST="true")
+
+
+def test_reveal_returns_the_value_and_logs_it_with_the_reason(world, as_rm):
     from org.models import PiiAccessLog
 
-    response = as_rm.post(reverse("customers:reveal", args=[world.c_rm.pk, "mobile"]))
-    assert response.status_code == 200 and response.content.decode() == world.c_rm.mobile
+    response = reveal(as_rm, world.c_rm, "mobile", "other", "客户来电核对")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    html = response.content.decode()
+    assert f'<span class="pii" id="pii-mobile" data-testid="pii-mobile" data-revealed>{world.c_rm.mobile}</span>' in html
+    assert 'data-testid="reveal-mobile"' not in html  # the value replaces the button and its form
     log = PiiAccessLog.objects.get()
-    assert (log.user, log.customer_id, log.field) == (world.rm, world.c_rm.pk, "mobile")
-    assert as_rm.post(reverse("customers:reveal", args=[world.c_rm.pk, "name"])).status_code == 404
+    assert (log.user, log.customer_id, log.field, log.reason) == (world.rm, world.c_rm.pk, "mobile",
+                                                                    "other: 客户来电核对")
+    assert reveal(as_rm, world.c_rm, "name").status_code == 404
+
+
+def test_a_revealed_value_is_text_never_html(world, as_rm):
+    """A value stored before ID formats were checked (or by a path that skipped them) comes back escaped."""
+    from org.models import PiiAccessLog
+
+    hostile = '<SCRIPT SRC="//x.ex/a"></SCRIPT>'  # (32 characters: the column's limit)
+    Customer.objects.filter(pk=world.c_rm.pk).update(id_type="passport", id_number=hostile)
+    response = reveal(as_rm, world.c_rm, "id_number")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<SCRIPT" not in html
+    assert "&lt;SCRIPT SRC=&quot;//x.ex/a&quot;&gt;&lt;/SCRIPT&gt;" in html
+    assert PiiAccessLog.objects.count() == 1
+
+
+@pytest.mark.parametrize(("reason", "detail", "field"), [
+    ("", "", "reason"), ("curiosity", "", "reason"), ("other", "", "reason_detail"), ("other", "   ", "reason_detail"),
+    ("account_servicing", "x" * 151, "reason_detail"),
+])
+def test_a_reveal_needs_a_reason(world, as_rm, reason, detail, field):
+    from org.models import PiiAccessLog
+
+    response = reveal(as_rm, world.c_rm, "mobile", reason, detail)
+    assert response.status_code == 200  # the form again, with its error (htmx swaps 2xx answers)
+    assert response.context["reveal_form"].errors.get(field), response.context["reveal_form"].errors
+    html = response.content.decode()
+    assert world.c_rm.mobile not in html and 'class="collapse show' in html  # the form stays open, with the error
+    assert not PiiAccessLog.objects.exists()
+
+
+def test_reveals_are_throttled_per_user(world, as_rm, settings):
+    from django.test import Client
+
+    from org.models import PiiAccessLog
+
+    settings.CRM_REVEAL_RATE = "2/h"
+    assert [reveal(as_rm, world.c_rm, f).status_code for f in ("mobile", "id_number")] == [200, 200]
+    response = reveal(as_rm, world.c_rm, "mobile")
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0
+    html = response.content.decode()
+    assert world.c_rm.mobile not in html and 'data-testid="reveal-refused-mobile"' in html
+    assert "您查看完整信息的次数过多" in html  # the message, in the user's language
+    assert PiiAccessLog.objects.count() == 2  # the refused reveal is not logged as revealed
+    other = Client()
+    other.force_login(world.sup_b1)  # another user has their own allowance
+    assert reveal(other, world.c_rm, "mobile").status_code == 200
+
+
+def test_the_detail_page_offers_a_reason_form_not_the_value(world, as_rm):
+    html = as_rm.get(reverse("customers:detail", args=[world.c_rm.pk])).content.decode()
+    assert 'data-testid="reveal-form-mobile"' in html and 'name="mobile-reason"' in html
+    assert 'hx-swap="outerHTML"' in html and 'hx-swap="innerHTML"' not in html
+    assert world.c_rm.mobile not in html and world.c_rm.id_number not in html
+
+
+def test_the_edit_form_never_sends_the_credit_code_and_empty_keeps_it(world):
+    from ..factories import CorporateCustomerFactory
+
+    company = CorporateCustomerFactory(rm=world.rm, branch=world.b1)
+    client = Client()
+    client.force_login(world.rm)
+    html = client.get(reverse("customers:edit", args=[company.pk])).content.decode()
+    assert company.credit_code not in html
+    form = client.get(reverse("customers:edit", args=[company.pk])).context["form"]
+    data = {k: v for k, v in form.initial.items() if v is not None and k in form.fields}
+    data.update({"branch": world.b1.pk, "rm": world.rm.pk, "tags": ",".join(company.tags), "name": "改名有限公司",
+                 "credit_code": ""})
+    response = client.post(reverse("customers:edit", args=[company.pk]), data)
+    assert response.status_code == 302, response.context["form"].errors
+    company.refresh_from_db()
+    assert company.name == "改名有限公司" and company.credit_code  # the stored code is kept
+
+

@@ -54,7 +54,8 @@ PAGES = {
     "detail": ("get", lambda w: f"/customers/{w.c_rm.pk}/", None, 200, True),
     "edit": ("get", lambda w: f"/customers/{w.c_rm.pk}/edit/", None, 200, True),
     "new": ("get", lambda w: "/customers/new/", None, 200, False),
-    "reveal_mobile": ("post", lambda w: f"/customers/{w.c_rm.pk}/reveal/mobile/", {"reason": "核对"}, 200, True),
+    "reveal_mobile": ("post", lambda w: f"/customers/{w.c_rm.pk}/reveal/mobile/", {"mobile-reason": "customer_request"}, 200,
+                      True),
     "interaction_new": ("post", lambda w: f"/customers/{w.c_rm.pk}/interactions/new/", _interaction_form(), 302,
                         True),
     "tasks": ("get", lambda w: "/customers/tasks/", None, 200, False),
@@ -134,7 +135,7 @@ def test_out_of_scope_writes_change_nothing(world, page_client, who):
     before = Interaction.objects.count()
     client.post(f"/customers/{world.c_rm.pk}/interactions/new/", _interaction_form())
     client.post(f"/customers/{world.c_rm.pk}/edit/", {"name": "改名"})
-    client.post(f"/customers/{world.c_rm.pk}/reveal/mobile/")
+    client.post(f"/customers/{world.c_rm.pk}/reveal/mobile/", {"mobile-reason": "customer_request"})
     client.post(f"/customers/tasks/{world.tasks['c_rm'].pk}/done/", {"outcome": "x"})
     assert Interaction.objects.count() == before
     world.c_rm.refresh_from_db()

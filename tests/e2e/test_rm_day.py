@@ -83,14 +83,19 @@ def test_rm_day(e2e, day):
     expect(page.locator("main")).not_to_contain_text("13812348000")
     e2e.shot("customer-360")
 
-    # --- Reveal the mobile: a confirm dialog, then the full number; the reveal is audited.
+    # --- Reveal the mobile: a small form asks why, then the full number replaces button and form; audited.
+    page.get_by_test_id("reveal-mobile").click()
+    reveal_form = page.get_by_test_id("reveal-form-mobile")
+    expect(reveal_form).to_be_visible()
+    reveal_form.locator("select").select_option("identity_verification")
     with page.expect_response(lambda r: r.url.endswith(f"/customers/{zhang.pk}/reveal/mobile/")) as reveal:
-        page.get_by_test_id("reveal-mobile").click()
+        page.get_by_test_id("reveal-submit-mobile").click()
     assert reveal.value.status == 200
     expect(mobile).to_have_text("13812348000")
-    assert [kind for kind, _msg in e2e.dialogs] == ["confirm"]
-    assert e2e.dialogs[0][1] == t("Show the full value? This is logged with your name.", zh)
-    assert PiiAccessLog.objects.filter(user=day.staff["rm_wang"], field="mobile").count() == 1
+    expect(page.get_by_test_id("reveal-mobile")).to_have_count(0)
+    assert e2e.dialogs == []
+    assert PiiAccessLog.objects.filter(user=day.staff["rm_wang"], field="mobile",
+                                       reason="identity_verification").count() == 1
     e2e.shot("mobile-revealed")
 
     # --- Log a phone call with a next follow-up date; the 360 page shows the new open task.
