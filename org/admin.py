@@ -135,7 +135,7 @@ class StaffChangeForm(ServiceFormMixin, forms.ModelForm):
         fields = ["last_name", "first_name", "email", "role", "branch", "language", "is_active"]
 
     def run_service(self):
-        changes = {field: self.cleaned_data[field] for field in self._meta.fields}
+        changes = {field: self.cleaned_data[field] for field in services.STAFF_FIELDS if field in self.cleaned_data}
         return services.staff_update(user=self.instance, actor=self.actor, **changes)
 
 
@@ -170,7 +170,7 @@ class StaffAdmin(UserAdmin, HeadOfficeModelAdmin):
     @admin.display(description=_("password"))
     def password_status(self, obj):
         text = gettext("set") if obj.has_usable_password() else gettext("not set")
-        url = reverse("admin:org_user_password_change", args=[obj.pk])
+        url = reverse("admin:auth_user_password_change", args=[obj.pk])
         return format_html('{} · <a href="{}">{}</a>', text, url, gettext("Set a new password"))
 
     def has_change_permission(self, request, obj=None):
@@ -194,8 +194,8 @@ class ApiKeyForm(ServiceFormMixin, forms.ModelForm):
         fields = ["name", "scopes", "branch", "expiry_date"]
 
     def run_service(self):
-        data = {field: self.cleaned_data[field] for field in self._meta.fields}
-        if self.instance.pk is None:
+        data = {field: self.cleaned_data[field] for field in ApiKeyForm.Meta.fields if field in self.cleaned_data}
+        if self.instance._state.adding:
             api_key, self.generated_key = services.api_key_create(actor=self.actor, **data)
             return api_key
         return services.api_key_update(key=self.instance, actor=self.actor, **data)

@@ -141,7 +141,7 @@ class AuditEvent(models.Model):
                               related_name="+")
     action = models.CharField(_("action"), max_length=30, choices=AuditAction.choices)
     object_type = models.CharField(_("object type"), max_length=30)
-    object_id = models.CharField(_("object id"), max_length=40)
+    object_id = models.CharField(_("object id"), max_length=255)
     object_repr = models.CharField(_("object"), max_length=200)
     changes = models.JSONField(_("changes"), default=dict, blank=True)  # field → [old, new]
 

@@ -98,7 +98,7 @@ def staff_update(*, user: User, actor: User | None = None, **changes) -> User:
     unknown = set(changes) - set(STAFF_FIELDS)
     if unknown:
         raise TypeError(f"staff_update cannot change {sorted(unknown)}")
-    user = User.objects.select_for_update().select_related("branch").get(pk=user.pk)
+    user = User.objects.select_for_update(of=("self",)).select_related("branch").get(pk=user.pk)
     old = _staff_values(user)
     for field, value in changes.items():
         setattr(user, field, value)
@@ -143,7 +143,7 @@ def api_key_update(*, key: ApiKey, actor: User | None = None, **changes) -> ApiK
     unknown = set(changes) - {"name", "scopes", "branch", "expiry_date"}
     if unknown:
         raise TypeError(f"api_key_update cannot change {sorted(unknown)}")
-    key = ApiKey.objects.select_for_update().select_related("branch").get(pk=key.pk)
+    key = ApiKey.objects.select_for_update(of=("self",)).select_related("branch").get(pk=key.pk)
     if key.revoked:
         raise ValidationError(_("This API key has been revoked and can no longer be changed."))
     old = _key_values(key)

@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
                 ('at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='time')),
                 ('action', models.CharField(choices=[('branch_created', 'Branch created'), ('branch_renamed', 'Branch renamed'), ('staff_created', 'Staff member created'), ('staff_changed', 'Staff member changed'), ('api_key_created', 'API key created'), ('api_key_changed', 'API key changed'), ('api_key_revoked', 'API key revoked')], max_length=30, verbose_name='action')),
                 ('object_type', models.CharField(max_length=30, verbose_name='object type')),
-                ('object_id', models.CharField(max_length=40, verbose_name='object id')),
+                ('object_id', models.CharField(max_length=255, verbose_name='object id')),
                 ('object_repr', models.CharField(max_length=200, verbose_name='object')),
                 ('changes', models.JSONField(blank=True, default=dict, verbose_name='changes')),
                 ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='by')),
