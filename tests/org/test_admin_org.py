@@ -1,6 +1,9 @@
 """Head office manages API keys and staff in the admin, through org.services with audit events (issue 9, item 7)."""
 
+import re
+
 import pytest
+from django.contrib import messages
 from django.urls import NoReverseMatch, reverse
 from rest_framework.test import APIClient
 
@@ -40,8 +43,8 @@ def test_hq_creates_an_api_key_shown_once(hq, world):
         scopes=[Scope.CUSTOMERS_READ, Scope.SNAPSHOTS_READ], branch=world.b2.pk), follow=True)
     assert resp.status_code == 200
     api_key = ApiKey.objects.get(name="core-banking")
-    [shown] = [m for m in _messages(resp) if "only this once" in m]
-    key = shown.split(": ", 1)[1].split(" ")[0]
+    [shown] = [str(m) for m in resp.context["messages"] if m.level == messages.WARNING]
+    key = re.search(rf"{re.escape(api_key.prefix)}\.[A-Za-z0-9]+", shown)[0]
     assert ApiKey.objects.get_from_key(key).pk == api_key.pk
     assert (api_key.scopes, api_key.branch) == ([Scope.CUSTOMERS_READ, Scope.SNAPSHOTS_READ], world.b2)
     # The key is never shown again, nor stored in the audit.
@@ -210,3 +213,13 @@ def test_staff_made_by_the_service_is_admin_staff_only_for_head_office(world):
     hq = staff_create(username="hq2", password=PASSWORD, role=Role.HEAD_OFFICE, branch=world.ho)
     rm = staff_create(username="rm2", password=PASSWORD, role=Role.RM, branch=world.b1)
     assert (hq.is_staff, rm.is_staff) == (True, False)
+
+
+def test_head_office_finds_the_admin_in_the_navigation(client, world):
+    from org.services import staff_create
+
+    hq = staff_create(username="hq_nav", password=PASSWORD, role=Role.HEAD_OFFICE, branch=world.ho)
+    client.force_login(hq)
+    assert reverse("admin:index") in client.get(reverse("customers:list")).content.decode()
+    client.force_login(world.sup_b1)
+    assert reverse("admin:index") not in client.get(reverse("customers:list")).content.decode()
