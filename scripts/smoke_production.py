@@ -1,8 +1,8 @@
 """Start the app as production runs it and check that it answers; CI runs this after the test suite.
 
-With ``crm_project.settings.production`` and a random secret key: migrate a fresh database on the PostgreSQL
-server of ``DATABASE_URL``, ``collectstatic`` (manifest + compression), create a head-office user for the
-smoke, start gunicorn on a free loopback port behind a simulated TLS proxy (``X-Forwarded-Proto: https``,
+With ``crm_project.settings.production`` and a random secret key: ``check --deploy`` (no issues), migrate a
+fresh database on the PostgreSQL server of ``DATABASE_URL``, ``collectstatic`` (manifest + compression), create
+a head-office user for the smoke, start gunicorn on a free loopback port behind a simulated TLS proxy (``X-Forwarded-Proto: https``,
 ``SECURE_PROXY_SSL_HEADER=true``), and expect:
 
 - plain HTTP is redirected to HTTPS; ``/login/`` is 200 with HSTS and references hashed static files;
@@ -107,6 +107,7 @@ class Client:
         self.port = port
         self.origin = f"https://127.0.0.1:{port}"
         self.cookies: dict[str, str] = {}
+        self.secure: dict[str, bool] = {}  # whether the server marked each cookie Secure
 
     def request(self, method: str, path: str, *, body: str | None = None, headers: dict | None = None,
                 forwarded: bool = True):
@@ -126,6 +127,7 @@ class Client:
         for header in resp.headers.get_all("Set-Cookie") or []:
             for name, morsel in SimpleCookie(header).items():
                 self.cookies[name] = morsel.value
+                self.secure[name] = bool(morsel["secure"])
         return resp, content
 
 
@@ -158,6 +160,10 @@ def main():
     proc = None
     log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (gunicorn writes it until the end; closed in finally)
     try:
+        out = manage(env, "check", "--deploy", "--fail-level", "WARNING")
+        if "System check identified no issues" not in out:
+            fail(f"check --deploy: {out}")
+        print(f"OK: manage.py check --deploy with {SETTINGS}: System check identified no issues")
         took = manage(env, "migrate", "--noinput").rsplit("(", 1)[1].rstrip(")")
         print(f"OK: migrate with {SETTINGS} on database {db.name} ({took})")
         out = manage(env, "collectstatic", "--noinput")
@@ -205,7 +211,9 @@ def main():
             "Content-Type": "application/x-www-form-urlencoded", "Referer": f"{client.origin}/login/"})
         if resp.status != 302 or "sessionid" not in client.cookies:
             fail(f"signing in answered {resp.status} (want 302 and a session cookie)")
-        print(f"OK: POST /login/ -> 302 {resp.getheader('Location')}: smoke-hq signed in (Secure session cookie)")
+        if not (client.secure["sessionid"] and client.secure["csrftoken"]):
+            fail(f"session/CSRF cookies not marked Secure: {client.secure}")
+        print(f"OK: POST /login/ -> 302 {resp.getheader('Location')}: smoke-hq signed in (session and CSRF cookies Secure)")
 
         landing = resp.getheader("Location")
         resp, _ = client.request("GET", landing)
