@@ -117,7 +117,7 @@ def _scopes_check(scopes: list[str]) -> list[str]:
     unknown = sorted(set(scopes) - set(Scope.values))
     if unknown:
         raise ValidationError({"scopes": _("Unknown scopes: %(scopes)s.") % {"scopes": ", ".join(unknown)}})
-    return [scope for scope in Scope.values if scope in scopes]  # one order, no repeats
+    return list(dict.fromkeys(scopes))  # as given, without repeats
 
 
 def _key_values(key: ApiKey) -> dict:
