@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.db.models.functions import Right
 from django.utils.translation import gettext_lazy as _
 
+from . import rules
 from .constants import (
     ChangeSource,
     Channel,
@@ -200,7 +201,7 @@ class Holding(models.Model):
         constraints = [models.UniqueConstraint(fields=["customer", "account_no"], name="holding_customer_account")]
 
     def __str__(self):
-        return f"{self.product_name} {self.account_no}"
+        return f"{self.product_name} {rules.mask_account_no(self.account_no)}"  # shown in the admin, logs
 
 
 class Interaction(models.Model):

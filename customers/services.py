@@ -18,7 +18,7 @@ from org.services import pii_access_record
 
 from . import rules
 from .constants import AUDITED_FIELDS, CustomerKind, IdType, RevealReason, TaskStatus
-from .models import Customer, CustomerChange, FinancialSnapshot, FollowUpTask, Interaction
+from .models import Customer, CustomerChange, FollowUpTask, Interaction
 from .permissions import can
 
 
@@ -321,26 +321,6 @@ def customers_export_rows(*, actor, customers, filters: dict | None = None, file
                labels["lifecycle_stage"].get(stage, stage), labels["risk_level"].get(risk, risk), aum,
                f"{rm_last or ''}{rm_first or ''}".strip() or rm_username or "", branch or "", "; ".join(tags),
                yes if dnc else no]
-
-
-@transaction.atomic
-def snapshot_upsert(*, customer: Customer, period: date, values: dict, today: date) -> FinancialSnapshot:
-    if period.day != 1:
-        raise ValidationFailed(fields={"period": [_("A period is given as the first day of its month.")]})
-    if period > today:
-        raise ValidationFailed(fields={"period": [_("The period cannot be in the future.")]})
-    snap = FinancialSnapshot.objects.select_for_update().filter(customer=customer, period=period).first()
-    snap = snap or FinancialSnapshot(customer=customer, period=period)
-    for field, value in values.items():
-        setattr(snap, field, value)
-    try:
-        snap.full_clean(validate_unique=False)
-    except ValidationError as e:
-        raise ValidationFailed(fields=e.message_dict) from None
-    snap.save()
-    latest = FinancialSnapshot.objects.filter(customer=customer).order_by("-period").first()
-    Customer.objects.filter(pk=customer.pk).update(aum_latest=latest.aum, last_txn_date=latest.last_txn_date)
-    return snap
 
 
 def _interaction_errors(interaction: Interaction, *, now) -> dict[str, list[str]]:

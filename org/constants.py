@@ -32,3 +32,15 @@ class PiiField(models.TextChoices):
     MOBILE = "mobile", _("Mobile")
     ACCOUNT_NO = "account_no", _("Account number")
     CREDIT_CODE = "credit_code", _("Unified social credit code")
+
+
+class AuditAction(models.TextChoices):
+    """What an org audit event records (org.services writes one per change that matters)."""
+
+    BRANCH_CREATED = "branch_created", _("Branch created")
+    BRANCH_RENAMED = "branch_renamed", _("Branch renamed")
+    STAFF_CREATED = "staff_created", _("Staff member created")
+    STAFF_CHANGED = "staff_changed", _("Staff member changed")
+    API_KEY_CREATED = "api_key_created", _("API key created")
+    API_KEY_CHANGED = "api_key_changed", _("API key changed")
+    API_KEY_REVOKED = "api_key_revoked", _("API key revoked")

@@ -1,20 +1,26 @@
 from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey
 
-from .constants import BranchLevel, PiiField, Role
+from .constants import AuditAction, BranchLevel, PiiField, Role
+
+BRANCH_CODE = r"[A-Za-z0-9_-]+"  # a branch code; a path is "/" + codes each followed by "/"
 
 
 class Branch(models.Model):
     """A node of the organisation tree: head office → branch → outlet.
 
     ``path`` is the materialised path of codes ("/HO/BJ/BJ01/"), so a subtree is one
-    indexed prefix match; it is set by ``services.branch_create`` and never edited.
+    indexed prefix match; it is set by ``services.branch_create`` and never edited. An empty path
+    would be a prefix of every branch (its supervisor would see the whole bank): the database refuses
+    anything but one or more codes, each followed by "/".
     """
 
-    code = models.CharField(_("code"), max_length=20, unique=True)
+    code = models.CharField(_("code"), max_length=20, unique=True, validators=[RegexValidator(
+        rf"^{BRANCH_CODE}\Z", _("Use letters, digits, '-' and '_' only."))])
     name = models.CharField(_("name"), max_length=100)
     level = models.CharField(_("level"), max_length=20, choices=BranchLevel.choices)
     parent = models.ForeignKey("self", verbose_name=_("parent"), null=True, blank=True,
@@ -26,6 +32,8 @@ class Branch(models.Model):
         verbose_name_plural = _("branches")
         ordering = ["path"]
         indexes = [models.Index(fields=["path"], name="branch_path_prefix", opclasses=["varchar_pattern_ops"])]
+        constraints = [models.CheckConstraint(condition=models.Q(path__regex=rf"^/({BRANCH_CODE}/)+$"),
+                                              name="branch_path_well_formed")]
 
     def __str__(self):
         return self.name
@@ -123,3 +131,25 @@ class IdempotencyRecord(models.Model):
         verbose_name = _("idempotency record")
         verbose_name_plural = _("idempotency records")
         constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotency_owner_key")]
+
+
+class AuditEvent(models.Model):
+    """One change to the organisation that matters (branches, staff, API keys): who, what, old → new, when."""
+
+    at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(User, verbose_name=_("by"), null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+")
+    action = models.CharField(_("action"), max_length=30, choices=AuditAction.choices)
+    object_type = models.CharField(_("object type"), max_length=30)
+    object_id = models.CharField(_("object id"), max_length=255)
+    object_repr = models.CharField(_("object"), max_length=200)
+    changes = models.JSONField(_("changes"), default=dict, blank=True)  # field → [old, new]
+
+    class Meta:
+        verbose_name = _("organisation audit event")
+        verbose_name_plural = _("organisation audit events")
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["object_type", "object_id"], name="org_audit_object")]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()} {self.object_repr}"

@@ -3,7 +3,10 @@
 import ast
 import importlib
 import importlib.util
+import json
 import os
+import re
+import secrets
 import shlex
 import subprocess
 import sys
@@ -146,15 +149,17 @@ def test_postgres_database_is_utf8(services):
 
 
 def test_compose_settings_module_starts(services):
-    """The settings the containers use load and pass Django's system checks (in a fresh interpreter)."""
-    env_block = services["web"]["environment"]
-    env = {**os.environ, **{k: str(v) for k, v in env_block.items()}}
+    """The settings the containers use (compose's defaults, as compose interpolates them) load and pass Django's
+    system checks, the deployment checks included, in a fresh interpreter."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SECURE_", "SESSION_COOKIE", "CSRF_COOKIE", "DJANGO_"))}
+    env.update(compose_environment(services["web"], {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50)}))
     env["DATABASE_URL"] = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm")
-    env["DJANGO_SECRET_KEY"] = "x" * 60
     env.pop("REDIS_URL", None)  # no Redis needed for the checks
-    result = subprocess.run([sys.executable, "manage.py", "check", "--fail-level", "ERROR"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout + result.stderr
 
 
 def test_production_settings_need_a_secret_key():
@@ -231,3 +236,160 @@ def test_session_idle_timeout():
     assert settings.SESSION_SAVE_EVERY_REQUEST is True
     assert settings.SESSION_COOKIE_AGE == settings.SESSION_IDLE_TIMEOUT_MINUTES * 60
     assert settings.SESSION_COOKIE_HTTPONLY is True
+
+
+# --- issue 9, item 2: the production configuration starts ---
+
+_COMPOSE_VARIABLE = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
+
+
+def interpolate(value: str, environ: dict) -> str:
+    """docker compose's variable interpolation (the forms this file uses): ${X}, ${X:-default}, ${X-default},
+    ${X:?error}, ${X?error}. An unset (or, with ':', empty) required variable raises, as compose refuses to start."""
+    def replace(match):
+        name, op, arg = match["name"], match["op"], match["arg"]
+        present = name in environ and (environ[name] != "" or not (op or "").startswith(":"))
+        if present:
+            return environ[name]
+        if op in (":?", "?"):
+            raise ValueError(f"required variable {name} is missing a value: {arg}")
+        return arg if op in (":-", "-") else ""
+    return _COMPOSE_VARIABLE.sub(replace, value)
+
+
+def compose_environment(service, environ: dict) -> dict:
+    block = service.get("environment", {})
+    if isinstance(block, list):
+        block = dict(item.split("=", 1) for item in block)
+    return {key: interpolate(str(value), environ) for key, value in block.items()}
+
+
+def test_compose_uses_only_known_interpolation_forms():
+    text = COMPOSE.read_text(encoding="utf-8")
+    for found in re.findall(r"\$\{[^}]*\}", text):
+        assert _COMPOSE_VARIABLE.fullmatch(found), found
+    assert "$$" not in text
+
+
+@pytest.mark.parametrize("name", ["web", "worker", "beat"])
+def test_compose_refuses_to_start_without_a_secret_key(services, name):
+    """No placeholder default: compose stops with a message when DJANGO_SECRET_KEY is unset or empty."""
+    for environ in ({}, {"DJANGO_SECRET_KEY": ""}):
+        with pytest.raises(ValueError, match="DJANGO_SECRET_KEY"):
+            compose_environment(services[name], environ)
+    key = secrets.token_urlsafe(50)
+    assert compose_environment(services[name], {"DJANGO_SECRET_KEY": key})["DJANGO_SECRET_KEY"] == key
+
+
+@pytest.mark.parametrize("name", ["web", "worker", "beat"])
+def test_compose_is_secure_by_default(services, name):
+    env = compose_environment(services[name], {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50)})
+    for variable in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
+                     "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD"):
+        assert env.get(variable, "true") == "true", variable
+    assert int(env.get("SECURE_HSTS_SECONDS", "31536000")) > 0
+
+
+def production_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SECURE_", "SESSION_COOKIE", "CSRF_COOKIE", "DJANGO_"))}
+    env.update(DJANGO_SETTINGS_MODULE="crm_project.settings.production", DJANGO_SECRET_KEY=secrets.token_urlsafe(50))
+    env.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm")
+    env.update(extra)
+    return env
+
+
+def run_python(code: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+@pytest.mark.parametrize("key", [
+    "change-me-in-production",           # the old docker-compose default
+    "dev-only-insecure-key-change-me",   # base.py's development key
+    "django-insecure-" + "a1b2c3d4e5" * 5,
+    "short-but-random-Qx81",
+    "x" * 60,
+])
+def test_production_settings_refuse_placeholder_and_weak_keys(key):
+    result = run_python("import django; django.setup()", production_env(DJANGO_SECRET_KEY=key))
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "DJANGO_SECRET_KEY must be a long random value" in result.stderr
+
+
+def documented_production_environment() -> dict:
+    """The environment README's Production section documents (its ```dotenv block)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    production = readme[readme.index("## Production"):]
+    block = re.search(r"```dotenv\n(.*?)```", production, re.DOTALL)
+    assert block, "README's Production section documents the environment in a ```dotenv block"
+    pairs = {}
+    for line in block[1].splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def test_check_deploy_with_the_documented_environment_has_no_issues():
+    documented = documented_production_environment()
+    for variable in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "SECURE_PROXY_SSL_HEADER",
+                     "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
+        assert variable in documented, variable
+    env = production_env(**documented)
+    env["DJANGO_SECRET_KEY"] = secrets.token_urlsafe(50)  # the README shows how to make one, not a value
+    env["DATABASE_URL"] = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm")
+    env.pop("REDIS_URL", None)
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "System check identified no issues (0 silenced)." in output, output
+
+
+def test_production_security_settings_are_on_by_default_and_come_from_the_environment():
+    code = ("import django; django.setup(); from django.conf import settings as s; "
+            "print(s.DEBUG, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, "
+            "s.SECURE_HSTS_PRELOAD, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_PROXY_SSL_HEADER)")
+    defaults = run_python(code, production_env())
+    assert defaults.returncode == 0, defaults.stderr
+    assert defaults.stdout.split()[-8:] == ["False", "True", "31536000", "True", "True", "True", "True", "None"]
+    switched = run_python(code, production_env(
+        SECURE_SSL_REDIRECT="false", SECURE_HSTS_SECONDS="0", SECURE_HSTS_INCLUDE_SUBDOMAINS="false",
+        SECURE_HSTS_PRELOAD="false", SESSION_COOKIE_SECURE="false", CSRF_COOKIE_SECURE="false",
+        SECURE_PROXY_SSL_HEADER="true"))
+    assert switched.returncode == 0, switched.stderr
+    assert switched.stdout.strip().endswith("False False 0 False False False False ('HTTP_X_FORWARDED_PROTO', 'https')")
+
+
+def test_collectstatic_with_the_production_settings(tmp_path):
+    """Manifest + compression post-processing of every static file (vendored ones included) succeeds."""
+    env = production_env(STATIC_ROOT=str(tmp_path))
+    env.pop("REDIS_URL", None)
+    result = subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    manifest = json.loads((tmp_path / "staticfiles.json").read_text(encoding="utf-8"))["paths"]
+    hashed = manifest["vendor/bootstrap-5.3.9.min.css"]
+    assert hashed != "vendor/bootstrap-5.3.9.min.css" and (tmp_path / hashed).exists()
+    assert (tmp_path / (hashed + ".gz")).exists()
+
+
+def test_vendored_files_reference_no_missing_source_map():
+    """The vendored minified files ship without their .map files, so they carry no sourceMappingURL."""
+    for path in (ROOT / "static" / "vendor").iterdir():
+        for name in re.findall(r"sourceMappingURL=(\S+?)(?:\s|\*/|$)", path.read_text(encoding="utf-8")):
+            assert (path.parent / name).exists(), f"{path.name} points at a missing {name}"
+
+
+@pytest.mark.parametrize("module", ["crm_project.wsgi", "crm_project.celery"])
+def test_web_and_celery_default_to_the_same_settings_module(module):
+    """gunicorn crm_project.wsgi and celery -A crm_project, started without DJANGO_SETTINGS_MODULE, run on the
+    production settings (importing the package loads celery.py first, so its default is the one that counts)."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env["DJANGO_SECRET_KEY"] = secrets.token_urlsafe(50)
+    env.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm")
+    result = run_python(f"import os, {module}; print(os.environ['DJANGO_SETTINGS_MODULE'])", env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "crm_project.settings.production"

@@ -307,14 +307,19 @@ class TestCustomerUpdate:
             services.customer_update(actor=world.co_b1, customer=world.c_rm, data={"occupation": "x"}, today=TODAY)
 
 
-# --- snapshots ---
+# --- snapshots: one write path, the bulk pipeline (core banking's API, file imports) ---
+
+def snapshots(world, *records):
+    return services.bulk_upsert(kind="snapshots", records=list(records), actor=world.ho_user, today=TODAY)
+
 
 class TestSnapshots:
     def test_upsert_sets_latest_figures_and_is_idempotent(self, world):
         c = world.c_rm
-        values = {"aum": Decimal("880000.00"), "aum_avg": Decimal("850000.00"), "last_txn_date": dt.date(2026, 10, 30)}
-        services.snapshot_upsert(customer=c, period=dt.date(2026, 10, 1), values=values, today=TODAY)
-        services.snapshot_upsert(customer=c, period=dt.date(2026, 10, 1), values=values, today=TODAY)
+        record = {"cif": c.cif, "period": "2026-10-01", "aum": "880000.00", "aum_avg": "850000.00",
+                  "last_txn_date": "2026-10-30"}
+        assert snapshots(world, record).created == 1
+        assert snapshots(world, record).unchanged == 1
         assert FinancialSnapshot.objects.filter(customer=c, period=dt.date(2026, 10, 1)).count() == 1
         c.refresh_from_db()
         assert c.aum_latest == Decimal("880000.00")
@@ -322,29 +327,31 @@ class TestSnapshots:
 
     def test_older_period_does_not_replace_latest(self, world):
         c = world.c_rm
-        services.snapshot_upsert(customer=c, period=dt.date(2026, 10, 1), values={"aum": Decimal(10)}, today=TODAY)
-        services.snapshot_upsert(customer=c, period=dt.date(2025, 1, 1), values={"aum": Decimal(99)}, today=TODAY)
+        snapshots(world, {"cif": c.cif, "period": "2026-10-01", "aum": "10"})
+        snapshots(world, {"cif": c.cif, "period": "2025-01-01", "aum": "99"})
         c.refresh_from_db()
         assert c.aum_latest == Decimal(10)
 
-    @pytest.mark.parametrize("period", [dt.date(2026, 10, 2), dt.date(2026, 12, 1)])
+    @pytest.mark.parametrize("period", ["2026-10-02", "2026-12-01"])
     def test_bad_period(self, world, period):
-        with pytest.raises(ValidationFailed) as exc:
-            services.snapshot_upsert(customer=world.c_rm, period=period, values={}, today=TODAY)
-        assert "period" in errors_of(exc)
+        result = snapshots(world, {"cif": world.c_rm.cif, "period": period})
+        assert result.rejected == 1 and [e["field"] for e in result.errors] == ["period"]
 
     @pytest.mark.parametrize("field", ["aum", "deposits", "loans", "wealth"])
     def test_negative_money_is_a_field_error(self, world, field):
-        with pytest.raises(ValidationFailed) as exc:
-            services.snapshot_upsert(customer=world.c_rm, period=dt.date(2026, 10, 1),
-                                     values={field: Decimal("-1.00")}, today=TODAY)
-        assert field in errors_of(exc)
+        result = snapshots(world, {"cif": world.c_rm.cif, "period": "2026-10-01", field: "-1.00"})
+        assert result.rejected == 1 and [e["field"] for e in result.errors] == [field]
         assert not FinancialSnapshot.objects.filter(customer=world.c_rm, period=dt.date(2026, 10, 1)).exists()
 
     def test_credit_card_balance_and_contribution_may_be_negative(self, world):
-        snap = services.snapshot_upsert(customer=world.c_rm, period=dt.date(2026, 10, 1), today=TODAY,
-                                        values={"credit_used": Decimal("-120.50"), "contribution": Decimal(-3)})
-        assert snap.credit_used == Decimal("-120.50")
+        result = snapshots(world, {"cif": world.c_rm.cif, "period": "2026-10-01", "credit_used": "-120.50",
+                                   "contribution": "-3"})
+        assert result.created == 1, result.errors
+        snap = FinancialSnapshot.objects.get(customer=world.c_rm, period=dt.date(2026, 10, 1))
+        assert snap.credit_used == Decimal("-120.50") and snap.contribution == Decimal(-3)
+
+    def test_there_is_one_snapshot_write_path(self):
+        assert not hasattr(services, "snapshot_upsert")
 
 
 # --- PII reveal ---

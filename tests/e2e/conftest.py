@@ -204,9 +204,10 @@ def day(transactional_db) -> Day:
     张伟明 has twelve months of snapshots (the AUM chart) and mobile 13812348000.
     """
     from customers.constants import CustomerKind, IdType, LifecycleStage
-    from customers.services import customer_create, snapshot_upsert
+    from customers.services import bulk_upsert, customer_create
+    from org.api.authentication import ApiClient
     from org.constants import BranchLevel, Role
-    from org.services import branch_create, staff_create
+    from org.services import api_key_create, branch_create, staff_create
 
     today = timezone.localdate()
     ho = branch_create(code="HO", name="总行", level=BranchLevel.HEAD_OFFICE)
@@ -234,16 +235,20 @@ def day(transactional_db) -> Day:
         ("sun", "rm_chen", xm, {"cif": "C2000001", "name": "孙丽娟", "mobile": "13600003333",
                                 "id_number": resident_id(dt.date(1982, 1, 5), male=False, seq=4)}, Decimal(1500000)),
     ]
-    customers = {}
+    customers, records = {}, []
     for key, rm_key, branch, data, aum in specs:
         rm = staff[rm_key]
-        customer = customer_create(actor=rm, today=today, data={
+        customers[key] = customer_create(actor=rm, today=today, data={
             "kind": CustomerKind.INDIVIDUAL, "id_type": IdType.RESIDENT_ID, "branch": branch, "rm": rm, **data})
         months = _months_back(today, 12) if key == "zhang" else _months_back(today, 1)
         for i, period in enumerate(months):
             value = (aum * (Decimal(80) + 2 * i) / 100).quantize(Decimal("0.01")) if i < len(months) - 1 else aum
-            snapshot_upsert(customer=customer, period=period, today=today,
-                            values={"aum": value, "deposits": value, "products_held": 1})
+            records.append({"cif": data["cif"], "period": period.isoformat(), "aum": str(value),
+                            "deposits": str(value), "products_held": 1})
+    # Snapshots come from core banking: through the bulk pipeline, as its API key sends them.
+    core_banking = ApiClient(api_key_create(name="core-banking", scopes=["snapshots:write"])[0])
+    result = bulk_upsert(kind="snapshots", records=records, actor=core_banking, today=today)
+    assert result.created == len(records), result.errors
+    for customer in customers.values():
         customer.refresh_from_db()
-        customers[key] = customer
     return Day(branches={"ho": ho, "fz": fz, "fz54": fz54, "xm": xm}, staff=staff, customers=customers)
