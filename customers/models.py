@@ -104,8 +104,9 @@ class Customer(models.Model):
         indexes = [
             models.Index(fields=["id_number"], name="cust_id_number", condition=~Q(id_number="")),
             models.Index(fields=["mobile"], name="cust_mobile", condition=~Q(mobile="")),
-            # 手机尾号: search by the last four digits of a mobile (selectors.customer_search).
-            models.Index(Right("mobile", 4), name="cust_mobile_last4", condition=~Q(mobile="")),
+            # 手机尾号: search by the last four digits of a mobile (selectors.customer_search). Not partial: the
+            # planner ignores the statistics of a partial expression index and guessed 0.5 % of the rows.
+            models.Index(Right("mobile", 4), name="cust_mobile_suffix"),
             models.Index(fields=["credit_code"], name="cust_credit_code", condition=~Q(credit_code="")),
             models.Index(fields=["name"], name="cust_name_prefix", opclasses=["varchar_pattern_ops"]),
             GinIndex(fields=["name_bigrams"], name="cust_name_bigrams"),

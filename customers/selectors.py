@@ -84,8 +84,8 @@ def customer_search(qs: QuerySet[Customer], query: str) -> QuerySet[Customer]:
     if terms.mobile:
         cond |= Q(mobile=terms.mobile)
     if terms.mobile_last4:
-        # The expression and the condition of the partial index cust_mobile_last4, so the planner can use it.
-        cond |= Q(Exact(Right("mobile", 4), Value(terms.mobile_last4))) & ~Q(mobile="")
+        # The expression of the index cust_mobile_suffix, so the planner uses it and its statistics.
+        cond |= Q(Exact(Right("mobile", 4), Value(terms.mobile_last4)))
     if terms.id_number:
         cond |= Q(id_number=terms.id_number)
     if terms.name_bigrams:
