@@ -14,7 +14,7 @@ import random
 import common
 from django.db import connection, reset_queries
 
-from crm_project.pagination import CappedPaginator
+from core.pagination import CappedPaginator
 from customers import selectors
 from customers.models import Customer
 

@@ -25,7 +25,7 @@ from rest_framework import generics, pagination, serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIRequestFactory, force_authenticate
 
-from crm_project.pagination import CappedPageNumberPagination
+from core.pagination import CappedPageNumberPagination
 from customers import selectors
 from customers.api.views import CustomerViewSet
 from customers.models import Customer

@@ -37,7 +37,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm_project.errors import Conflict, NotPermitted, ValidationFailed
+from core.errors import Conflict, NotPermitted, ValidationFailed
 
 from . import importing
 from .models import ImportJob, ImportStatus

@@ -22,7 +22,7 @@ what is particular to files:
   matter): it clears the text fields that may be blank (mobile, ID type and number, address, email,
   notes…, as ``""`` does in the API) and the tags; in a field that cannot be empty (name, branch, dates,
   amounts, yes/no…) the marker is an error on that record. Tags are separated by ``;`` in a cell.
-* **Neutralised formulas.** The files the CRM writes (``crm_project.exports``) put a ``'`` before text that a
+* **Neutralised formulas.** The files the CRM writes (``core.exports``) put a ``'`` before text that a
   spreadsheet would run as a formula (``=…``, ``+…``, ``-…``, ``@…``); such a cell read back (a fixed
   rejected-rows file) loses that ``'`` again, so the value is stored as it was.
 * **Rejected rows** go to a CSV file with the file's own header and columns, then line, fields and reasons: it
@@ -83,8 +83,8 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from crm_project.errors import NotPermitted, ValidationFailed
-from crm_project.exports import FORMULA_START, CsvWriter
+from core.errors import NotPermitted, ValidationFailed
+from core.exports import FORMULA_START, CsvWriter
 
 from . import bulk, services
 from .models import Customer, Holding
@@ -701,7 +701,7 @@ def _blank_to_missing(frame: pd.DataFrame, kind: str) -> tuple[pd.DataFrame, dic
 
 class _Rejects:
     """Counts rejected records, keeps the first few, and writes every rejected record to an optional CSV file
-    (through the safe writer, ``crm_project.exports``) as it was in the uploaded file — the same header and
+    (through the safe writer, ``core.exports``) as it was in the uploaded file — the same header and
     columns, so it can be fixed and uploaded again — followed by the line, the fields and the reasons (a record
     rejected for several fields is one row). A line that could not be read (too many values) has empty columns."""
 

@@ -9,8 +9,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm_project.errors import Conflict, NotPermitted, PreconditionFailed, RateLimited, ValidationFailed
-from org import ratelimit
+from core import ratelimit
+from core.errors import Conflict, NotPermitted, PreconditionFailed, RateLimited, ValidationFailed
 from org.api.authentication import ApiClient
 from org.constants import Role
 from org.selectors import branch_subtree_ids

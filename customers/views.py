@@ -15,10 +15,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from crm_project import exports
-from crm_project.errors import Conflict, DomainError, NotPermitted, PreconditionFailed, RateLimited, ValidationFailed
-from crm_project.pagination import CappedPaginator
-from org import ratelimit
+from core import exports, ratelimit
+from core.errors import Conflict, DomainError, NotPermitted, PreconditionFailed, RateLimited, ValidationFailed
+from core.pagination import CappedPaginator
 
 from . import rules, selectors, services
 from .constants import SENSITIVE_CUSTOMER_FIELDS, TaskStatus
@@ -160,7 +159,7 @@ def _detail_context(request, customer, interaction_form, *, task_form=None, fail
 @login_required
 def customer_export(request):
     """Exactly what the customer list shows (same filters, search and sort), as CSV (UTF-8 with BOM) or .xlsx:
-    labels in the user's language, sensitive values masked, formula cells neutralised (crm_project.exports).
+    labels in the user's language, sensitive values masked, formula cells neutralised (core.exports).
     Supervisors and head office only; logged; throttled per user (CRM_EXPORT_RATE)."""
     if not can(request.user, "customers.export_customers"):
         raise PermissionDenied

@@ -10,8 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from crm_project.errors import DomainError
-from crm_project.pagination import CappedPaginator
+from core.errors import DomainError
+from core.pagination import CappedPaginator
 
 from . import import_jobs, importing
 from .forms_import import ImportUploadForm

@@ -8,7 +8,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from crm_project.pagination import CappedPaginator
+from core.pagination import CappedPaginator
 from customers.permissions import can
 
 from .filters import ApiKeyUseFilter, PiiAccessFilter

@@ -1,11 +1,11 @@
-"""crm_project.collector.gc_paused: the cyclic collector is off inside, and back to what it was after."""
+"""core.collector.gc_paused: the cyclic collector is off inside, and back to what it was after."""
 
 import gc
 import threading
 
 import pytest
 
-from crm_project.collector import gc_paused
+from core.collector import gc_paused
 
 
 @pytest.fixture(autouse=True)

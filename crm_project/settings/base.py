@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "csp",
     "axes",
     "rules.apps.AutodiscoverRulesConfig",
+    "core",
     "org",
     "customers",
     "segmentation",
@@ -52,8 +53,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Below WhiteNoise, so static files keep their own caching headers.
-    "crm_project.middleware.NoStoreMiddleware",
-    "crm_project.middleware.RejectNulMiddleware",  # before anything looks a value up in the database
+    "core.middleware.NoStoreMiddleware",
+    "core.middleware.RejectNulMiddleware",  # before anything looks a value up in the database
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -161,22 +162,22 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["org.api.permissions.IsStaffUserOrApiKey"],
     "DEFAULT_PARSER_CLASSES": [
-        "crm_project.renderers.ORJSONParser",
+        "core.renderers.ORJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_RENDERER_CLASSES": [
-        "crm_project.renderers.ORJSONRenderer",
+        "core.renderers.ORJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_FILTER_BACKENDS": [
-        "crm_project.filters.FilterBackend",
-        "crm_project.filters.StableOrderingFilter",
+        "core.filters.FilterBackend",
+        "core.filters.StableOrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "crm_project.pagination.CappedPageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.CappedPageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "crm_project.schema.CrmAutoSchema",
-    "EXCEPTION_HANDLER": "crm_project.api_errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.CrmAutoSchema",
+    "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "org.api.throttling.StaffRateThrottle",
         "org.api.throttling.ApiKeyRateThrottle",
@@ -264,7 +265,7 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # --- Domain settings (documented in README) ---
 CRM_LIST_COUNT_CAP = env.int("CRM_LIST_COUNT_CAP", default=10000)
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
-# Full sensitive values one user (or API key) may reveal per window ("30/h", "100/d": org.ratelimit.Rate).
+# Full sensitive values one user (or API key) may reveal per window ("30/h", "100/d": core.ratelimit.Rate).
 CRM_REVEAL_RATE = env("CRM_REVEAL_RATE", default="30/h")
 # File imports (head office): upload size limit, rows per batch. Previews and imports always run in a worker.
 CRM_IMPORT_MAX_UPLOAD_MB = env.int("CRM_IMPORT_MAX_UPLOAD_MB", default=300)
@@ -276,7 +277,7 @@ CRM_IMPORT_MAX_XLSX_CELLS = env.int("CRM_IMPORT_MAX_XLSX_CELLS", default=10_000_
 CRM_IMPORT_MAX_UNZIPPED_MB = env.int("CRM_IMPORT_MAX_UNZIPPED_MB", default=1024)
 # A running import job without a heartbeat for this long is marked failed (customers.tasks.import_jobs_sweep).
 CRM_IMPORT_HEARTBEAT_TIMEOUT_MINUTES = env.int("CRM_IMPORT_HEARTBEAT_TIMEOUT_MINUTES", default=10)
-# Customer-list exports per user (org.ratelimit notation: 10/h, 30/d, 5/10min).
+# Customer-list exports per user (core.ratelimit notation: 10/h, 30/d, 5/10min).
 CRM_EXPORT_RATE = env("CRM_EXPORT_RATE", default="10/h")
 CRM_IMPORT_CHUNK_SIZE = env.int("CRM_IMPORT_CHUNK_SIZE", default=20000)
 CRM_IMPORT_QUEUE = env("CRM_IMPORT_QUEUE", default=None)
@@ -295,7 +296,7 @@ LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"  # the same as gunicorn's error log
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"quiet_client_errors": {"()": "crm_project.log.QuietClientErrors"}},
+    "filters": {"quiet_client_errors": {"()": "core.log.QuietClientErrors"}},
     "formatters": {"console": {"format": "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
                                "datefmt": LOG_DATE_FORMAT}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "console",

@@ -18,8 +18,8 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from crm_project.collector import gc_paused
-from crm_project.errors import DomainError, ValidationFailed
+from core.collector import gc_paused
+from core.errors import DomainError, ValidationFailed
 from customers import selectors, services
 from customers.filters import CustomerFilter, HoldingFilter, InteractionFilter, SnapshotFilter, TaskFilter
 from customers.permissions import key_can_read_pii
@@ -57,7 +57,7 @@ class BulkUpsertMixin:
     bulk_kind: str
 
     @action(detail=False, methods=["post"], url_path="bulk")
-    @gc_paused()  # ≈ 300,000 short-lived acyclic objects per request: see crm_project/collector.py
+    @gc_paused()  # ≈ 300,000 short-lived acyclic objects per request: see core/collector.py
     @idempotent
     def bulk(self, request):
         length = int(request.META.get("CONTENT_LENGTH") or 0)

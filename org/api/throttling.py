@@ -1,4 +1,4 @@
-"""API rate limits, counted atomically by ``org.ratelimit`` (one counter per window: cache add + incr).
+"""API rate limits, counted atomically by ``core.ratelimit`` (one counter per window: cache add + incr).
 
 DRF's ``SimpleRateThrottle`` keeps a list of timestamps in the cache and writes it back after reading it:
 parallel requests all read the same list and all pass. Here every request is one atomic increment, so
@@ -10,8 +10,8 @@ a refusal is DRF's ``Throttled``: 429 in the API's error format, with ``Retry-Af
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+from core.ratelimit import Rate, hit
 from org.api.authentication import ApiClient
-from org.ratelimit import Rate, hit
 
 
 class AtomicRateThrottle(BaseThrottle):

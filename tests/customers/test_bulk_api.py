@@ -1202,7 +1202,7 @@ def test_figures_bulk_queries_do_not_grow_with_the_batch(world, key, kind, djang
 
 @pytest.mark.parametrize("kind", ["customers", "snapshots", "holdings"])
 def test_bulk_runs_with_the_collector_paused_and_frees_the_body(key, kind, monkeypatch):
-    """See crm_project/collector.py: no cyclic collection over the batch's objects, freed before it resumes."""
+    """See core/collector.py: no cyclic collection over the batch's objects, freed before it resumes."""
     import gc
 
     from customers import services

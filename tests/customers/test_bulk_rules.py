@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_project.errors import NotPermitted
+from core.errors import NotPermitted
 from customers import services
 from customers.models import Customer, CustomerChange, FinancialSnapshot, Holding
 from org.api.authentication import ApiClient

@@ -57,7 +57,7 @@ def test_column_check_agrees_with_the_one_value_rule():
 
 # --- the single-record service: page and API ---
 def test_service_refuses_a_bad_cif_and_upper_cases_a_good_one(world):
-    from crm_project.errors import ValidationFailed
+    from core.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed) as e:
         services.customer_create(actor=world.ho_user, today=TODAY,

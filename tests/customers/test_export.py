@@ -1,6 +1,6 @@
 """Export of the customer list (issue 9 item 5): exactly what the list shows (filters, search, sort), as CSV with a
 BOM or .xlsx, labels in the user's language, masked, logged with its filters and row count, throttled; every cell
-through the one safe writer (crm_project.exports)."""
+through the one safe writer (core.exports)."""
 
 import csv
 import io
@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
-from crm_project import exports
+from core import exports
 from customers.constants import LifecycleStage, RiskLevel
 from customers.models import Customer
 from org.models import PiiAccessLog

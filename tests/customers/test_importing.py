@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
-from crm_project.errors import NotPermitted
+from core.errors import NotPermitted
 from customers import bulk, import_jobs, importing, rules, selectors
 from customers.importing import ImportFileError, import_file
 from customers.models import Customer, CustomerChange, FinancialSnapshot, Holding, ImportJob, ImportStatus
@@ -763,7 +763,7 @@ def test_a_preview_whose_file_was_deleted_cannot_be_applied(world, hq, media):
     preview = _finished_job(world, days_ago=31, now=now, dry_run=True)
     import_jobs.import_files_purge(now=now)
     preview.refresh_from_db()
-    from crm_project.errors import Conflict
+    from core.errors import Conflict
 
     with pytest.raises(Conflict, match="upload it again"):
         import_jobs.import_job_apply(actor=world.ho_user, preview=preview)

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.utils import translation
 
-from crm_project.errors import Conflict, NotPermitted, ValidationFailed
+from core.errors import Conflict, NotPermitted, ValidationFailed
 from customers import services
 from customers.constants import CustomerKind, Gender, IdType, TaskStatus
 from customers.models import Customer, CustomerChange, FinancialSnapshot, FollowUpTask, Interaction
@@ -396,7 +396,7 @@ class TestPiiReveal:
         assert not PiiAccessLog.objects.exists()
 
     def test_over_the_rate_nothing_is_revealed_or_logged(self, world, settings):
-        from crm_project.errors import RateLimited
+        from core.errors import RateLimited
 
         settings.CRM_REVEAL_RATE = "3/h"
         for _ in range(3):

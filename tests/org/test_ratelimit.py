@@ -1,9 +1,9 @@
-"""The atomic rate counter (org.ratelimit): windows, limits, parsing."""
+"""The atomic rate counter (core.ratelimit): windows, limits, parsing."""
 
 import pytest
 from django.core.cache import cache
 
-from org.ratelimit import Rate, hit
+from core.ratelimit import Rate, hit
 
 
 @pytest.fixture(autouse=True)

@@ -40,7 +40,7 @@ class PreconditionFailed(DomainError):
 
 
 class RateLimited(DomainError):
-    """Too many of one action in a window (org.ratelimit): HTTP 429 with Retry-After."""
+    """Too many of one action in a window (core.ratelimit): HTTP 429 with Retry-After."""
 
     status_code = 429
     code = "throttled"
