@@ -90,7 +90,10 @@ class BrowserProblems:
             self.console_errors.append(f"{msg.text} @ {url}")
 
     def _on_request_failed(self, request):
-        if "/static/" in request.url:
+        # net::ERR_ABORTED is the browser cancelling a request because the page navigated on (a favicon
+        # still loading when a form redirects): not a fault. A missing file answers 404 (see _on_response),
+        # a blocked one fails with its own reason (e.g. ERR_BLOCKED_BY_CSP).
+        if "/static/" in request.url and request.failure != "net::ERR_ABORTED":
             self.static_failures.append(f"{request.url}: {request.failure}")
 
     def _on_response(self, response):
