@@ -18,7 +18,7 @@ from customers.models import Customer, CustomerChange, FollowUpTask, Interaction
 from org.constants import Scope
 from org.models import ApiKeyUse, PiiAccessLog
 
-from ..factories import (
+from .builders import (
     CustomerFactory,
     FinancialSnapshotFactory,
     FollowUpTaskFactory,

@@ -12,7 +12,7 @@ from django.utils import translation
 from customers.forms import CustomerForm, InteractionForm
 from customers.models import Customer
 
-from ..factories import make_resident_id
+from .builders import make_resident_id
 
 
 def client_for(user, language):

@@ -22,7 +22,8 @@ from customers.importing import ImportFileError, import_file
 from customers.models import Customer, CustomerChange, FinancialSnapshot, Holding, ImportJob, ImportStatus
 from customers.tasks import import_file_run
 from org.constants import Role
-from tests.factories import CustomerFactory, HeadOfficeUserFactory, make_credit_code, make_resident_id
+from tests.customers.builders import CustomerFactory, make_credit_code, make_resident_id
+from tests.org.builders import HeadOfficeUserFactory
 
 pytestmark = pytest.mark.django_db
 

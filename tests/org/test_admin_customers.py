@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from customers import rules
 from customers.models import CustomerChange, FinancialSnapshot, FollowUpTask, Holding, Interaction
-from tests.factories import CorporateCustomerFactory, HoldingFactory
+from tests.customers.builders import CorporateCustomerFactory, HoldingFactory
 
 pytestmark = pytest.mark.django_db
 
