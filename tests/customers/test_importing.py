@@ -635,7 +635,7 @@ def test_every_preview_runs_as_a_job_and_polls(world, hq, monkeypatch, django_ca
     assert 'hx-trigger="every 1s"' in html and "<html" not in html
     ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING, rows_total=3, rows_done=2)
     html = hq.get(response["Location"], HTTP_HX_REQUEST="true").content.decode()
-    assert "2 of 3 rows" in html or "67%" in html
+    assert "2 of 3 rows" in html and 'aria-valuenow="67"' in html and ">67%</div>" in html
 
 
 @pytest.mark.parametrize("name, content, settings_mb, message", [
