@@ -81,7 +81,7 @@ def org_ensure(*, seed: int, n_rms: int, log=print) -> OrgPlan:
                             email=f"{username}@bank.example")
         existing[username] = user
         created.append(user.pk)
-    if created:  # one hash for everyone: PBKDF2 per user would cost ~0.3 s each
+    if created:  # one hash for everyone: PBKDF2 is slow by design, and every demo login has the same password
         User.objects.filter(pk__in=created).update(password=make_password(DEMO_PASSWORD))
     log(f"organisation: {created_branches} branches and {len(created)} staff created "
         f"({len(by_code)} branches, {len(existing)} demo logins in total)")
