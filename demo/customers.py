@@ -318,7 +318,6 @@ def generate_chunk(ctx: Context, index: int, first_id: int, n: int, ids: dict) -
     return Chunk(tables=[t for t in tables if t[3]], customers=n)
 
 
-
 def prepare(ctx, *, n_rms: int, log) -> None:
     """Nothing to make up front: customers come in chunks."""
 

@@ -30,7 +30,6 @@ TASK_COLUMNS = ["id", "customer_id", "assignee_id", "title", "due_date", "status
                 "completed_at", "source_interaction_id"]
 
 
-
 def interaction_rows(ctx, rng, ids, cid, rm_id, aum, stage, today_day):
     """COPY rows of a few interactions per customer (more for richer ones) and the follow-up tasks."""
     n = len(cid)

@@ -101,7 +101,6 @@ def org_ensure(*, seed: int, n_rms: int, log=print) -> OrgPlan:
                    rm_weight=weight / weight.sum(), logins={u: existing[u].pk for u, *_ in spec})
 
 
-
 def prepare(ctx, *, n_rms: int, log) -> None:
     """Make the organisation (only what is missing) and put its RM plan on the context."""
     ctx.org = org_ensure(seed=ctx.seed, n_rms=n_rms, log=log)
