@@ -49,7 +49,7 @@ def sample(user, n, rng):
 def name_queries(customers):
     """What people type: a person's full name or given name, a company's trade name (字号) or
     trade name + industry. Two-character queries and longer ones."""
-    from customers.demo import BRANCHES
+    from demo.org import BRANCHES
 
     cities = sorted({name[:2] for _c, name, *_r in BRANCHES}, key=len, reverse=True)
     two, longer = [], []

@@ -14,8 +14,8 @@ from datetime import date
 import common
 from django.db import connection
 
-from customers import demo
 from customers.models import Customer
+from demo.run import seed
 
 
 def main():
@@ -37,7 +37,7 @@ def main():
         sys.exit(f"{db} already holds customers: use an empty database or --truncate.")
 
     common.header(f"seed_demo --customers {args.customers:,} --months {args.months} --seed {args.seed}")
-    result = demo.seed(customers=args.customers, seed=args.seed, months=args.months, today=args.today,
+    result = seed(customers=args.customers, seed=args.seed, months=args.months, today=args.today,
                        log=lambda line: print("  " + line, flush=True))
     rows = sum(result["rows"].values())
     total = result["total_seconds"]

@@ -32,8 +32,9 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
-from customers import bulk, demo
+from customers import bulk
 from customers.models import Customer
+from demo.customers import MOBILE_PREFIXES
 from org.models import ApiKey
 from org.services import api_key_create
 
@@ -60,7 +61,7 @@ def values_for(rows, round_no):
     """New values for every row (differing from what round ``round_no - 1`` wrote)."""
     rng = np.random.default_rng([5, round_no])
     n = len(rows)
-    prefixes = np.asarray(demo.MOBILE_PREFIXES, dtype=object)[rng.integers(0, len(demo.MOBILE_PREFIXES), n)]
+    prefixes = np.asarray(MOBILE_PREFIXES, dtype=object)[rng.integers(0, len(MOBILE_PREFIXES), n)]
     mobiles = (prefixes + np.char.zfill(rng.integers(0, 10**8, n).astype(str), 8).astype(object)).tolist()
     out = []
     for i, (pk, cif, address) in enumerate(rows):

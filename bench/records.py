@@ -1,6 +1,6 @@
 """Realistic core-banking customer records for the write benchmarks, made by the demo generator.
 
-``customers.demo.generate_chunk`` (the one behind ``seed_demo``) builds customers column-wise with numpy:
+``demo.customers.generate_chunk`` (the one behind ``seed_demo``) builds customers column-wise with numpy:
 checksum-valid resident IDs agreeing with birth date and gender, unified social credit codes, valid
 mobiles, RMs working in the customer's branch, tags, consents. Here its customer rows are turned into
 what core banking sends: the API's field names, the branch by code and the RM by username (or by id
@@ -19,7 +19,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from customers import demo
+from demo.context import make_context
+from demo.customers import MOBILE_PREFIXES, generate_chunk
+from demo.org import org_ensure
 from org.models import Branch, User
 
 TODAY = date(2026, 3, 15)  # the generator's reference date (as in bench_seed.py / seed_demo --today)
@@ -36,8 +38,8 @@ class Generator:
     """Chunks of customer records as DataFrames of strings (None = no value), API field names."""
 
     def __init__(self, *, seed: int = 1, n_rms: int = 400, cif_prefix: str = "BLK"):
-        plan = demo.org_ensure(seed=seed, n_rms=n_rms, log=lambda *_: None)  # creates only what is missing
-        self.ctx = demo.make_context(seed=seed, months=1, today=TODAY, org=plan)
+        plan = org_ensure(seed=seed, n_rms=n_rms, log=lambda *_: None)  # creates only what is missing
+        self.ctx = make_context(seed=seed, months=1, today=TODAY, org=plan)
         self.prefix = cif_prefix
         self.branch_code = dict(Branch.objects.values_list("id", "code"))
         self.username = dict(User.objects.values_list("id", "username"))
@@ -46,7 +48,7 @@ class Generator:
         """Customers number ``first … first+n-1`` (CIF ``<prefix><number:010d>``): one generator chunk."""
         ids = {"holding": 1, "interaction": 1, "task": 1}
         index = chunk_index if chunk_index is not None else 10_000 + first // max(n, 1)
-        chunk = demo.generate_chunk(self.ctx, index, first, n, ids)
+        chunk = generate_chunk(self.ctx, index, first, n, ids)
         table, cols, text, _rows = chunk.tables[0]
         assert table == "customers_customer"
         raw = pd.read_csv(io.StringIO(text), sep="\t", header=None, names=cols, dtype=str, quoting=csv.QUOTE_NONE,
@@ -88,7 +90,7 @@ def changed(frame: pd.DataFrame, *, round_no: int = 1, seed: int = 99) -> pd.Dat
     rng = np.random.default_rng([seed, round_no])
     df = frame.copy()
     n = len(df)
-    prefixes = np.asarray(demo.MOBILE_PREFIXES, dtype=object)[rng.integers(0, len(demo.MOBILE_PREFIXES), n)]
+    prefixes = np.asarray(MOBILE_PREFIXES, dtype=object)[rng.integers(0, len(MOBILE_PREFIXES), n)]
     new_mobile = prefixes + np.char.zfill(rng.integers(0, 10**8, n).astype(str), 8).astype(object)
     same = new_mobile == df["mobile"].to_numpy(dtype=object)
     if same.any():

@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from .factories import ALL_SCOPES, ApiKeyFactory
+from .org.builders import ALL_SCOPES, ApiKeyFactory
 
 application = get_wsgi_application()
 # The served schema needs a login (CRM_API_DOCS_PUBLIC off) and there is no database yet at import time to

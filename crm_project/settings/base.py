@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "complaints",
     "campaigns",
     "dashboards",
+    "demo",
 ]
 
 MIDDLEWARE = [

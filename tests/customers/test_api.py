@@ -18,7 +18,7 @@ from customers.models import Customer, CustomerChange, FollowUpTask, Interaction
 from org.constants import Scope
 from org.models import ApiKeyUse, PiiAccessLog
 
-from ..factories import (
+from .builders import (
     CustomerFactory,
     FinancialSnapshotFactory,
     FollowUpTaskFactory,
@@ -284,9 +284,10 @@ class TestCustomerWrite:
         assert_error(r, 400, "validation_error", ["cif"])
 
     def test_unknown_field(self, world, ho):
-        r = ho.post(f"{API}/customers/", new_customer_payload(world, favourite_colour="red"), format="json")
+        r = ho.post(f"{API}/customers/", new_customer_payload(world, favourite_colour="red"), format="json",
+                    HTTP_ACCEPT_LANGUAGE="en")
         body = assert_error(r, 400, "validation_error", ["favourite_colour"])
-        assert body["errors"]["favourite_colour"] == ["Unknown field."] or body["errors"]["favourite_colour"]
+        assert body["errors"]["favourite_colour"] == ["Unknown field."]
 
     @pytest.mark.parametrize(("field", "value"), [
         ("tags", "VIP"),
@@ -429,27 +430,27 @@ class TestApiKeys:
         read_key_client.api_key.revoked = True
         read_key_client.api_key.save()
         r = read_key_client.get(f"{API}/customers/")
-        assert_error(r, r.status_code)
-        assert r.status_code in (401, 403)
+        assert_error(r, 401, "authentication_failed")
+        assert r["WWW-Authenticate"] == "Api-Key"
 
     def test_expired_key_rejected(self, world, key_client):
         client = key_client(scopes=[Scope.CUSTOMERS_READ], expiry_date=timezone.now() - dt.timedelta(seconds=1))
         r = client.get(f"{API}/customers/")
-        assert_error(r, r.status_code)
-        assert r.status_code in (401, 403)
+        assert_error(r, 401, "authentication_failed")
+        assert r["WWW-Authenticate"] == "Api-Key"
 
     def test_key_expires_while_in_use(self, world, key_client):
         client = key_client(scopes=[Scope.CUSTOMERS_READ], expiry_date=timezone.now() + dt.timedelta(hours=1))
         assert client.get(f"{API}/customers/").status_code == 200
         with time_machine.travel(timezone.now() + dt.timedelta(hours=2)):
-            assert client.get(f"{API}/customers/").status_code in (401, 403)
+            assert_error(client.get(f"{API}/customers/"), 401, "authentication_failed")
 
     @pytest.mark.parametrize("header", ["Api-Key nonsense", "Api-Key abcdefgh.notthekey", "Api-Key "])
     def test_unknown_key_rejected(self, world, api_client, header):
         api_client.credentials(HTTP_AUTHORIZATION=header)
         r = api_client.get(f"{API}/customers/")
-        assert r.status_code in (401, 403)
-        assert_error(r, r.status_code)
+        assert_error(r, 401, "authentication_failed")
+        assert r["WWW-Authenticate"] == "Api-Key"
 
     def test_bad_key_is_401_with_challenge(self, world, api_client):
         api_client.credentials(HTTP_AUTHORIZATION="Api-Key abcdefgh.notthekey")
@@ -459,8 +460,8 @@ class TestApiKeys:
 
     def test_anonymous(self, world, api_client):
         r = api_client.get(f"{API}/customers/")
-        assert_error(r, r.status_code, "not_authenticated")
-        assert r.status_code in (401, 403)
+        assert_error(r, 401, "not_authenticated")
+        assert r["WWW-Authenticate"] == "Api-Key"
 
     def test_key_without_scope_is_403(self, world, key_client):
         client = key_client(scopes=[Scope.SEGMENTS_READ])
@@ -502,8 +503,7 @@ class TestSubResources:
         assert_error(ho.post(f"{API}/snapshots/", {"customer": world.c_rm.pk}, format="json"), 405)
         # a key meets the scope check first: no scope is named for a method the view does not have
         r = full_key_client.post(f"{API}/snapshots/", {"customer": world.c_rm.pk}, format="json")
-        assert r.status_code in (403, 405)
-        assert_error(r, r.status_code)
+        assert_error(r, 403, "permission_denied")
 
     def test_holdings_filter(self, world, ho):
         HoldingFactory(customer=world.c_rm, product_type="fund", product_name="稳健债基")
@@ -545,7 +545,8 @@ class TestSubResources:
 
     def test_since_with_extreme_utc_offset_is_not_a_server_error(self, world, ho):
         r = ho.get(f"{API}/interactions/", {"since": "2026-01-01T00:00:00-23:04"})
-        assert r.status_code in (200, 400)
+        assert r.status_code == 200, r.content  # a valid offset: 2026-01-01 23:04 UTC, before every interaction
+        assert r.json()["count"] == len(world.interactions)
 
     def test_interactions_filter(self, world, ho):
         r = ho.get(f"{API}/interactions/", {"customer": world.c_rm.pk})

@@ -11,7 +11,8 @@ from rest_framework.test import APIClient
 from customers import services
 from customers.models import Customer, CustomerChange
 
-from ..factories import ALL_SCOPES, ApiKeyFactory, CustomerFactory
+from ..org.builders import ALL_SCOPES, ApiKeyFactory
+from .builders import CustomerFactory
 from .test_api import API, assert_error
 
 

@@ -24,13 +24,8 @@ from customers.models import Customer, CustomerChange, FinancialSnapshot, Holdin
 from org.constants import Scope
 from org.models import ApiKeyUse, IdempotencyRecord
 
-from ..factories import (
-    CustomerFactory,
-    RMFactory,
-    SupervisorFactory,
-    make_credit_code,
-    make_resident_id,
-)
+from ..org.builders import RMFactory, SupervisorFactory
+from .builders import CustomerFactory, make_credit_code, make_resident_id
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from customers import services
 from customers.models import Customer, CustomerChange, FinancialSnapshot, Holding
 from org.api.authentication import ApiClient
 
-from ..factories import ApiKeyFactory
+from ..org.builders import ApiKeyFactory
 
 pytestmark = pytest.mark.django_db
 

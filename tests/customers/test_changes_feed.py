@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from customers.models import Customer
 from org.constants import Scope
 
-from ..factories import CustomerFactory
+from .builders import CustomerFactory
 
 URL = "/api/v1/customers/changes/"
 

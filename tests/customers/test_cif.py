@@ -56,54 +56,54 @@ def test_column_check_agrees_with_the_one_value_rule():
 
 
 # --- the single-record service: page and API ---
-def test_service_refuses_a_bad_cif_and_upper_cases_a_good_one(world):
+def test_service_refuses_a_bad_cif_and_upper_cases_a_good_one(org_world):
     from core.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed) as e:
-        services.customer_create(actor=world.ho_user, today=TODAY,
-                                 data={"cif": "CIF 7", "name": "林晓峰", "branch": world.b1})
+        services.customer_create(actor=org_world.ho_user, today=TODAY,
+                                 data={"cif": "CIF 7", "name": "林晓峰", "branch": org_world.b1})
     assert e.value.fields == {"cif": ["A CIF has only letters, digits and dashes."]}
-    c = services.customer_create(actor=world.ho_user, today=TODAY,
-                                 data={"cif": "cif-7", "name": "林晓峰", "branch": world.b1})
+    c = services.customer_create(actor=org_world.ho_user, today=TODAY,
+                                 data={"cif": "cif-7", "name": "林晓峰", "branch": org_world.b1})
     assert c.cif == "CIF-7"
 
 
-def test_form_shows_the_cif_error_inline(world):
+def test_form_shows_the_cif_error_inline(org_world):
     client = Client()
-    client.force_login(world.ho_user)
+    client.force_login(org_world.ho_user)
     response = client.post(reverse("customers:create"), {
         "cif": "客户<001>", "kind": "individual", "name": "林晓峰", "lifecycle_stage": "development",
-        "branch": world.b1.pk}, HTTP_ACCEPT_LANGUAGE="en")
+        "branch": org_world.b1.pk}, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200
     assert response.context["form"].errors["cif"] == ["A CIF has only letters, digits and dashes."]
     assert not Customer.objects.filter(name="林晓峰").exists()
 
 
-def test_api_create_refuses_a_bad_cif(world, key_client):
+def test_api_create_refuses_a_bad_cif(org_world, key_client):
     from org.constants import Scope
 
     client = key_client(scopes=[Scope.CUSTOMERS_WRITE, Scope.CUSTOMERS_READ])
-    response = client.post("/api/v1/customers/", {"cif": "CIF 9", "name": "林晓峰", "branch": world.b1.pk},
+    response = client.post("/api/v1/customers/", {"cif": "CIF 9", "name": "林晓峰", "branch": org_world.b1.pk},
                            format="json", HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 400, response.content
     assert response.json()["errors"]["cif"] == ["A CIF has only letters, digits and dashes."]
 
 
 # --- the bulk pipeline: bulk API and file import ---
-def test_bulk_rejects_bad_cifs_and_keeps_the_good_records(world):
+def test_bulk_rejects_bad_cifs_and_keeps_the_good_records(org_world):
     records = [{"cif": cif, "name": "林晓峰", "branch": "B1"} for cif in ["GOOD-1", *BAD_CIFS, "good-2"]]
-    result = services.bulk_upsert(kind="customers", records=records, actor=world.ho_user, today=TODAY)
+    result = services.bulk_upsert(kind="customers", records=records, actor=org_world.ho_user, today=TODAY)
     assert (result.created, result.rejected) == (2, len(BAD_CIFS))
     reasons = {(e["index"], e["field"]): e["reason"] for e in result.errors}
     assert reasons == {(i, "cif"): "A CIF has only letters, digits and dashes." for i in range(1, len(BAD_CIFS) + 1)}
     assert set(Customer.objects.filter(name="林晓峰").values_list("cif", flat=True)) == {"GOOD-1", "GOOD-2"}
 
 
-def test_file_import_rejects_bad_cifs(world, tmp_path, settings):
+def test_file_import_rejects_bad_cifs(org_world, tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
     path = tmp_path / "c.csv"
     path.write_text("cif,name,branch\nIMP-1,甲,B1\nIMP 2,乙,B1\nIMP_3,丙,B1\n", encoding="utf-8")
-    result = import_file(path, kind="customers", actor=world.ho_user, today=TODAY, rejects_out=io.StringIO())
+    result = import_file(path, kind="customers", actor=org_world.ho_user, today=TODAY, rejects_out=io.StringIO())
     assert (result.created, result.rejected) == (1, 2)
     assert {(e["line"], e["field"]) for e in result.errors} == {(3, "cif"), (4, "cif")}
     assert list(Customer.objects.filter(name__in=["甲", "乙", "丙"]).values_list("cif", flat=True)) == ["IMP-1"]

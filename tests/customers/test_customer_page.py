@@ -10,7 +10,7 @@ from django.urls import reverse
 from customers.constants import TaskStatus
 from customers.models import FollowUpTask
 
-from ..factories import FollowUpTaskFactory
+from .builders import FollowUpTaskFactory
 
 NOW = "2026-11-20 10:00:00+08:00"
 

@@ -22,7 +22,7 @@ from customers import import_jobs, importing
 from customers.importing import ImportFileError, Limits, import_file
 from customers.models import Customer, CustomerChange, ImportJob, ImportStatus
 from customers.tasks import import_jobs_sweep
-from tests.factories import make_resident_id
+from tests.customers.builders import make_resident_id
 
 pytestmark = pytest.mark.django_db
 

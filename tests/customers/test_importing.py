@@ -22,7 +22,8 @@ from customers.importing import ImportFileError, import_file
 from customers.models import Customer, CustomerChange, FinancialSnapshot, Holding, ImportJob, ImportStatus
 from customers.tasks import import_file_run
 from org.constants import Role
-from tests.factories import CustomerFactory, HeadOfficeUserFactory, make_credit_code, make_resident_id
+from tests.customers.builders import CustomerFactory, make_credit_code, make_resident_id
+from tests.org.builders import HeadOfficeUserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -634,7 +635,7 @@ def test_every_preview_runs_as_a_job_and_polls(world, hq, monkeypatch, django_ca
     assert 'hx-trigger="every 1s"' in html and "<html" not in html
     ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING, rows_total=3, rows_done=2)
     html = hq.get(response["Location"], HTTP_HX_REQUEST="true").content.decode()
-    assert "2 of 3 rows" in html or "67%" in html
+    assert "2 of 3 rows" in html and 'aria-valuenow="67"' in html and ">67%</div>" in html
 
 
 @pytest.mark.parametrize("name, content, settings_mb, message", [

@@ -10,7 +10,7 @@ from django.urls import reverse
 from customers import rules, selectors
 from customers.models import Customer
 
-from ..factories import CustomerFactory
+from .builders import CustomerFactory
 
 
 def test_four_digits_are_also_a_mobile_suffix():
@@ -20,22 +20,22 @@ def test_four_digits_are_also_a_mobile_suffix():
 
 
 @pytest.fixture
-def phones(world):
+def phones(org_world):
     """Customers of the RM with mobiles ending 5678 (two), 1234 and none; one of another RM ending 5678."""
-    rm = world.rm
+    rm = org_world.rm
     return {
-        "a": CustomerFactory(rm=rm, branch=world.b1, name="甲客户", mobile="13912345678", cif="P0001"),
-        "b": CustomerFactory(rm=rm, branch=world.b1, name="乙客户", mobile="18600005678", cif="P0002"),
-        "c": CustomerFactory(rm=rm, branch=world.b1, name="丙客户", mobile="13700001234", cif="P0003"),
-        "d": CustomerFactory(rm=rm, branch=world.b1, name="丁客户", mobile="", cif="5678"),  # the CIF matches exactly
-        "other": CustomerFactory(rm=world.other_rm, branch=world.b1, name="戊客户", mobile="13500005678",
+        "a": CustomerFactory(rm=rm, branch=org_world.b1, name="甲客户", mobile="13912345678", cif="P0001"),
+        "b": CustomerFactory(rm=rm, branch=org_world.b1, name="乙客户", mobile="18600005678", cif="P0002"),
+        "c": CustomerFactory(rm=rm, branch=org_world.b1, name="丙客户", mobile="13700001234", cif="P0003"),
+        "d": CustomerFactory(rm=rm, branch=org_world.b1, name="丁客户", mobile="", cif="5678"),  # the CIF matches exactly
+        "other": CustomerFactory(rm=org_world.other_rm, branch=org_world.b1, name="戊客户", mobile="13500005678",
                                  cif="P0005"),
     }
 
 
-def test_list_finds_customers_by_the_last_four_digits_of_their_mobile(world, phones):
+def test_list_finds_customers_by_the_last_four_digits_of_their_mobile(org_world, phones):
     client = Client()
-    client.force_login(world.rm)
+    client.force_login(org_world.rm)
     page = client.get(reverse("customers:list"), {"q": "5678"})
     found = {c.pk for c in page.context["page"].object_list}
     # what a 4-digit query matched before (an exact CIF) plus the mobiles ending in it, in the RM's book only
@@ -45,16 +45,16 @@ def test_list_finds_customers_by_the_last_four_digits_of_their_mobile(world, pho
     assert "13912345678" not in html
 
 
-def test_api_search_finds_the_mobile_suffix_too(world, phones):
+def test_api_search_finds_the_mobile_suffix_too(org_world, phones):
     from rest_framework.test import APIClient
 
     client = APIClient()
-    client.force_login(world.sup_b1)
+    client.force_login(org_world.sup_b1)
     body = client.get("/api/v1/customers/", {"q": "5678"}).json()
     assert {r["cif"] for r in body["results"]} == {"P0001", "P0002", "5678", "P0005"}
 
 
-def test_the_suffix_search_can_use_the_index(world, phones):
+def test_the_suffix_search_can_use_the_index(org_world, phones):
     sql, params = selectors.customer_search(Customer.objects.all(), "5678").query.sql_with_params()
     with connection.cursor() as cur:
         cur.execute("SET LOCAL enable_seqscan = off")  # a tiny table: ask whether the index applies at all

@@ -15,7 +15,8 @@ from customers.models import Customer, CustomerChange, FinancialSnapshot, Follow
 from org.api.authentication import ApiClient
 from org.models import PiiAccessLog
 
-from ..factories import ApiKeyFactory, CustomerFactory, make_credit_code, make_resident_id
+from ..org.builders import ApiKeyFactory
+from .builders import CustomerFactory, make_credit_code, make_resident_id
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from customers.constants import TaskStatus
 
-from ..factories import FollowUpTaskFactory
+from .builders import FollowUpTaskFactory
 
 UTC = dt.UTC
 

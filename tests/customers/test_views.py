@@ -9,7 +9,13 @@ from django.urls import reverse
 from customers.constants import TaskStatus
 from customers.models import Customer, CustomerChange, FollowUpTask, Interaction
 
-from ..factories import CustomerFactory, FinancialSnapshotFactory, HoldingFactory, InteractionFactory, make_resident_id
+from .builders import (
+    CustomerFactory,
+    FinancialSnapshotFactory,
+    HoldingFactory,
+    InteractionFactory,
+    make_resident_id,
+)
 
 
 @pytest.fixture
@@ -247,7 +253,7 @@ def test_the_detail_page_offers_a_reason_form_not_the_value(world, as_rm):
 
 
 def test_the_edit_form_never_sends_the_credit_code_and_empty_keeps_it(world):
-    from ..factories import CorporateCustomerFactory
+    from .builders import CorporateCustomerFactory
 
     company = CorporateCustomerFactory(rm=world.rm, branch=world.b1)
     client = Client()

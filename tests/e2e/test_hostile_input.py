@@ -89,7 +89,7 @@ def test_hostile_text_is_shown_literally_and_never_runs(e2e, day, client_for):
     assert_nothing_ran(e2e, "the form with errors")
 
     # --- A corporate customer: its own text fields.
-    from ..factories import make_credit_code
+    from ..customers.builders import make_credit_code
 
     visit(e2e, "/customers/new/")
     form = page.get_by_test_id("customer-form")

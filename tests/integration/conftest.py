@@ -41,10 +41,13 @@ def _database_url():
 
 @pytest.fixture
 def celery_worker(transactional_db, redis_url):
-    """Start `celery worker` on a private queue against the test database; yield the queue name."""
+    """Start `celery worker` on a private queue against the test database; yield the queue name.
+
+    The queue is named after the xdist worker and the test, so parallel workers never take each other's tasks.
+    """
     from crm_project.celery import app
 
-    queue = f"crm-it-{uuid.uuid4().hex[:8]}"
+    queue = f"crm-it-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{uuid.uuid4().hex[:8]}"
     old = (app.conf.broker_url, app.conf.result_backend)
     app.conf.broker_url = app.conf.result_backend = redis_url
     env = dict(os.environ, DATABASE_URL=_database_url(), REDIS_URL=redis_url,

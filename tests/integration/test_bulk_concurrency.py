@@ -28,7 +28,7 @@ from org.api.authentication import ApiClient
 from org.constants import BranchLevel, Scope
 from org.models import ApiKeyUse, Branch, IdempotencyRecord
 
-from ..factories import ApiKeyFactory, BranchFactory, RMFactory
+from ..org.builders import ApiKeyFactory, BranchFactory, RMFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

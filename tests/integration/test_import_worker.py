@@ -16,10 +16,10 @@ def _upload(rows):
     return SimpleUploadedFile("客户.csv", buf.getvalue().encode("gbk"), content_type="text/csv")
 
 
-def test_worker_previews_then_applies_an_import(celery_worker, world):
+def test_worker_previews_then_applies_an_import(celery_worker, org_world):
     rows = [[f"W{i:05d}", f"客户{i}", "B1", "rm", f"139{i:08d}"] for i in range(1, 251)]
     rows.append(["WBAD", "坏号码", "B1", "rm", "12345"])
-    preview = import_jobs.import_job_create(actor=world.ho_user, kind="customers", upload=_upload(rows))
+    preview = import_jobs.import_job_create(actor=org_world.ho_user, kind="customers", upload=_upload(rows))
     created_jobs = [preview]
     try:
         summary = import_file_run.apply_async((preview.pk,), queue=celery_worker).get(timeout=120)
@@ -27,7 +27,7 @@ def test_worker_previews_then_applies_an_import(celery_worker, world):
         assert (summary["created"], summary["rejected"], summary["rows_done"]) == (250, 1, 251)
         assert not Customer.objects.filter(cif__startswith="W").exists()  # a dry run stores nothing
 
-        job = import_jobs.import_job_apply(actor=world.ho_user, preview=preview, queue=celery_worker)
+        job = import_jobs.import_job_apply(actor=org_world.ho_user, preview=preview, queue=celery_worker)
         created_jobs.append(job)
         # A second delivery of the same job queues behind the first on the solo worker, then finds it done.
         again = import_file_run.apply_async((job.pk,), queue=celery_worker).get(timeout=120)

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from org.api.throttling import ApiKeyRateThrottle, StaffRateThrottle
 
-from ..factories import ALL_SCOPES, ApiKeyFactory, BranchFactory, RMFactory
+from ..org.builders import ALL_SCOPES, ApiKeyFactory, BranchFactory, RMFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from org.constants import AuditAction, Role, Scope
 from org.models import ApiKey, AuditEvent, User
-from tests.factories import PASSWORD
+from tests.org.builders import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from org.models import ApiKeyUse, PiiAccessLog
 
-from ..factories import ApiKeyFactory
+from .builders import ApiKeyFactory
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -13,8 +13,8 @@ PASSWORD = "Branch-Pass-2026"
 
 
 @pytest.fixture
-def rm_user(world):
-    user = world.rm
+def rm_user(org_world):
+    user = org_world.rm
     user.set_password(PASSWORD)
     user.save()
     return user
@@ -51,7 +51,7 @@ def test_axes_locks_the_account_after_repeated_failures(rm_user, settings):
     assert client.get(reverse("customers:list")).status_code == 302
 
 
-def test_password_validators_reject_weak_passwords(world):
+def test_password_validators_reject_weak_passwords(org_world):
     with pytest.raises(ValidationError):
         validate_password("12345678")
     with pytest.raises(ValidationError):
@@ -59,9 +59,9 @@ def test_password_validators_reject_weak_passwords(world):
     validate_password("Branch-Pass-2026")
 
 
-def test_staff_create_rejects_unknown_role(world):
+def test_staff_create_rejects_unknown_role(org_world):
     with pytest.raises(ValidationError) as exc:
-        staff_create(username="x1", password=PASSWORD, role="janitor", branch=world.b1)
+        staff_create(username="x1", password=PASSWORD, role="janitor", branch=org_world.b1)
     assert "role" in exc.value.message_dict
     assert Role.RM in {r.value for r in Role}
 
@@ -101,25 +101,25 @@ def test_language_switch_refuses_foreign_redirects(rm_user):
     assert response.url == "/"
 
 
-def test_audit_log_is_for_head_office_only(world):
+def test_audit_log_is_for_head_office_only(org_world):
     client = Client()
-    client.force_login(world.rm)
+    client.force_login(org_world.rm)
     assert client.get(reverse("audit-log")).status_code == 403
-    client.force_login(world.ho_user)
+    client.force_login(org_world.ho_user)
     assert client.get(reverse("audit-log")).status_code == 200
     assert client.get(reverse("audit-log") + "?tab=keys").status_code == 200
 
 
-def test_unknown_api_url_answers_in_the_api_error_format(world):
+def test_unknown_api_url_answers_in_the_api_error_format(org_world):
     client = Client()
-    client.force_login(world.rm)
+    client.force_login(org_world.rm)
     response = client.get("/api/v1/no-such-thing/")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
 
 
-def test_unknown_page_renders_the_html_404(world):
+def test_unknown_page_renders_the_html_404(org_world):
     client = Client()
-    client.force_login(world.rm)
+    client.force_login(org_world.rm)
     response = client.get("/no-such-page/")
     assert response.status_code == 404 and b"404" in response.content

@@ -11,7 +11,7 @@ def tight_limits(monkeypatch):
     monkeypatch.setattr(StaffRateThrottle, "THROTTLE_RATES", {"user": "3/min"})
 
 
-def test_each_key_has_its_own_budget(world, key_client, tight_limits):
+def test_each_key_has_its_own_budget(org_world, key_client, tight_limits):
     first, second = key_client(), key_client()
     statuses = [first.get("/api/v1/customers/").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
@@ -20,7 +20,7 @@ def test_each_key_has_its_own_budget(world, key_client, tight_limits):
     assert second.get("/api/v1/customers/").status_code == 200  # another key is not affected
 
 
-def test_staff_are_limited_per_user(world, client_for, tight_limits):
-    rm, other = client_for(world.rm), client_for(world.other_rm)
+def test_staff_are_limited_per_user(org_world, client_for, tight_limits):
+    rm, other = client_for(org_world.rm), client_for(org_world.other_rm)
     assert [rm.get("/api/v1/customers/").status_code for _ in range(4)] == [200, 200, 200, 429]
     assert other.get("/api/v1/customers/").status_code == 200

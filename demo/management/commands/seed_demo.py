@@ -1,15 +1,17 @@
-"""``manage.py seed_demo --customers N``: a realistic demo bank, loaded with COPY (see customers/demo.py)."""
+"""``manage.py seed_demo --customers N``: a realistic demo bank, loaded with COPY (see the ``demo`` package)."""
 
 from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from customers import demo
+from demo.org import DEMO_PASSWORD
+from demo.run import CHUNK_SIZE
+from demo.run import seed as seed_demo
 
 
 class Command(BaseCommand):
-    help = (f"Create a demo bank: branches, staff (password {demo.DEMO_PASSWORD}) and N customers with monthly "
+    help = (f"Create a demo bank: branches, staff (password {DEMO_PASSWORD}) and N customers with monthly "
             "snapshots, holdings, interactions and tasks. Deterministic for a given --seed and --today.")
 
     def add_arguments(self, parser):
@@ -23,7 +25,7 @@ class Command(BaseCommand):
                             help="Do nothing if any customer exists already (first start of the app).")
         parser.add_argument("--rms", type=int, default=None,
                             help="Relationship managers (default: one per 2,500 customers, 10–500).")
-        parser.add_argument("--chunk-size", type=int, default=demo.CHUNK_SIZE,
+        parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE,
                             help="Customers per COPY chunk (default %(default)s; changes the generated data).")
         parser.add_argument("--no-logins", action="store_true",
                             help="Do not list the demo logins at the end (`make run` prints them itself).")
@@ -46,7 +48,7 @@ class Command(BaseCommand):
             self.stdout.write(line)
             self.stdout.flush()
 
-        result = demo.seed(customers=customers, seed=seed, months=months, today=today, if_empty=if_empty,
+        result = seed_demo(customers=customers, seed=seed, months=months, today=today, if_empty=if_empty,
                            n_rms=rms, chunk_size=chunk_size, vacuum=not no_vacuum, log=log)
         if result.get("skipped"):
             return
@@ -56,5 +58,5 @@ class Command(BaseCommand):
             log(self.style.SUCCESS("Demo bank ready."))
             return
         log(self.style.SUCCESS(
-            f"Demo bank ready. Logins (password {demo.DEMO_PASSWORD}): hq (head office), sup1/sup2 (supervisors), "
+            f"Demo bank ready. Logins (password {DEMO_PASSWORD}): hq (head office), sup1/sup2 (supervisors), "
             f"officer1 (complaint officer), rm1/rm2 (first branch), rm3 (second branch)."))

@@ -1,17 +1,16 @@
-"""factory-boy factories for org and customers.
+"""Data builders for customers: valid IDs and mobiles, customers and their records, and the customer book.
 
-Branches go through ``org.services.branch_create`` (so ``path`` is parent.path + code + "/"), API keys
-through ``org.services.api_key_create`` (the raw key is kept on the instance as ``raw_key``). Customers
-get valid resident IDs (check character from ``customers.rules``) and their name bigrams.
+Customers get valid resident IDs (check character from ``customers.rules``) and their name bigrams. The
+book (:func:`build_world`) puts four customers on the organisation of ``tests.org.builders.build_org``.
 """
 
 import datetime as dt
 import itertools
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import factory
 from django.utils import timezone
-from faker import Faker
 
 from customers import rules
 from customers.constants import (
@@ -26,15 +25,10 @@ from customers.constants import (
     TaskStatus,
 )
 from customers.models import Customer, FinancialSnapshot, FollowUpTask, Holding, Interaction
-from org.constants import BranchLevel, Role, Scope
-from org.models import ApiKey, Branch, User
-from org.services import api_key_create, branch_create
-
-fake = Faker("zh_CN")
-PASSWORD = "Test-Passw0rd-123"
-ALL_SCOPES = [s.value for s in Scope]
+from tests.org.builders import BranchFactory, Org, RMFactory, build_org, fake
 
 _id_seq = itertools.count(1)
+_mobile_seq = itertools.count(1)
 
 
 def make_resident_id(birth_date: dt.date, gender: str = Gender.MALE, area: str = "110105",
@@ -51,58 +45,6 @@ def make_credit_code(seq: int = 1) -> str:
     """A valid unified social credit code."""
     first17 = f"91350100M{seq:08d}"
     return first17 + rules.credit_code_check_char(first17)
-
-
-class BranchFactory(factory.Factory):
-    class Meta:
-        model = Branch
-
-    code = factory.Sequence(lambda n: f"BR{n:04d}")
-    name = factory.LazyAttribute(lambda o: f"{o.code}支行")
-    level = BranchLevel.BRANCH
-    parent = None
-
-    @classmethod
-    def _build(cls, model_class, *args, **kwargs):
-        path = f"{kwargs['parent'].path if kwargs.get('parent') else '/'}{kwargs['code']}/"
-        return model_class(path=path, **kwargs)
-
-    @classmethod
-    def _create(cls, model_class, *args, **kwargs):
-        return branch_create(**kwargs)
-
-
-class UserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = User
-        skip_postgeneration_save = True
-
-    username = factory.Sequence(lambda n: f"staff{n:04d}")
-    first_name = factory.LazyFunction(fake.first_name)
-    last_name = factory.LazyFunction(fake.last_name)
-    role = Role.RM
-    branch = factory.SubFactory(BranchFactory)
-    is_active = True
-    password = factory.django.Password(PASSWORD)
-
-
-class RMFactory(UserFactory):
-    role = Role.RM
-
-
-class SupervisorFactory(UserFactory):
-    role = Role.SUPERVISOR
-
-
-class ComplaintOfficerFactory(UserFactory):
-    role = Role.COMPLAINT_OFFICER
-
-
-class HeadOfficeUserFactory(UserFactory):
-    role = Role.HEAD_OFFICE
-
-
-_mobile_seq = itertools.count(1)
 
 
 def make_mobile() -> str:
@@ -197,19 +139,61 @@ class FollowUpTaskFactory(factory.django.DjangoModelFactory):
     status = TaskStatus.OPEN
 
 
-class ApiKeyFactory(factory.Factory):
-    """``ApiKeyFactory(scopes=[...], branch=...)``: an ApiKey with ``raw_key`` (the secret) attached."""
+@dataclass
+class World(Org):
+    """:class:`tests.org.builders.Org` with a customer book: four customers and one record of each kind each."""
 
-    class Meta:
-        model = ApiKey
+    customers: dict = field(default_factory=dict)  # name → Customer
+    snapshots: dict = field(default_factory=dict)  # customer name → snapshot
+    holdings: dict = field(default_factory=dict)
+    interactions: dict = field(default_factory=dict)
+    tasks: dict = field(default_factory=dict)
 
-    name = factory.Sequence(lambda n: f"core-banking-{n}")
-    scopes = factory.LazyFunction(lambda: list(ALL_SCOPES))
-    branch = None
-    expiry_date = None
+    @property
+    def c_rm(self) -> Customer:
+        """The RM's customer at B1: the target of the access matrix."""
+        return self.customers["c_rm"]
 
-    @classmethod
-    def _create(cls, model_class, *args, **kwargs):
-        api_key, raw = api_key_create(**kwargs)
-        api_key.raw_key = raw
-        return api_key
+    def visible_customer_ids(self, who: str) -> set[int]:
+        """Which customers each principal of the access matrix may see (DOMAIN.md §1)."""
+        c = self.customers
+        every = {x.pk for x in c.values()}
+        in_b1 = {c["c_rm"].pk, c["c_rm_outlet"].pk, c["c_other"].pk}
+        return {
+            "rm": {c["c_rm"].pk, c["c_rm_outlet"].pk},
+            "other_rm": {c["c_other"].pk},
+            "rm_b2": {c["c_b2"].pk},
+            "sup_b1": in_b1,
+            "sup_b2": {c["c_b2"].pk},
+            "ho_user": every,
+            "co_b1": set(),
+            "anonymous": set(),
+            "key_read": every,
+            "key_b2": {c["c_b2"].pk},
+        }[who]
+
+
+def build_world() -> World:
+    """The organisation of ``build_org`` and its customer book.
+
+    customers: c_rm (rm, B1), c_rm_outlet (rm, B1a), c_other (other_rm, B1), c_b2 (rm_b2, B2);
+    each has one snapshot, one holding, one interaction and one open task.
+    """
+    org = build_org()
+    w = World(**vars(org))
+    specs = {
+        "c_rm": {"name": "张伟明", "rm": w.rm, "branch": w.b1, "aum_latest": Decimal("500000.00"),
+                 "tags": ["VIP", "代发"]},
+        "c_rm_outlet": {"name": "刘芳华", "rm": w.rm, "branch": w.b1a, "aum_latest": Decimal("80000.00")},
+        "c_other": {"name": "赵敏", "rm": w.other_rm, "branch": w.b1, "aum_latest": Decimal("200000.00")},
+        "c_b2": {"name": "孙丽娟", "rm": w.rm_b2, "branch": w.b2, "aum_latest": Decimal("1500000.00"),
+                 "tags": ["VIP"]},
+    }
+    for key, spec in specs.items():
+        customer = CustomerFactory(**spec)
+        w.customers[key] = customer
+        w.snapshots[key] = FinancialSnapshotFactory(customer=customer, period=dt.date(2026, 9, 1))
+        w.holdings[key] = HoldingFactory(customer=customer)
+        w.interactions[key] = InteractionFactory(customer=customer)
+        w.tasks[key] = FollowUpTaskFactory(customer=customer, due_date=dt.date(2030, 1, 1))
+    return w
