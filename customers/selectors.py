@@ -41,17 +41,16 @@ def _name_contains(text: str) -> Q:
     Written for the query planner, which multiplies this test's estimated selectivity with the
     bigram index's (it cannot know that both say the same thing):
 
-    - ``upper(name) LIKE '%q%'`` is estimated at 0.5 %, so a broad fragment (北京: 17,000 matches
-      in a million customers) was planned as a handful of rows and the list page's select_related
-      joins became nested loops over every staff row: 236 ms for the page query;
+    - ``upper(name) LIKE '%q%'`` is estimated at 0.5 %, so a broad fragment (北京) was planned as a
+      handful of rows and the list page's select_related joins became nested loops over every staff row;
     - ``strpos(upper(name), upper(q)) > 0`` alone is estimated at 1/3, so for a common name the
       planner walks the AUM index and filters row by row, reading tens of thousands of heap rows
-      for a first page of 50: 80 ms;
+      for a first page of 50;
     - with two more conditions that every match fulfils anyway (a name containing q is at least as
       long as q, in characters and in bytes), each estimated at 1/3, the planner expects ~4 % of the
       bigram candidates: it reads the candidates through the bigram index and sorts them, and only
       walks the AUM index for fragments shared by more than ~1 % of the rows, where the walk stops early.
-    Measured with bench/bench_lookup.py and bench/bench_pages.py on 1,000,000 customers (bench/README.md).
+    The figures are in bench/README.md (bench/bench_lookup.py, bench/bench_pages.py).
     """
     q = Value(text)
     return Q(GreaterThan(StrIndex(Upper("name"), Upper(q)), 0),

@@ -95,28 +95,29 @@ def is_staff_user(actor) -> bool:
 
 
 def _has_role(actor, role: str) -> bool:
-    return is_staff_user(actor) and actor.role == role
+    # A superuser is head office, whatever their role says.
+    return is_staff_user(actor) and not actor.is_superuser and actor.role == role
 
 
 @rules.predicate
 def is_head_office(actor) -> bool:
-    """Head office, or a superuser (whatever their role)."""
+    """Head office, or a superuser."""
     return is_staff_user(actor) and (actor.is_superuser or actor.role == Role.HEAD_OFFICE)
 
 
 @rules.predicate
 def is_supervisor(actor) -> bool:
-    return _has_role(actor, Role.SUPERVISOR) and not actor.is_superuser
+    return _has_role(actor, Role.SUPERVISOR)
 
 
 @rules.predicate
 def is_rm(actor) -> bool:
-    return _has_role(actor, Role.RM) and not actor.is_superuser
+    return _has_role(actor, Role.RM)
 
 
 @rules.predicate
 def is_complaint_officer(actor) -> bool:
-    return _has_role(actor, Role.COMPLAINT_OFFICER) and not actor.is_superuser
+    return _has_role(actor, Role.COMPLAINT_OFFICER)
 
 
 def key_has_scope(actor, scope: str) -> bool:
