@@ -6,8 +6,9 @@ import django_filters
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from org.access import branch_subtree_ids
 from org.models import Branch, User
-from org.selectors import branch_subtree_ids, branches_visible_to, staff_visible_to
+from org.selectors import branches_visible_to, staff_visible_to
 
 from . import rules
 from .constants import CustomerKind, LifecycleStage, RiskLevel, TaskStatus
@@ -49,7 +50,7 @@ class CustomerFilter(django_filters.FilterSet):
         return customer_search(queryset, value)
 
     def filter_branch(self, queryset, name, value):
-        return queryset.filter(branch_id__in=branch_subtree_ids(value)) if value else queryset
+        return queryset.filter(branch_id__in=branch_subtree_ids(value.pk)) if value else queryset
 
     def filter_tag(self, queryset, name, value):
         return queryset.filter(tags__contains=[value.strip()]) if value.strip() else queryset

@@ -1,26 +1,21 @@
-"""Scoped reads. Every page and endpoint that shows customer data starts from these.
+"""Scoped reads. Every page and endpoint that shows customer data starts from these; who sees which
+customers is ``org.access``'s to say."""
 
-Who sees which customers (DOMAIN.md §1):
-- relationship manager → the customers assigned to them;
-- branch supervisor → every customer of their branch subtree;
-- head-office admin → every customer;
-- complaint officer → none through the customer pages (complaint handling grants
-  purpose-bound access through the complaints app);
-- API key → every customer, or its branch subtree when the key is limited to one;
-- anyone else → none.
-"""
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 
 from django.db.models import F, Func, IntegerField, Q, QuerySet, Value
 from django.db.models.functions import Length, Right, StrIndex, Upper
 from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual
+from django.utils.translation import gettext as _
 
-from org.api.authentication import ApiClient
-from org.constants import Role
-from org.selectors import branch_subtree_ids
+from org.access import scope_of
+from org.models import Branch, User
 
 from . import rules
 from .constants import AUDITED_FIELDS, TaskStatus
-from .models import Customer, FinancialSnapshot, FollowUpTask, Holding, Interaction
+from .models import Customer, CustomerChange, FinancialSnapshot, FollowUpTask, Holding, Interaction
 
 # The fields of a customer list row (pages, API lists, changes feed).
 CUSTOMER_LIST_FIELDS = (
@@ -31,18 +26,8 @@ CUSTOMER_LIST_FIELDS = (
 
 
 def customers_visible_to(user) -> QuerySet[Customer]:
-    qs = Customer.objects.all()
-    if user is None or not user.is_authenticated or not user.is_active:
-        return qs.none()
-    if isinstance(user, ApiClient):
-        return qs.filter(branch_id__in=branch_subtree_ids(user.branch)) if user.branch else qs
-    if user.is_superuser or user.role == Role.HEAD_OFFICE:
-        return qs
-    if user.role == Role.SUPERVISOR and user.branch_id:
-        return qs.filter(branch_id__in=branch_subtree_ids(user.branch))
-    if user.role == Role.RM:
-        return qs.filter(rm_id=user.pk)
-    return qs.none()
+    """The customers ``user`` (a member of staff or an API key) may see."""
+    return scope_of(user).filter(Customer.objects.all(), branch="branch_id", rm="rm_id")
 
 
 class _OctetLength(Func):
@@ -56,17 +41,16 @@ def _name_contains(text: str) -> Q:
     Written for the query planner, which multiplies this test's estimated selectivity with the
     bigram index's (it cannot know that both say the same thing):
 
-    - ``upper(name) LIKE '%q%'`` is estimated at 0.5 %, so a broad fragment (北京: 17,000 matches
-      in a million customers) was planned as a handful of rows and the list page's select_related
-      joins became nested loops over every staff row: 236 ms for the page query;
+    - ``upper(name) LIKE '%q%'`` is estimated at 0.5 %, so a broad fragment (北京) was planned as a
+      handful of rows and the list page's select_related joins became nested loops over every staff row;
     - ``strpos(upper(name), upper(q)) > 0`` alone is estimated at 1/3, so for a common name the
       planner walks the AUM index and filters row by row, reading tens of thousands of heap rows
-      for a first page of 50: 80 ms;
+      for a first page of 50;
     - with two more conditions that every match fulfils anyway (a name containing q is at least as
       long as q, in characters and in bytes), each estimated at 1/3, the planner expects ~4 % of the
       bigram candidates: it reads the candidates through the bigram index and sorts them, and only
       walks the AUM index for fragments shared by more than ~1 % of the rows, where the walk stops early.
-    Measured with bench/bench_lookup.py and bench/bench_pages.py on 1,000,000 customers (bench/README.md).
+    The figures are in bench/README.md (bench/bench_lookup.py, bench/bench_pages.py).
     """
     q = Value(text)
     return Q(GreaterThan(StrIndex(Upper("name"), Upper(q)), 0),
@@ -110,16 +94,98 @@ def customer_aum_trend(customer: Customer, *, months: int = 12) -> list[Financia
     return rows[::-1]
 
 
-def customer_360(customer: Customer) -> dict:
-    """Everything the 360° page shows, in a fixed number of queries."""
-    return {
-        "trend": customer_aum_trend(customer),
-        "holdings": list(Holding.objects.filter(customer=customer).order_by("product_type", "id")),
-        "interactions": list(Interaction.objects.filter(customer=customer).select_related("staff")[:20]),
-        "open_tasks": list(FollowUpTask.objects.filter(customer=customer, status=TaskStatus.OPEN)
-                           .select_related("assignee").order_by("due_date")),
-        "history": customer_history(customer),
+@dataclass(frozen=True)
+class HoldingRow:
+    """A product held, as the 360 page shows it: labels, and the account number masked."""
+
+    product_name: str
+    product_type: str
+    account: str
+    product_risk: str
+    balance: Decimal
+    matures_on: date | None
+    status: str
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """A profile-history entry as the 360 page shows it: who, how, and each field's readable, masked
+    old → new values."""
+
+    at: datetime
+    who: str
+    source: str
+    created: bool
+    changes: list[tuple[str, str, str]]  # (field label, old, new)
+
+
+@dataclass(frozen=True)
+class Customer360:
+    """Everything the 360 page shows of one customer, ready to render."""
+
+    customer: Customer
+    masked: dict[str, str]  # id_number, mobile, credit_code
+    trend: dict[str, list[str]]  # "periods" (YYYY-MM) and "aum", oldest first
+    holdings: list[HoldingRow]
+    interactions: list[Interaction]
+    open_tasks: list[FollowUpTask]
+    history: list[HistoryRow]
+
+
+def customer_360(customer: Customer) -> Customer360:
+    """The 360 page's read model of a customer (fetched through ``customer_get``), in a fixed number of queries."""
+    trend = customer_aum_trend(customer)
+    return Customer360(
+        customer=customer,
+        masked={f: rules.MASKERS[f](getattr(customer, f)) for f in ("id_number", "mobile", "credit_code")},
+        trend={"periods": [s.period.strftime("%Y-%m") for s in trend], "aum": [str(s.aum) for s in trend]},
+        holdings=[HoldingRow(product_name=h.product_name, product_type=h.get_product_type_display(),
+                             account=rules.mask_account_no(h.account_no), product_risk=h.product_risk,
+                             balance=h.balance, matures_on=h.matures_on, status=h.get_status_display())
+                  for h in Holding.objects.filter(customer=customer).order_by("product_type", "id")],
+        interactions=list(Interaction.objects.filter(customer=customer).select_related("staff")[:20]),
+        open_tasks=list(FollowUpTask.objects.filter(customer=customer, status=TaskStatus.OPEN)
+                        .select_related("assignee").order_by("due_date")),
+        history=_history_rows(customer_history(customer)),
+    )
+
+
+def _history_rows(entries: list[CustomerChange]) -> list[HistoryRow]:
+    """Field labels and readable, masked old → new values of history entries (two queries at most)."""
+    ids = {"rm": set(), "branch": set()}
+    for entry in entries:
+        for field in ("rm_id", "branch_id"):
+            ids[field[:-3]].update(v for v in entry.changes.get(field, []) if v)
+    names = {
+        "rm": {u.pk: str(u) for u in User.objects.filter(pk__in=ids["rm"])} if ids["rm"] else {},
+        "branch": dict(Branch.objects.filter(pk__in=ids["branch"]).values_list("pk", "name")) if ids["branch"] else {},
     }
+
+    def readable(name, value):
+        field = Customer._meta.get_field(name)
+        if value in (None, "", []):
+            return ""
+        if name in names:
+            return names[name].get(value, value)
+        if name in rules.MASKERS:
+            return rules.MASKERS[name](value)
+        if field.choices:
+            return dict(field.flatchoices).get(value, value)
+        if isinstance(value, bool):
+            return _("yes") if value else _("no")
+        if isinstance(value, list):
+            return ", ".join(value)
+        return value
+
+    rows = []
+    for entry in entries:
+        changes = []
+        for f, (old, new) in entry.changes.items():
+            name = f.removesuffix("_id")
+            changes.append((Customer._meta.get_field(name).verbose_name, readable(name, old), readable(name, new)))
+        rows.append(HistoryRow(at=entry.at, who=str(entry.actor or entry.api_key or "—"),
+                               source=entry.get_source_display(), created=entry.created, changes=changes))
+    return rows
 
 
 def customer_history(customer: Customer, *, limit: int = 20) -> list:

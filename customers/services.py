@@ -11,21 +11,14 @@ from django.utils.translation import gettext as _
 
 from core import ratelimit
 from core.errors import Conflict, NotPermitted, PreconditionFailed, RateLimited, ValidationFailed
-from org.api.authentication import ApiClient
+from org import access
 from org.constants import Role
-from org.selectors import branch_subtree_ids
+from org.permissions import can
 from org.services import pii_access_record
 
 from . import rules
 from .constants import AUDITED_FIELDS, CustomerKind, IdType, RevealReason, TaskStatus
 from .models import Customer, CustomerChange, FollowUpTask, Interaction
-from .permissions import can
-
-
-def _actor_fields(actor):
-    if isinstance(actor, ApiClient):
-        return {"actor": None, "api_key": actor.api_key}
-    return {"actor": actor if actor is not None and actor.is_authenticated else None, "api_key": None}
 
 
 def customer_check(customer: Customer, *, today: date) -> dict[str, list[str]]:
@@ -89,27 +82,20 @@ def customer_check(customer: Customer, *, today: date) -> dict[str, list[str]]:
 
 
 def _check_assignment(actor, customer: Customer) -> dict[str, list[str]]:
-    """A writer may place a customer only inside their own scope."""
+    """A writer may place a customer only inside their own scope (``org.access``)."""
     errors = {}
     if customer.branch_id is None:
         return {"branch": [_("Choose the customer's home branch.")]}
-    if isinstance(actor, ApiClient):
-        allowed = branch_subtree_ids(actor.branch) if actor.branch else None
-    elif actor.is_superuser or actor.role == Role.HEAD_OFFICE:
-        allowed = None
-    elif actor.role in (Role.SUPERVISOR, Role.RM) and actor.branch_id:
-        allowed = branch_subtree_ids(actor.branch)
-    else:
-        allowed = []
-    if allowed is not None and customer.branch_id not in allowed:
+    scope = access.scope_of(actor)
+    if not scope.may_place(customer.branch_id):
         errors["branch"] = [_("You cannot place customers in this branch.")]
     if customer.rm_id is not None:
         rm = customer.rm
         if rm.role != Role.RM or not rm.is_active:
             errors["rm"] = [_("Choose an active relationship manager.")]
-        elif rm.branch_id is None or customer.branch_id not in branch_subtree_ids(rm.branch):
+        elif rm.branch_id is None or customer.branch_id not in access.branch_subtree_ids(rm.branch_id):
             errors["rm"] = [_("This relationship manager does not work in the customer's branch.")]
-    if getattr(actor, "role", None) == Role.RM and customer.rm_id != actor.pk:
+    if not scope.may_keep(customer.rm_id):
         errors["rm"] = [_("You can only keep customers in your own book.")]
     return errors
 
@@ -134,7 +120,7 @@ def _validate(actor, customer: Customer, *, today: date):
 
 def _new_customer(actor, data: dict) -> Customer:
     customer = Customer(**data)
-    if getattr(actor, "role", None) == Role.RM:
+    if access.is_rm(actor):
         customer.rm = actor
         customer.branch_id = customer.branch_id or actor.branch_id
     return customer
@@ -163,7 +149,7 @@ def _record_changes(customer, before: dict, actor, source: str, created: bool = 
                if before.get(f) != after[f] and not (before.get(f) in empty and after[f] in empty)}
     if changes:
         CustomerChange.objects.create(customer=customer, source=source, changes=changes, created=created,
-                                      **_actor_fields(actor))
+                                      actor=access.user_of(actor), api_key=access.api_key_of(actor))
     return changes
 
 
@@ -277,14 +263,12 @@ def pii_reveal(*, actor, customer: Customer, field: str, reason: str, detail: st
         raise ValidationFailed(fields={"reason": [_("Choose why you need the full value.")]})
     if reason == RevealReason.OTHER and not detail:
         raise ValidationFailed(fields={"reason_detail": [_("Say in a few words why you need the full value.")]})
-    ident = f"key:{actor.api_key.pk}" if isinstance(actor, ApiClient) else f"user:{actor.pk}"
-    allowed = ratelimit.hit("reveal", ident, ratelimit.Rate.parse(settings.CRM_REVEAL_RATE))
+    allowed = ratelimit.hit("reveal", access.actor_ident(actor), ratelimit.Rate.parse(settings.CRM_REVEAL_RATE))
     if not allowed.allowed:
         raise RateLimited(_("You have revealed too many values for now: try again in %(minutes)s minutes.")
                           % {"minutes": max(1, -(-allowed.retry_after // 60))}, retry_after=allowed.retry_after)
     pii_access_record(field=field, customer=customer, reason=f"{reason}: {detail}" if detail else reason,
-                      user=None if isinstance(actor, ApiClient) else actor,
-                      api_key=actor.api_key if isinstance(actor, ApiClient) else None)
+                      user=access.user_of(actor), api_key=access.api_key_of(actor))
     return getattr(customer, field)
 
 
@@ -348,7 +332,7 @@ def interaction_log(*, actor, customer: Customer, data: dict, now) -> Interactio
     """Record a contact; a next follow-up date creates an open task for the customer's RM."""
     if not can(actor, "customers.log_interaction", customer):
         raise NotPermitted()
-    staff = None if isinstance(actor, ApiClient) else actor
+    staff = access.user_of(actor)
     interaction = Interaction(customer=customer, staff=staff, **data)
     errors = _interaction_errors(interaction, now=now)
     if errors:
@@ -367,7 +351,7 @@ def task_create(*, actor, customer: Customer, title: str, due_date: date, today:
         raise NotPermitted()
     if due_date < today:
         raise ValidationFailed(fields={"due_date": [_("The due date cannot be in the past.")]})
-    task = FollowUpTask(customer=customer, assignee=customer.rm or (None if isinstance(actor, ApiClient) else actor),
+    task = FollowUpTask(customer=customer, assignee=customer.rm or access.user_of(actor),
                         title=title, due_date=due_date)
     try:
         task.full_clean()

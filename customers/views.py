@@ -18,13 +18,13 @@ from django.views.decorators.http import require_POST
 from core import exports, ratelimit
 from core.errors import Conflict, DomainError, NotPermitted, PreconditionFailed, RateLimited, ValidationFailed
 from core.pagination import CappedPaginator
+from org.permissions import can
 
 from . import rules, selectors, services
 from .constants import SENSITIVE_CUSTOMER_FIELDS, TaskStatus
 from .filters import CustomerFilter
 from .forms import CustomerForm, DoneForm, InteractionForm, RevealForm, SnoozeForm, TaskForm
 from .models import Customer
-from .permissions import can
 
 SORTS = {
     "aum": ("-aum_latest", "id"), "-aum": ("aum_latest", "id"), "name": ("name", "id"),
@@ -84,43 +84,6 @@ def customer_list(request):
     return render(request, template, context)
 
 
-def _history_rows(changes):
-    """Field label and readable, masked old → new values for each recorded change (two queries at most)."""
-    from org.models import Branch, User
-
-    ids = {"rm": set(), "branch": set()}
-    for entry in changes:
-        for field in ("rm_id", "branch_id"):
-            ids[field[:-3]].update(v for v in entry.changes.get(field, []) if v)
-    names = {
-        "rm": {u.pk: str(u) for u in User.objects.filter(pk__in=ids["rm"])} if ids["rm"] else {},
-        "branch": dict(Branch.objects.filter(pk__in=ids["branch"]).values_list("pk", "name")) if ids["branch"] else {},
-    }
-
-    def readable(name, value):
-        field = Customer._meta.get_field(name)
-        if value in (None, "", []):
-            return ""
-        if name in names:
-            return names[name].get(value, value)
-        if name in rules.MASKERS:
-            return rules.MASKERS[name](value)
-        if field.choices:
-            return dict(field.flatchoices).get(value, value)
-        if isinstance(value, bool):
-            return _("yes") if value else _("no")
-        if isinstance(value, list):
-            return ", ".join(value)
-        return value
-
-    for entry in changes:
-        entry.masked_changes = [
-            (Customer._meta.get_field(f.removesuffix("_id")).verbose_name,
-             [readable(f.removesuffix("_id"), old), readable(f.removesuffix("_id"), new)])
-            for f, (old, new) in entry.changes.items()]
-    return changes
-
-
 def _task_forms(task, *, done_form=None, snooze_form=None):
     """The complete and snooze forms of one open task on the customer page (ids unique per task)."""
     auto_id = f"id_task{task.pk}_%s"
@@ -131,21 +94,16 @@ def _task_forms(task, *, done_form=None, snooze_form=None):
 
 def _detail_context(request, customer, interaction_form, *, task_form=None, failed_task=None):
     """``failed_task``: (task id, bound done form or None, bound snooze form or None) to show inline."""
-    data = selectors.customer_360(customer)
-    _history_rows(data["history"])
-    for h in data["holdings"]:
-        h.account_masked = rules.mask_account_no(h.account_no)
-    for t in data["open_tasks"]:
+    view = selectors.customer_360(customer)
+    for t in view.open_tasks:
         if failed_task and failed_task[0] == t.pk:
             _task_forms(t, done_form=failed_task[1], snooze_form=failed_task[2])
         else:
             _task_forms(t)
     today = timezone.localdate()
     return {
-        "customer": customer, **data,
-        "trend": {"periods": [s.period.strftime("%Y-%m") for s in data["trend"]],
-                  "aum": [str(s.aum) for s in data["trend"]]},
-        "masked": {f: rules.MASKERS[f](getattr(customer, f)) for f in ("id_number", "mobile", "credit_code")},
+        "customer": view.customer, "masked": view.masked, "trend": view.trend, "holdings": view.holdings,
+        "interactions": view.interactions, "open_tasks": view.open_tasks, "history": view.history,
         "interaction_form": interaction_form,
         "can_edit": can(request.user, "customers.change_customer", customer),
         "can_reveal": can(request.user, "customers.reveal_pii", customer),

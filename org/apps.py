@@ -7,4 +7,5 @@ class OrgConfig(AppConfig):
     verbose_name = _("Organisation")
 
     def ready(self):
+        from . import permissions  # noqa: F401  (registers the permission rules)
         from .api import schema  # noqa: F401  (registers the OpenAPI auth extension)

@@ -18,16 +18,10 @@ from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.response import Response
 
-from .api.authentication import ApiClient
+from .access import actor_ident
 from .models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
-
-
-def _owner(user) -> str:
-    # An API key's pk is "<prefix>.<hash>" (~100 characters, more than IdempotencyRecord.owner holds);
-    # its prefix is unique and short.
-    return f"key:{user.api_key.prefix}" if isinstance(user, ApiClient) else f"user:{user.pk}"
 
 
 def _error(code, detail, http_status):
@@ -45,7 +39,7 @@ def idempotent(view_method):
                           status.HTTP_400_BAD_REQUEST)
         body_hash = hashlib.sha256(orjson.dumps(request.data, option=orjson.OPT_SORT_KEYS,
                                                 default=str)).hexdigest()
-        owner = _owner(request.user)
+        owner = actor_ident(request.user)
         try:
             with transaction.atomic():
                 record = IdempotencyRecord.objects.create(owner=owner, key=key, method=request.method,

@@ -1,19 +1,13 @@
-"""Who may manage the organisation (django-rules): branches, staff and API keys are head office's.
+"""Who may manage the organisation (django-rules): branches, staff, API keys and the audit log are head office's.
 
 The admin asks these through ``user.has_perm`` (the rules backend answers), so a member of staff with
-admin access but another role sees none of it.
+admin access but another role sees none of it. Pages and services ask ``can``, which also answers for
+API-key principals (not Django users).
 """
 
 import rules
 
-from .constants import Role
-
-
-@rules.predicate
-def is_head_office(user):
-    return bool(getattr(user, "is_active", False)) and (
-        getattr(user, "role", None) == Role.HEAD_OFFICE or getattr(user, "is_superuser", False))
-
+from .access import is_head_office
 
 ORG_ADMIN_PERMS = (
     "org.view_branch", "org.add_branch", "org.change_branch",
@@ -23,3 +17,9 @@ ORG_ADMIN_PERMS = (
 )
 for _perm in ORG_ADMIN_PERMS:
     rules.add_perm(_perm, is_head_office)
+rules.add_perm("org.view_audit", is_head_office)
+
+
+def can(actor, perm: str, obj=None) -> bool:
+    """Whether ``actor`` (a member of staff or an ``ApiClient``) holds ``perm`` (on ``obj``)."""
+    return rules.has_perm(perm, actor, obj)

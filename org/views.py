@@ -8,12 +8,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core.pagination import CappedPaginator
-from customers.permissions import can
-
-from .filters import ApiKeyUseFilter, PiiAccessFilter
 from .forms import LanguageForm
-from .models import ApiKeyUse, PiiAccessLog
+from .permissions import can
+from .selectors import audit_log_list
 from .services import user_language_set
 
 
@@ -39,19 +36,9 @@ def audit_log(request):
     """Head office: who revealed which sensitive value, and what each API key did."""
     if not can(request.user, "org.view_audit"):
         raise PermissionDenied
-    tab = request.GET.get("tab", "reveals")
-    if tab == "keys":
-        filterset = ApiKeyUseFilter(request.GET, queryset=ApiKeyUse.objects.select_related("key"))
-    else:
-        tab = "reveals"
-        filterset = PiiAccessFilter(request.GET, queryset=PiiAccessLog.objects.select_related("user", "api_key"))
-    qs = filterset.qs.order_by("-at", "-id") if filterset.is_valid() else filterset.queryset.none()
-    page = CappedPaginator(qs, 50).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    query["tab"] = tab
-    return render(request, "org/audit_log.html", {"page": page, "tab": tab, "filter": filterset,
-                                                  "query": query.urlencode()})
+    log = audit_log_list(request.GET)
+    return render(request, "org/audit_log.html", {"page": log.page, "tab": log.tab, "filter": log.filter,
+                                                  "query": log.query})
 
 
 def _api_error(request, status, code, detail):

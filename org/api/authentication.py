@@ -1,33 +1,10 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
+from org.access import ApiClient
 from org.models import ApiKey
 
 KEYWORD = "Api-Key"
-
-
-class ApiClient:
-    """The principal of a request made with an API key (a machine, never a human login)."""
-
-    is_authenticated = True
-    is_anonymous = False
-    is_active = True
-    is_superuser = False
-    role = None
-    pk = None
-    id = None
-    branch_id = None
-
-    def __init__(self, api_key: ApiKey):
-        self.api_key = api_key
-        self.branch_id = api_key.branch_id
-        self.branch = api_key.branch
-
-    def __str__(self):
-        return f"api-key:{self.api_key.name}"
-
-    def has_scope(self, scope: str) -> bool:
-        return self.api_key.has_scope(scope)
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

@@ -1,7 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import permissions
 
-from org.api.authentication import ApiClient
+from org.access import is_api_client, is_staff_user
 
 
 class IsStaffUserOrApiKey(permissions.BasePermission):
@@ -15,8 +15,8 @@ class IsStaffUserOrApiKey(permissions.BasePermission):
 
     def has_permission(self, request, view):
         user = request.user
-        if isinstance(user, ApiClient):
+        if is_api_client(user):
             action = getattr(view, "action", None) or request.method.lower()
             scope = getattr(view, "required_scopes", {}).get(action)
             return bool(scope) and user.has_scope(scope)
-        return bool(user and user.is_authenticated and user.is_active)
+        return is_staff_user(user)

@@ -11,7 +11,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
 from core.ratelimit import Rate, hit
-from org.api.authentication import ApiClient
+from org.access import api_key_of, is_api_client
 
 
 class AtomicRateThrottle(BaseThrottle):
@@ -44,9 +44,8 @@ class ApiKeyRateThrottle(AtomicRateThrottle):
     scope = "api_key"
 
     def get_ident_for(self, request):
-        if isinstance(request.user, ApiClient):
-            return request.user.api_key.prefix
-        return None
+        key = api_key_of(request.user)
+        return key.prefix if key is not None else None
 
 
 class StaffRateThrottle(AtomicRateThrottle):
@@ -55,7 +54,7 @@ class StaffRateThrottle(AtomicRateThrottle):
     scope = "user"
 
     def get_ident_for(self, request):
-        if isinstance(request.user, ApiClient):
+        if is_api_client(request.user):
             return None
         user = request.user
         return user.pk if user and user.is_authenticated else f"ip:{self.get_ident(request)}"

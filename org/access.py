@@ -1,0 +1,206 @@
+"""Who may see what, and where they may write: the one place that decides access.
+
+An actor is a member of staff (``User``: relationship manager, branch supervisor, complaint officer, head
+office, superuser) or an integration client (``ApiClient``: a request made with an API key). ``scope_of``
+answers for any of them (DOMAIN.md §1):
+
+- head office and superusers → every branch;
+- branch supervisor → their branch subtree;
+- relationship manager → their own book (the customers assigned to them); they place customers in their
+  branch subtree, and only in their own book;
+- complaint officer → nothing through the customer book (the complaints app grants purpose-bound access);
+- API key → every branch, or its branch subtree when the key is limited to one; what it may do is
+  decided by its scopes (``key_has_scope``), per endpoint;
+- anyone else (anonymous, an inactive user, no role) → nothing.
+
+A new kind of access (e.g. complaint officers' purpose-bound access) is added here, as a function of the
+actor, never as a role check in an app.
+"""
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import rules
+from django.db.models import QuerySet, Subquery
+
+from .constants import Role
+from .models import ApiKey, Branch, User
+
+
+class ApiClient:
+    """The principal of a request made with an API key (a machine, never a human login)."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_superuser = False
+    role = None
+    pk = None
+    id = None
+    branch_id = None
+
+    def __init__(self, api_key: ApiKey):
+        self.api_key = api_key
+        self.branch_id = api_key.branch_id
+        self.branch = api_key.branch
+
+    def __str__(self):
+        return f"api-key:{self.api_key.name}"
+
+    def has_scope(self, scope: str) -> bool:
+        return self.api_key.has_scope(scope)
+
+
+# --- the actor ---
+
+def user_of(actor) -> User | None:
+    """The member of staff acting (None for an API key or an anonymous caller)."""
+    if actor is None or isinstance(actor, ApiClient) or not actor.is_authenticated:
+        return None
+    return actor
+
+
+def api_key_of(actor) -> ApiKey | None:
+    """The API key acting (None for a member of staff or an anonymous caller)."""
+    return actor.api_key if isinstance(actor, ApiClient) else None
+
+
+def actor_ids(actor) -> tuple[int | None, str | None]:
+    """(user id, API key id) of an actor, for the actor columns of an audit row."""
+    user, key = user_of(actor), api_key_of(actor)
+    return (user.pk if user else None), (key.pk if key else None)
+
+
+def actor_ident(actor) -> str:
+    """A short, stable name of the caller for counters and keyed records: ``key:<prefix>`` or ``user:<id>``.
+
+    An API key's pk is "<prefix>.<hash>" (about 100 characters); its prefix is unique and short.
+    """
+    key = api_key_of(actor)
+    return f"key:{key.prefix}" if key is not None else f"user:{actor.pk}"
+
+
+# --- role predicates (django-rules predicates: callable, and composable with | & ~) ---
+
+@rules.predicate
+def is_api_client(actor) -> bool:
+    return isinstance(actor, ApiClient)
+
+
+@rules.predicate
+def is_staff_user(actor) -> bool:
+    """A signed-in, active member of staff (not an API key)."""
+    return (actor is not None and not isinstance(actor, ApiClient) and bool(actor.is_authenticated)
+            and bool(actor.is_active))
+
+
+def _has_role(actor, role: str) -> bool:
+    # A superuser is head office, whatever their role says.
+    return is_staff_user(actor) and not actor.is_superuser and actor.role == role
+
+
+@rules.predicate
+def is_head_office(actor) -> bool:
+    """Head office, or a superuser."""
+    return is_staff_user(actor) and (actor.is_superuser or actor.role == Role.HEAD_OFFICE)
+
+
+@rules.predicate
+def is_supervisor(actor) -> bool:
+    return _has_role(actor, Role.SUPERVISOR)
+
+
+@rules.predicate
+def is_rm(actor) -> bool:
+    return _has_role(actor, Role.RM)
+
+
+@rules.predicate
+def is_complaint_officer(actor) -> bool:
+    return _has_role(actor, Role.COMPLAINT_OFFICER)
+
+
+def key_has_scope(actor, scope: str) -> bool:
+    """The actor is an API key holding ``scope`` (an ``org.constants.Scope``)."""
+    return isinstance(actor, ApiClient) and actor.has_scope(scope)
+
+
+# --- the branch tree ---
+
+def branch_subtree(branch_id: int | None) -> QuerySet[Branch]:
+    """The branch ``branch_id`` and every branch below it (one query when evaluated)."""
+    root_path = Branch.objects.filter(pk=branch_id).order_by().values("path")[:1]
+    return Branch.objects.filter(path__startswith=Subquery(root_path))
+
+
+def branch_subtree_ids(branch_id: int | None) -> frozenset[int]:
+    """Ids of the branch ``branch_id`` and every branch below it."""
+    return frozenset(branch_subtree(branch_id).order_by().values_list("id", flat=True))
+
+
+# --- the scope ---
+
+@dataclass(frozen=True)
+class AccessScope:
+    """What an actor sees and where it writes.
+
+    ``everything``: every branch. Else ``root_id``: the branch subtree it sees and places customers in
+    (none when None). ``rm_id``: an RM's own book: of the rows that have an RM, it sees only its own, and it
+    keeps customers only in its own book.
+    """
+
+    everything: bool = False
+    root_id: int | None = None
+    rm_id: int | None = None
+
+    @cached_property
+    def branch_ids(self) -> frozenset[int]:
+        """Ids of the branches of the subtree (one query, made once); empty without a subtree."""
+        return branch_subtree_ids(self.root_id) if self.root_id is not None else frozenset()
+
+    def branches(self) -> QuerySet[Branch]:
+        """The branches in scope (pickers in filters and forms)."""
+        if self.everything:
+            return Branch.objects.all()
+        if self.root_id is None:
+            return Branch.objects.none()
+        return branch_subtree(self.root_id)
+
+    def filter(self, qs: QuerySet, *, branch: str, rm: str | None = None) -> QuerySet:
+        """``qs`` narrowed to the scope. ``branch``: the lookup of a row's branch id (``"branch_id"``);
+        ``rm``: the lookup of a row's RM id, for rows that belong to an RM's book."""
+        if self.everything:
+            return qs
+        if self.rm_id is not None and rm is not None:
+            return qs.filter(**{rm: self.rm_id})
+        if self.root_id is None:
+            return qs.none()
+        return qs.filter(**{f"{branch}__in": self.branch_ids})
+
+    def may_place(self, branch_id: int | None) -> bool:
+        """May the actor put a customer in this branch?"""
+        if branch_id is None:
+            return False
+        return self.everything or branch_id in self.branch_ids
+
+    def may_keep(self, rm_id: int | None) -> bool:
+        """May the actor leave a customer with this RM (None: no RM)? An RM keeps customers only in their book."""
+        return self.rm_id is None or rm_id == self.rm_id
+
+
+NOTHING = AccessScope()
+
+
+def scope_of(actor) -> AccessScope:
+    """What ``actor`` (a member of staff, an ``ApiClient`` or an anonymous user) may see and where it may write."""
+    if isinstance(actor, ApiClient):
+        return AccessScope(everything=actor.branch_id is None, root_id=actor.branch_id)
+    if not is_staff_user(actor):
+        return NOTHING
+    if is_head_office(actor):
+        return AccessScope(everything=True)
+    if is_supervisor(actor):
+        return AccessScope(root_id=actor.branch_id)
+    if is_rm(actor):
+        return AccessScope(root_id=actor.branch_id, rm_id=actor.pk)
+    return NOTHING
