@@ -157,7 +157,7 @@ def main():
     rows = list(Customer.objects.filter(id__in=ids).order_by("id").values_list("id", "cif", "address"))
     ApiKey.objects.filter(name="bench update").delete()
     key_obj, _key = api_key_create(name="bench update", scopes=["customers:write"])
-    from org.api.authentication import ApiClient
+    from org.access import ApiClient
 
     actor = ApiClient(key_obj)
     times = {"bulk_update": [], "set-based SQL": [], "bulk pipeline": []}

@@ -12,7 +12,7 @@ import pytest
 from core.errors import NotPermitted
 from customers import services
 from customers.models import Customer, CustomerChange, FinancialSnapshot, Holding
-from org.api.authentication import ApiClient
+from org.access import ApiClient
 
 from ..org.builders import ApiKeyFactory
 

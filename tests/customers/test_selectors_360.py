@@ -9,7 +9,7 @@ from django.utils import translation
 from customers import rules, selectors, services
 from customers.constants import HoldingStatus, ProductType
 
-from ..factories import FinancialSnapshotFactory
+from .builders import FinancialSnapshotFactory
 
 pytestmark = pytest.mark.django_db
 

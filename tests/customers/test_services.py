@@ -12,7 +12,7 @@ from core.errors import Conflict, NotPermitted, ValidationFailed
 from customers import services
 from customers.constants import CustomerKind, Gender, IdType, TaskStatus
 from customers.models import Customer, CustomerChange, FinancialSnapshot, FollowUpTask, Interaction
-from org.api.authentication import ApiClient
+from org.access import ApiClient
 from org.models import PiiAccessLog
 
 from ..org.builders import ApiKeyFactory

@@ -12,7 +12,8 @@ from customers.constants import CustomerKind, Gender, IdType
 from customers.models import Customer
 from org.constants import Role
 
-from ..factories import HeadOfficeUserFactory, RMFactory, make_resident_id
+from ..org.builders import HeadOfficeUserFactory, RMFactory
+from .builders import make_resident_id
 
 pytestmark = pytest.mark.django_db
 TODAY = dt.date(2026, 11, 22)

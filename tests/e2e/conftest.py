@@ -208,7 +208,7 @@ def day(transactional_db) -> Day:
     """
     from customers.constants import CustomerKind, IdType, LifecycleStage
     from customers.services import bulk_upsert, customer_create
-    from org.api.authentication import ApiClient
+    from org.access import ApiClient
     from org.constants import BranchLevel, Role
     from org.services import api_key_create, branch_create, staff_create
 

@@ -24,7 +24,7 @@ from rest_framework.test import APIClient
 
 from customers import services
 from customers.models import Customer, CustomerChange, FinancialSnapshot
-from org.api.authentication import ApiClient
+from org.access import ApiClient
 from org.constants import BranchLevel, Scope
 from org.models import ApiKeyUse, Branch, IdempotencyRecord
 

@@ -14,7 +14,7 @@ from org.constants import Role, Scope
 from org.permissions import can
 from org.selectors import branches_visible_to, staff_visible_to
 
-from ..factories import ALL_SCOPES, ApiKeyFactory, HeadOfficeUserFactory, RMFactory, SupervisorFactory
+from .builders import ALL_SCOPES, ApiKeyFactory, HeadOfficeUserFactory, RMFactory, SupervisorFactory
 
 BRANCHES = ("HO", "B1", "B1A", "B2")
 
@@ -190,7 +190,7 @@ def test_branch_subtree(world):
 
 def test_a_code_with_an_underscore_is_no_wildcard(world):
     """Branch codes may hold "_", which LIKE reads as any character: the subtree escapes it."""
-    from ..factories import BranchFactory
+    from .builders import BranchFactory
 
     a_b = BranchFactory(code="A_B", parent=world.ho)
     BranchFactory(code="AXB", parent=world.ho)  # "/HO/AXB/" would match "/HO/A_B/%" unescaped
