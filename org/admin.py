@@ -17,7 +17,7 @@ from rest_framework_api_key.models import APIKey
 
 from . import permissions, services  # noqa: F401 (permissions: registers the rules the admin asks)
 from .constants import Scope
-from .models import ApiKey, ApiKeyUse, AuditEvent, Branch, PiiAccessLog, User
+from .models import ApiKey, ApiKeyUse, Branch, PiiAccessLog, User
 
 # rest_framework_api_key registers its own (unused) APIKey model: keys made there would not be this project's
 # keys (no scopes, no branch) and could not authenticate. Only org.ApiKey is offered.
@@ -251,12 +251,3 @@ class PiiAccessLogAdmin(ReadOnlyModelAdmin):
     list_display = ["at", "user", "api_key", "customer_cif", "field", "reason"]
     list_select_related = ["user", "api_key"]
     list_filter = ["field"]
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyModelAdmin):
-    list_display = ["at", "actor", "action", "object_type", "object_repr", "changes"]
-    list_select_related = ["actor"]
-    list_filter = ["action", "object_type"]
-    search_fields = ["object_repr", "object_id"]
-

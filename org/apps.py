@@ -7,4 +7,9 @@ class OrgConfig(AppConfig):
     verbose_name = _("Organisation")
 
     def ready(self):
+        from core import audit
+
         from .api import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        from .constants import AuditAction
+
+        audit.event_types(AuditAction)

@@ -51,3 +51,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return KEYWORD
+
+
+def caller_name(request) -> str:
+    """The caller of an API request, short and stable (an Idempotency-Key's owner): "key:<prefix>" for an API
+    key (its pk is "<prefix>.<hash>", too long; the prefix is unique), "user:<id>" for a signed-in user."""
+    user = request.user
+    return f"key:{user.api_key.prefix}" if isinstance(user, ApiClient) else f"user:{user.pk}"

@@ -21,11 +21,11 @@ def test_worker_runs_housekeeping_through_redis(celery_worker):
     result = housekeeping.apply_async(queue=celery_worker)
     summary = result.get(timeout=60)
 
-    assert summary == {"sessions": 1, "login_attempts": 0, "idempotency_keys": 0}
+    assert summary == {"sessions": 1, "login_attempts": 0, "idempotency_keys": 0, "outbox_messages": 0}
     assert list(Session.objects.values_list("session_key", flat=True)) == [live.session_key]
     # Safe to run twice: the second run finds nothing more to do.
     assert housekeeping.apply_async(queue=celery_worker).get(timeout=60) == {
-        "sessions": 0, "login_attempts": 0, "idempotency_keys": 0}
+        "sessions": 0, "login_attempts": 0, "idempotency_keys": 0, "outbox_messages": 0}
 
 
 def test_beat_schedule_is_a_database_row(db):
