@@ -180,7 +180,7 @@ def test_hq_cannot_change_a_superuser(hq, django_user_model):
 
 ORG_PAGES = ["admin:org_apikey_changelist", "admin:org_apikey_add", "admin:org_user_changelist",
              "admin:org_user_add", "admin:org_branch_changelist", "admin:org_branch_add",
-             "admin:org_auditevent_changelist"]
+             "admin:core_auditevent_changelist", "admin:core_outboxmessage_changelist"]
 
 
 @pytest.mark.parametrize("who", ["rm", "sup_b1", "co_b1"])
@@ -198,8 +198,8 @@ def test_head_office_reaches_every_org_page(hq):
     for name in ORG_PAGES:
         assert hq.get(reverse(name)).status_code == 200, name
     index = hq.get(reverse("admin:index")).content.decode()
-    for name in ("apikey", "user", "branch", "auditevent"):
-        assert reverse(f"admin:org_{name}_changelist") in index
+    for name in ("org_apikey", "org_user", "org_branch", "core_auditevent", "core_outboxmessage"):
+        assert reverse(f"admin:{name}_changelist") in index
 
 
 def test_anonymous_is_sent_to_the_login(client, world):
