@@ -32,7 +32,8 @@ import records
 from django.db import connection, connections
 from django.test import Client
 
-from org.models import ApiKey, ApiKeyUse, IdempotencyRecord
+from core.models import IdempotencyRecord
+from org.models import ApiKey, ApiKeyUse
 from org.services import api_key_create
 
 PREFIXES = ("BLK", "BLW", "BLP", "BLS")  # bulk, warm-up, parallel, single: deleted before and after

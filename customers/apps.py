@@ -7,4 +7,7 @@ class CustomersConfig(AppConfig):
     verbose_name = _("Customers")
 
     def ready(self):
-        from . import permissions  # noqa: F401  (registers the permission rules)
+        from . import (
+            notifications,  # noqa: F401  (registers the outbox handlers)
+            permissions,  # noqa: F401  (registers the permission rules)
+        )

@@ -38,6 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import Conflict, NotPermitted, ValidationFailed
+from customers import notifications
 
 from . import importing
 from .models import ImportJob, ImportStatus
@@ -184,7 +185,9 @@ def import_job_run(job: ImportJob | int, *, now, size: int | None = None) -> Imp
         else:
             job.status = ImportStatus.DONE
         job.finished_at = now + timedelta(seconds=time.monotonic() - started)
-        job.save()
+        with transaction.atomic():
+            job.save()
+            notifications.import_finished(job)
         return job
     finally:
         progress.close()

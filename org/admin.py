@@ -15,9 +15,11 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import APIKey
 
+from core.admin import ReadOnlyAdmin
+
 from . import permissions, services  # noqa: F401 (permissions: registers the rules the admin asks)
 from .constants import Scope
-from .models import ApiKey, ApiKeyUse, AuditEvent, Branch, PiiAccessLog, User
+from .models import ApiKey, ApiKeyUse, Branch, PiiAccessLog, User
 
 # rest_framework_api_key registers its own (unused) APIKey model: keys made there would not be this project's
 # keys (no scopes, no branch) and could not authenticate. Only org.ApiKey is offered.
@@ -33,14 +35,6 @@ class HeadOfficeModelAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # nothing here is deleted: branches and staff are referenced, keys are revoked
-
-
-class ReadOnlyModelAdmin(HeadOfficeModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 def _apply_errors(form, error: ValidationError):
@@ -240,23 +234,14 @@ class ApiKeyAdmin(HeadOfficeModelAdmin):
 # --- Logs: read-only ---
 
 @admin.register(ApiKeyUse)
-class ApiKeyUseAdmin(ReadOnlyModelAdmin):
+class ApiKeyUseAdmin(ReadOnlyAdmin):
     list_display = ["at", "key", "method", "path", "status"]
     list_select_related = ["key"]
     list_filter = ["method", "status"]
 
 
 @admin.register(PiiAccessLog)
-class PiiAccessLogAdmin(ReadOnlyModelAdmin):
+class PiiAccessLogAdmin(ReadOnlyAdmin):
     list_display = ["at", "user", "api_key", "customer_cif", "field", "reason"]
     list_select_related = ["user", "api_key"]
     list_filter = ["field"]
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyModelAdmin):
-    list_display = ["at", "actor", "action", "object_type", "object_repr", "changes"]
-    list_select_related = ["actor"]
-    list_filter = ["action", "object_type"]
-    search_fields = ["object_repr", "object_id"]
-

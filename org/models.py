@@ -5,7 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey
 
-from .constants import AuditAction, BranchLevel, PiiField, Role
+from .constants import BranchLevel, PiiField, Role
 
 BRANCH_CODE = r"[A-Za-z0-9_-]+"  # a branch code; a path is "/" + codes each followed by "/"
 
@@ -113,43 +113,3 @@ class PiiAccessLog(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.user or self.api_key} {self.field}"
-
-
-class IdempotencyRecord(models.Model):
-    """A request made with an Idempotency-Key: its body's hash and, once answered, the response."""
-
-    owner = models.CharField(_("caller"), max_length=40)  # "key:<id>" or "user:<id>"
-    key = models.CharField(_("idempotency key"), max_length=255)
-    method = models.CharField(_("method"), max_length=10)
-    path = models.CharField(_("endpoint"), max_length=255)
-    body_hash = models.CharField(_("body hash"), max_length=64)
-    status = models.PositiveSmallIntegerField(_("status"), null=True, blank=True)  # null while in flight
-    response = models.JSONField(_("response"), null=True, blank=True)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
-
-    class Meta:
-        verbose_name = _("idempotency record")
-        verbose_name_plural = _("idempotency records")
-        constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotency_owner_key")]
-
-
-class AuditEvent(models.Model):
-    """One change to the organisation that matters (branches, staff, API keys): who, what, old → new, when."""
-
-    at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(User, verbose_name=_("by"), null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
-    action = models.CharField(_("action"), max_length=30, choices=AuditAction.choices)
-    object_type = models.CharField(_("object type"), max_length=30)
-    object_id = models.CharField(_("object id"), max_length=255)
-    object_repr = models.CharField(_("object"), max_length=200)
-    changes = models.JSONField(_("changes"), default=dict, blank=True)  # field → [old, new]
-
-    class Meta:
-        verbose_name = _("organisation audit event")
-        verbose_name_plural = _("organisation audit events")
-        ordering = ["-at"]
-        indexes = [models.Index(fields=["object_type", "object_id"], name="org_audit_object")]
-
-    def __str__(self):
-        return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()} {self.object_repr}"

@@ -13,7 +13,7 @@ ORG_ADMIN_PERMS = (
     "org.view_branch", "org.add_branch", "org.change_branch",
     "org.view_user", "org.add_user", "org.change_user",
     "org.view_apikey", "org.add_apikey", "org.change_apikey",
-    "org.view_apikeyuse", "org.view_piiaccesslog", "org.view_auditevent",
+    "org.view_apikeyuse", "org.view_piiaccesslog", "core.view_auditevent", "core.view_outboxmessage",
 )
 for _perm in ORG_ADMIN_PERMS:
     rules.add_perm(_perm, is_head_office)

@@ -1,20 +1,13 @@
 """Writes for the organisation: branches, staff, API keys, the PII-access log."""
 
-from datetime import timedelta
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from core import audit, idempotency, outbox
+
 from .constants import AuditAction, Role, Scope
-from .models import ApiKey, ApiKeyUse, AuditEvent, Branch, PiiAccessLog, User
-
-
-def _audit(*, actor: User | None, action: str, obj, changes: dict) -> AuditEvent:
-    """One audit event for a change to the organisation, in the caller's transaction."""
-    return AuditEvent.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None, action=action,
-        object_type=obj._meta.model_name, object_id=str(obj.pk), object_repr=str(obj)[:200], changes=changes)
+from .models import ApiKey, ApiKeyUse, Branch, PiiAccessLog, User
 
 
 def _diff(old: dict, new: dict) -> dict:
@@ -38,7 +31,7 @@ def branch_create(*, code: str, name: str, level: str, parent: Branch | None = N
     branch = Branch(code=code, name=name, level=level, parent=parent, path=branch_path(code=code, parent=parent))
     branch.full_clean()
     branch.save()
-    _audit(actor=actor, action=AuditAction.BRANCH_CREATED, obj=branch,
+    audit.record(user=actor, type=AuditAction.BRANCH_CREATED, obj=branch,
            changes={"code": [None, code], "name": [None, name], "level": [None, level],
                     "parent": [None, _branch_code(parent)]})
     return branch
@@ -55,7 +48,7 @@ def branch_rename(*, branch: Branch, name: str, actor: User | None = None) -> Br
     branch.name = name
     branch.full_clean()
     branch.save(update_fields=["name"])
-    _audit(actor=actor, action=AuditAction.BRANCH_RENAMED, obj=branch, changes={"name": [old, name]})
+    audit.record(user=actor, type=AuditAction.BRANCH_RENAMED, obj=branch, changes={"name": [old, name]})
     return branch
 
 
@@ -87,7 +80,7 @@ def staff_create(*, username: str, password: str | None, role: str, branch: Bran
     user.set_password(password)
     user.full_clean()
     user.save()
-    _audit(actor=actor, action=AuditAction.STAFF_CREATED, obj=user,
+    audit.record(user=actor, type=AuditAction.STAFF_CREATED, obj=user,
            changes={field: [None, value] for field, value in _staff_values(user).items() if value not in ("", None)})
     return user
 
@@ -107,7 +100,7 @@ def staff_update(*, user: User, actor: User | None = None, **changes) -> User:
     user.save()
     diff = _diff(old, _staff_values(user))
     if diff:
-        _audit(actor=actor, action=AuditAction.STAFF_CHANGED, obj=user, changes=diff)
+        audit.record(user=actor, type=AuditAction.STAFF_CHANGED, obj=user, changes=diff)
     return user
 
 
@@ -131,7 +124,7 @@ def api_key_create(*, name: str, scopes: list[str], branch: Branch | None = None
     """A new key; the key itself is returned once (only its hash is stored) and never written to the audit."""
     api_key, key = ApiKey.objects.create_key(name=name, scopes=_scopes_check(scopes), branch=branch,
                                              expiry_date=expiry_date)
-    _audit(actor=actor, action=AuditAction.API_KEY_CREATED, obj=api_key,
+    audit.record(user=actor, type=AuditAction.API_KEY_CREATED, obj=api_key,
            changes={field: [None, value] for field, value in _key_values(api_key).items()
                     if value not in (None, False)} | {"prefix": [None, api_key.prefix]})
     return api_key, key
@@ -155,7 +148,7 @@ def api_key_update(*, key: ApiKey, actor: User | None = None, **changes) -> ApiK
     key.save()
     diff = _diff(old, _key_values(key))
     if diff:
-        _audit(actor=actor, action=AuditAction.API_KEY_CHANGED, obj=key, changes=diff)
+        audit.record(user=actor, type=AuditAction.API_KEY_CHANGED, obj=key, changes=diff)
     return key
 
 
@@ -167,7 +160,7 @@ def api_key_revoke(*, key: ApiKey, actor: User | None = None) -> bool:
         return False
     key.revoked = True
     key.save(update_fields=["revoked"])
-    _audit(actor=actor, action=AuditAction.API_KEY_REVOKED, obj=key, changes={"revoked": [False, True]})
+    audit.record(user=actor, type=AuditAction.API_KEY_REVOKED, obj=key, changes={"revoked": [False, True]})
     return True
 
 
@@ -193,15 +186,13 @@ def user_language_set(*, user: User, language: str) -> None:
 
 
 def housekeeping_run(*, now) -> dict:
-    """Nightly clean-up: expired sessions and expired login-failure records. Safe to run twice."""
+    """Nightly clean-up: expired sessions, login-failure records, Idempotency-Keys and delivered outbox messages.
+    Safe to run twice."""
     from axes.models import AccessAttempt
     from django.conf import settings
     from django.contrib.sessions.models import Session
 
-    from .models import IdempotencyRecord
-
     sessions, _ = Session.objects.filter(expire_date__lt=now).delete()
     attempts, _ = AccessAttempt.objects.filter(attempt_time__lt=now - settings.AXES_COOLOFF_TIME).delete()
-    keys, _ = IdempotencyRecord.objects.filter(
-        created_at__lt=now - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)).delete()
-    return {"sessions": sessions, "login_attempts": attempts, "idempotency_keys": keys}
+    return {"sessions": sessions, "login_attempts": attempts, "idempotency_keys": idempotency.purge(now=now),
+            "outbox_messages": outbox.purge(now=now)}

@@ -286,6 +286,14 @@ CRM_IMPORT_QUEUE = env("CRM_IMPORT_QUEUE", default=None)
 # deleted this many days after their job finished (nightly, customers.tasks.import_files_purge).
 CRM_IMPORT_FILE_RETENTION_DAYS = env.int("CRM_IMPORT_FILE_RETENTION_DAYS", default=30)
 BULK_MAX_RECORDS = 5000
+# Mail (the outbox's handlers send it, e.g. "your import finished"): console by default, e.g.
+# smtp+tls://user:password@smtp.example.com:587 in production. Links in mails start with CRM_SITE_URL.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="crm@localhost")
+CRM_SITE_URL = env("CRM_SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Outbox (core.outbox): attempts before a message is given up; days a delivered message is kept.
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
+OUTBOX_KEEP_DAYS = env.int("OUTBOX_KEEP_DAYS", default=7)
 # A 5,000-record batch is a few MB of JSON; larger bodies are refused with 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=32 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

@@ -10,3 +10,5 @@ REST_FRAMEWORK = {**REST_FRAMEWORK}
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"user": "100000/min", "api_key": "100000/min"}
 # Tests serve static files from the source folders (no collectstatic before a run; production and `make run` do).
 WHITENOISE_USE_FINDERS = True
+# Mail stays in memory (django.core.mail.outbox), also in a worker process started by the tests.
+vars().update(env.email_url("EMAIL_URL", default="memorymail://"))

@@ -20,11 +20,12 @@ from rest_framework.response import Response
 
 from core.collector import gc_paused
 from core.errors import DomainError, ValidationFailed
+from core.idempotency import idempotent
 from customers import selectors, services
 from customers.filters import CustomerFilter, HoldingFilter, InteractionFilter, SnapshotFilter, TaskFilter
 from customers.permissions import key_can_read_pii
+from org.access import actor_ident
 from org.constants import Scope
-from org.idempotency import idempotent
 
 from .serializers import (
     CUSTOMER_LIST_FIELDS,
@@ -58,7 +59,7 @@ class BulkUpsertMixin:
 
     @action(detail=False, methods=["post"], url_path="bulk")
     @gc_paused()  # ≈ 300,000 short-lived acyclic objects per request: see core/collector.py
-    @idempotent
+    @idempotent(owner=lambda request: actor_ident(request.user))
     def bulk(self, request):
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         limit = settings.BULK_MAX_RECORDS

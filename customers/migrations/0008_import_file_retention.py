@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-from crm_project.beat import schedule
+from core.beat import schedule
 
 
 class Migration(migrations.Migration):

@@ -3,7 +3,7 @@ sweeper marking jobs whose worker stopped responding as failed (every 5 minutes)
 
 from django.db import migrations, models
 
-from crm_project.beat import schedule
+from core.beat import schedule
 
 
 class Migration(migrations.Migration):

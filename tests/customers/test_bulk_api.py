@@ -19,10 +19,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from core.models import IdempotencyRecord
 from customers import rules, selectors
 from customers.models import Customer, CustomerChange, FinancialSnapshot, Holding
 from org.constants import Scope
-from org.models import ApiKeyUse, IdempotencyRecord
+from org.models import ApiKeyUse
 
 from ..org.builders import RMFactory, SupervisorFactory
 from .builders import CustomerFactory, make_credit_code, make_resident_id

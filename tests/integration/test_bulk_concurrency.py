@@ -22,11 +22,12 @@ from django.db.models import Count
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from core.models import IdempotencyRecord
 from customers import services
 from customers.models import Customer, CustomerChange, FinancialSnapshot
 from org.access import ApiClient
 from org.constants import BranchLevel, Scope
-from org.models import ApiKeyUse, Branch, IdempotencyRecord
+from org.models import ApiKeyUse, Branch
 
 from ..org.builders import ApiKeyFactory, BranchFactory, RMFactory
 

@@ -5,20 +5,23 @@
   (header ``Idempotent-Replayed: true``);
 - the same key with a different body: 422; a repeat while the first is still being processed: 409.
 
-Keys belong to their caller (API key or user) and are kept ``IDEMPOTENCY_TTL_HOURS`` (default 24).
+Keys belong to their caller, named by the ``owner`` function the endpoint passes (``owner(request)``: at most
+40 characters, e.g. "key:<prefix>" or "user:<id>"), and are kept ``IDEMPOTENCY_TTL_HOURS`` (``purge``).
 A request that fails with an exception or a 5xx is forgotten, so it can be retried with the same key.
 """
 
 import hashlib
+from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 
 import orjson
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.response import Response
 
-from .access import actor_ident
 from .models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -28,7 +31,12 @@ def _error(code, detail, http_status):
     return Response({"code": code, "detail": detail, "errors": {}}, status=http_status)
 
 
-def idempotent(view_method):
+def idempotent(*, owner: Callable[[object], str]):
+    """Decorate a DRF view method (``self, request, …``) to honour the Idempotency-Key header."""
+    return lambda view_method: _idempotent(view_method, owner)
+
+
+def _idempotent(view_method, owner_of):
     @wraps(view_method)
     def wrapper(self, request, *args, **kwargs):
         key = request.headers.get(HEADER)
@@ -39,7 +47,7 @@ def idempotent(view_method):
                           status.HTTP_400_BAD_REQUEST)
         body_hash = hashlib.sha256(orjson.dumps(request.data, option=orjson.OPT_SORT_KEYS,
                                                 default=str)).hexdigest()
-        owner = actor_ident(request.user)
+        owner = owner_of(request)
         try:
             with transaction.atomic():
                 record = IdempotencyRecord.objects.create(owner=owner, key=key, method=request.method,
@@ -72,3 +80,10 @@ def idempotent(view_method):
         return response
 
     return wrapper
+
+
+def purge(*, now) -> int:
+    """Forget keys older than ``IDEMPOTENCY_TTL_HOURS``; returns how many."""
+    deleted, _ = IdempotencyRecord.objects.filter(
+        created_at__lt=now - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)).delete()
+    return deleted
