@@ -285,24 +285,34 @@ def _customer_page_error(request, customer, **forms):
         initial={"occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")}), **forms), status=400)
 
 
+def _task_action(request, customer, form, action, *, done, failed, rename=None):
+    """Run one task action from the customer page: back to the page with ``done``, or the page again with the
+    form's errors (400). A task closed meanwhile is no longer on the page, so its conflict comes as a message."""
+    if form.is_valid():
+        try:
+            action(form.cleaned_data)
+        except NotPermitted:
+            raise PermissionDenied from None
+        except Conflict as e:
+            messages.error(request, str(e.message))
+            return redirect("customers:detail", pk=customer.pk)
+        except DomainError as e:
+            _add_errors(form, e, rename=rename)
+        else:
+            messages.success(request, done)
+            return redirect("customers:detail", pk=customer.pk)
+    return _customer_page_error(request, customer, **failed)
+
+
 @login_required
 @require_POST
 def customer_task_create(request, pk):
     """Add a follow-up task from the customer page; errors are shown inline on that page."""
     customer = _visible_customer(request, pk)
     form = TaskForm(request.POST)
-    if form.is_valid():
-        try:
-            services.task_create(actor=request.user, customer=customer, title=form.cleaned_data["title"],
-                                 due_date=form.cleaned_data["due_date"], today=timezone.localdate())
-        except NotPermitted:
-            raise PermissionDenied from None
-        except DomainError as e:
-            _add_errors(form, e)
-        else:
-            messages.success(request, _("Task added."))
-            return redirect("customers:detail", pk=customer.pk)
-    return _customer_page_error(request, customer, task_form=form)
+    return _task_action(request, customer, form, lambda data: services.task_create(
+        actor=request.user, customer=customer, title=data["title"], due_date=data["due_date"],
+        today=timezone.localdate()), done=_("Task added."), failed={"task_form": form})
 
 
 @login_required
@@ -312,21 +322,9 @@ def customer_task_done(request, pk, task_pk):
     customer = _visible_customer(request, pk)
     task = _customer_task(request, customer, task_pk)
     form = DoneForm(request.POST, auto_id=f"id_task{task.pk}_%s")
-    if form.is_valid():
-        try:
-            services.task_complete(actor=request.user, task=task, outcome=form.cleaned_data["outcome"],
-                                   now=timezone.now())
-        except NotPermitted:
-            raise PermissionDenied from None
-        except Conflict as e:  # closed meanwhile: no longer on the page, so the message says why
-            messages.error(request, str(e.message))
-            return redirect("customers:detail", pk=customer.pk)
-        except DomainError as e:
-            _add_errors(form, e)
-        else:
-            messages.success(request, _("Task done."))
-            return redirect("customers:detail", pk=customer.pk)
-    return _customer_page_error(request, customer, failed_task=(task.pk, form, None))
+    return _task_action(request, customer, form, lambda data: services.task_complete(
+        actor=request.user, task=task, outcome=data["outcome"], now=timezone.now()),
+        done=_("Task done."), failed={"failed_task": (task.pk, form, None)})
 
 
 @login_required
@@ -336,21 +334,9 @@ def customer_task_snooze(request, pk, task_pk):
     customer = _visible_customer(request, pk)
     task = _customer_task(request, customer, task_pk)
     form = SnoozeForm(request.POST, auto_id=f"id_task{task.pk}_%s")
-    if form.is_valid():
-        try:
-            services.task_snooze(actor=request.user, task=task, until=form.cleaned_data["until"],
-                                 today=timezone.localdate())
-        except NotPermitted:
-            raise PermissionDenied from None
-        except Conflict as e:  # closed meanwhile: no longer on the page, so the message says why
-            messages.error(request, str(e.message))
-            return redirect("customers:detail", pk=customer.pk)
-        except DomainError as e:
-            _add_errors(form, e, rename={"due_date": "until"})
-        else:
-            messages.success(request, _("Task snoozed."))
-            return redirect("customers:detail", pk=customer.pk)
-    return _customer_page_error(request, customer, failed_task=(task.pk, None, form))
+    return _task_action(request, customer, form, lambda data: services.task_snooze(
+        actor=request.user, task=task, until=data["until"], today=timezone.localdate()),
+        done=_("Task snoozed."), failed={"failed_task": (task.pk, None, form)}, rename={"due_date": "until"})
 
 
 @login_required
