@@ -19,7 +19,6 @@ leaves no half-seeded bank behind. Identical arguments (including ``today``) giv
 
 from __future__ import annotations
 
-import io
 import queue
 import threading
 import time
@@ -32,6 +31,7 @@ import psycopg2
 from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 
+from core.copy import copy_data, join_fields, pg_array
 from org.constants import BranchLevel, Role
 from org.models import Branch, User
 from org.services import branch_create, staff_create
@@ -51,7 +51,6 @@ from .constants import (
 
 DEMO_PASSWORD = "Demo-Pass-2026"
 CHUNK_SIZE = 50_000
-COPY_BUFFER = 4 << 20
 ADVISORY_LOCK_KEY = 0x5EED_DE30  # serialises concurrent seed runs (e.g. two `run` starts)
 CHINA_TZ = dt_timezone(timedelta(hours=8))
 
@@ -264,16 +263,6 @@ def _fmt_ts(epoch_s: np.ndarray) -> list[str]:
 
 def _pick(rng, options, p, n):
     return np.asarray(options, dtype=object)[rng.choice(len(options), size=n, p=p)]
-
-
-def _pg_array(items_per_row) -> list[str]:
-    """Lists of plain CJK strings → PostgreSQL array literals for COPY text (no element needs quoting)."""
-    return ["{" + ",".join(items) + "}" for items in items_per_row]
-
-
-def _copy_text(cols: list[list]) -> str:
-    template = "\t".join(["%s"] * len(cols)) + "\n"
-    return "".join(map(template.__mod__, zip(*cols)))
 
 
 def person_names(rng, male: np.ndarray) -> np.ndarray:
@@ -617,7 +606,7 @@ def generate_chunk(ctx: Context, index: int, first_id: int, n: int, ids: dict) -
     tagm[:, 8] = ind & (age_now < 40) & (rng.random(n) < 0.05)
     tagm[:, 9] = ind & (age_now >= 65)
     tag_names = np.asarray(TAGS, dtype=object)
-    tags = _pg_array(sorted(tag_names[row].tolist()) for row in tagm)
+    tags = list(map(pg_array, (sorted(tag_names[row].tolist()) for row in tagm)))
 
     # --- customer rows ---
     blank = np.full(n, "", dtype=object)
@@ -628,7 +617,7 @@ def generate_chunk(ctx: Context, index: int, first_id: int, n: int, ids: dict) -
         [f"CIF{i:010d}" for i in cid.tolist()],
         np.where(corp, CustomerKind.CORPORATE.value, CustomerKind.INDIVIDUAL.value).tolist(),
         name.tolist(),
-        _pg_array(rules.bigrams(x) for x in name.tolist()),
+        list(map(pg_array, (rules.bigrams(x) for x in name.tolist()))),
         np.where(corp, "", np.where(male, "M", "F")).tolist(),
         [b if i else null for b, i in zip(birth_str.tolist(), ind_l)],
         np.where(corp, "", IdType.RESIDENT_ID.value).tolist(),
@@ -657,7 +646,7 @@ def generate_chunk(ctx: Context, index: int, first_id: int, n: int, ids: dict) -
         branch_id.tolist(),
         rm_id.tolist(),
     ]
-    tables = [("customers_customer", CUSTOMER_COLUMNS, _copy_text(cust_cols), n)]
+    tables = [("customers_customer", CUSTOMER_COLUMNS, join_fields(cust_cols), n)]
 
     # --- snapshot rows (customer-major, oldest month first) ---
     rows = n * M
@@ -670,7 +659,7 @@ def generate_chunk(ctx: Context, index: int, first_id: int, n: int, ids: dict) -
         _fmt_dates(np.maximum(last_txn_m, 0).ravel(), (last_txn_m < 0).ravel()),
         _fmt_money(fee_c.ravel()), _fmt_money(contrib_c.ravel()), np.repeat(products_held, M).tolist(),
     ]
-    tables.append(("customers_financialsnapshot", SNAPSHOT_COLUMNS, _copy_text(snap_cols), rows))
+    tables.append(("customers_financialsnapshot", SNAPSHOT_COLUMNS, join_fields(snap_cols), rows))
 
     # --- holding rows ---
     tables.append(_holdings(ctx, rng, ids, cid, corp, risk, stage, h_cust, h_type, deposits_c[:, -1],
@@ -755,7 +744,7 @@ def _holdings(ctx, rng, ids, cid, corp, risk, stage, h_cust, h_type, dep_c, weal
             np.asarray([t.value for t in HOLDING_TYPES], dtype=object)[h_type].tolist(), prisk.tolist(),
             _fmt_money(balance), _fmt_dates(np.minimum(opened, today_day)),
             _fmt_dates(np.maximum(mature, 0), mature < 0), status.tolist()]
-    return ("customers_holding", HOLDING_COLUMNS, _copy_text(cols), m)
+    return ("customers_holding", HOLDING_COLUMNS, join_fields(cols), m)
 
 
 def _interactions(ctx, rng, ids, cid, rm_id, aum, stage, today_day):
@@ -784,7 +773,7 @@ def _interactions(ctx, rng, ids, cid, rm_id, aum, stage, today_day):
                 np.asarray([c.value for c in CHANNELS], dtype=object)[chan].tolist(), _fmt_ts(at),
                 np.asarray([o.value for o in OUTCOMES], dtype=object)[outc].tolist(), notes.tolist(),
                 _fmt_dates(follow_day, ~follow), _fmt_ts(created)]
-        out.append(("customers_interaction", INTERACTION_COLUMNS, _copy_text(cols), m))
+        out.append(("customers_interaction", INTERACTION_COLUMNS, join_fields(cols), m))
     else:
         follow = np.zeros(0, bool)
         follow_day = at = created = np.zeros(0, np.int64)
@@ -812,7 +801,7 @@ def _interactions(ctx, rng, ids, cid, rm_id, aum, stage, today_day):
                 _fmt_ts(t_created),
                 [c if d else "\\N" for c, d in zip(_fmt_ts(completed), done.tolist())],
                 [str(s) if s >= 0 else "\\N" for s in src.tolist()]]
-        out.append(("customers_followuptask", TASK_COLUMNS, _copy_text(cols), t))
+        out.append(("customers_followuptask", TASK_COLUMNS, join_fields(cols), t))
     return out
 
 
@@ -855,8 +844,7 @@ class _Writer(threading.Thread):
                     for table, cols, text, rows in chunk.tables:
                         t1 = time.monotonic()
                         # bytes and a large buffer: few GIL round trips while the main thread generates
-                        cur.copy_expert(f"COPY {table} ({', '.join(cols)}) FROM STDIN",
-                                        io.BytesIO(text.encode("utf-8")), size=COPY_BUFFER)
+                        copy_data(cur, table, cols, text)
                         self.rows[table] = self.rows.get(table, 0) + rows
                         self.seconds[table] = self.seconds.get(table, 0.0) + time.monotonic() - t1
                         spent.append(f"{table.removeprefix('customers_')[:8]} {time.monotonic() - t1:.1f}s")

@@ -1,9 +1,5 @@
-"""File import from core banking: customers, monthly snapshots and product holdings from CSV or Excel.
-
-The file is read with pandas in chunks (memory stays bounded whatever the size) and every chunk goes
-through the same set-based pipeline as the bulk API (``services.bulk_upsert`` → ``customers.bulk``):
-the same parsing, rules, scope checks, audit rows and per-record errors. This module only deals with
-what is particular to files:
+"""Reading an import file: CSV or Excel checked as a whole (limits, format, encoding, header, malformed lines,
+duplicate keys) before anything is written, then read in chunks.
 
 * **Formats and encodings.** ``.csv`` in UTF-8 (with or without BOM) or GBK/GB18030 (detected: the
   whole file is decoded once as UTF-8; if that fails it must decode as GB18030; otherwise the file is
@@ -16,17 +12,6 @@ what is particular to files:
   holdings) or two columns naming the same field is a file-level error, raised before anything is
   written. **Unknown columns are reported once, as a file-level warning, and ignored** (rather than
   one "Unknown field" error on every record, which would reject the whole file for one stray column).
-* **Empty cells** (or cells of spaces only) mean "not provided": the stored value is kept, in every
-  column, as ``null`` does in the API. An import never erases what it does not mention. **To clear a
-  value**, the cell holds exactly the marker ``<clear>`` (or ``<清空>``; case and surrounding spaces do not
-  matter): it clears the text fields that may be blank (mobile, ID type and number, address, email,
-  notes…, as ``""`` does in the API) and the tags; in a field that cannot be empty (name, branch, dates,
-  amounts, yes/no…) the marker is an error on that record. Tags are separated by ``;`` in a cell.
-* **Neutralised formulas.** The files the CRM writes (``core.exports``) put a ``'`` before text that a
-  spreadsheet would run as a formula (``=…``, ``+…``, ``-…``, ``@…``); such a cell read back (a fixed
-  rejected-rows file) loses that ``'`` again, so the value is stored as it was.
-* **Rejected rows** go to a CSV file with the file's own header and columns, then line, fields and reasons: it
-  can be fixed and uploaded again (the three extra columns are ignored, with a warning).
 * **Limits** (``Limits``, settings ``CRM_IMPORT_MAX_*``) are checked while the file is read, never taken from
   what the file says about itself: rows, columns, the length of a line (or of a sheet row), the cells of a
   sheet counted as they are read (its ``<dimension>`` tag is ignored) and the unpacked size of an .xlsx (the
@@ -41,74 +26,30 @@ what is particular to files:
   the rows and finds malformed lines, before anything is written) collects the keys of every record,
   and every record whose key appears more than once anywhere in the file is rejected — all of them,
   as in a batch, so the outcome does not depend on which record came first or where a chunk ends.
-* **Dry run.** The whole file runs inside one transaction that is rolled back at the end, so later
-  chunks see what earlier ones created (snapshots of customers created earlier in the same file) and
-  the counts are those a real run would give. Note that a dry run holds its row locks until it ends.
-  Before the rollback, the profile-history rows the run wrote (old → new per field) are read back and
-  summarised (``changes_summary``): changed customers per field, those changing an identity field (name,
-  ID, mobile) flagged apart, and the first changed records with sensitive values masked.
-* **Real run.** Each chunk is its own transaction: good rows are committed chunk by chunk and never
-  lost if a later chunk fails; running the same file again is safe (every record is keyed, so what
-  was applied comes back as unchanged).
-* **Initial load.** A customers file of at least ``INITIAL_LOAD_MIN_ROWS`` records into an empty
-  customer table (the day the CRM is first filled from core banking) runs as PostgreSQL's documented
-  way of populating a table: in one transaction that locks the customer and profile-history tables,
-  their btree indexes, unique constraints (not the primary keys) and foreign keys are dropped, the
-  records are checked chunk by chunk with the same parsing and rules and COPYed straight in
-  (``bulk.InitialLoad``: every record is new), then the indexes are rebuilt (one sort each, instead of a
-  random insertion per row and index), the constraints re-added (one validating pass each instead of a
-  check per row; a duplicate CIF would fail here) and the tables analysed. All or nothing: if anything
-  fails, the tables are as before, indexes included. Measured in bench/README.md.
 """
 
 from __future__ import annotations
 
 import codecs
 import io
-import json
 import math
 import re
-import time
 import warnings
 import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from django.db import connection, transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
-from core.errors import NotPermitted, ValidationFailed
-from core.exports import FORMULA_START, CsvWriter
+from core.errors import ValidationFailed
 
-from . import bulk, services
-from .models import Customer, Holding
-from .permissions import can
+from .kinds import KINDS
 
-KINDS = ("customers", "snapshots", "holdings")
-KIND_LABELS = {"customers": gettext_lazy("Customers"), "snapshots": gettext_lazy("Monthly financial snapshots"),
-               "holdings": gettext_lazy("Product holdings")}
-KEY_COLUMNS = {"customers": ["cif"], "snapshots": ["cif", "period"], "holdings": ["cif", "account_no"]}
-FIELDS = {"customers": bulk.CUSTOMER_FIELDS, "snapshots": bulk.SNAPSHOT_FIELDS, "holdings": bulk.HOLDING_FIELDS}
 EXTENSIONS = (".csv", ".xlsx")
 CHUNK_SIZE = 20_000
-ERRORS_KEPT = 20  # rejected records kept in memory for a preview; all of them go to the rejects file
-INITIAL_LOAD_MIN_ROWS = 50_000  # below this, dropping and rebuilding the indexes costs more than it saves
-INITIAL_LOAD_TABLES = {"customers": ["customers_customer", "customers_customerchange"]}
-
-# A cell holding exactly one of these (case and surrounding spaces ignored) clears the field; an empty cell keeps it.
-CLEAR_MARKERS = frozenset({"<clear>", "<清空>"})
-# Fields the clear marker may clear: text that may be blank, and the tags.
-CLEARABLE = {
-    "customers": {n for n in bulk.CUSTOMER_TEXT if n != "cif" and Customer._meta.get_field(n).blank} | {"tags"},
-    "snapshots": set(),
-    "holdings": {n for n in bulk.HOLDING_TEXT if Holding._meta.get_field(n).blank},
-}
 
 # Chinese column headers → API field names (a header is mapped only if the field belongs to the kind).
 HEADER_ALIASES = {
@@ -146,13 +87,8 @@ HEADER_ALIASES = {
     "到期日": "matures_on", "到期日期": "matures_on", "状态": "status", "账户状态": "status",
 }
 
-_OK, _BLANK, _BAD, _DUPLICATE = 0, 1, 2, 3
+OK, BLANK, BAD, DUPLICATE = 0, 1, 2, 3  # a record's status in the file
 _SKIPPED_LINE = re.compile(r"Skipping line (\d+): expected (\d+) fields, saw (\d+)")
-
-
-class InitialLoadFailed(RuntimeError):
-    """An initial load stopped at an unexpected error; it wrote nothing (it is all or nothing). The cause is
-    chained."""
 
 
 class ImportFileError(ValidationFailed):
@@ -162,31 +98,6 @@ class ImportFileError(ValidationFailed):
 
     def __init__(self, message):
         super().__init__(message, field="file")
-
-
-@dataclass
-class ImportResult:
-    kind: str
-    dry_run: bool = False
-    file_format: str = ""
-    encoding: str = ""
-    rows_total: int = 0
-    rows_done: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    errors: list[dict] = field(default_factory=list)  # the first ERRORS_KEPT rejected records' errors
-    warnings: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    initial_load: bool = False
-    changes: dict = field(default_factory=dict)  # a dry run of customers: what it would change (changes_summary)
-
-    def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in ("kind", "dry_run", "file_format", "encoding", "rows_total",
-                                              "rows_done", "created", "updated", "unchanged", "rejected",
-                                              "errors", "warnings", "seconds", "initial_load",
-                                              "changes")}
 
 
 @dataclass(frozen=True)
@@ -332,7 +243,7 @@ class Table:
 
     @property
     def rows_total(self) -> int:
-        return int((self.status != _BLANK).sum())
+        return int((self.status != BLANK).sum())
 
     def _csv_reader(self, chunk_size: int, on_bad_lines: str):
         return pd.read_csv(self.path, encoding=self.encoding, sep=self.sep, header=None, skiprows=1,
@@ -362,13 +273,13 @@ class Table:
         every parsed, non-blank record."""
         for lines, raw in self.raw_chunks(chunk_size):
             status = self.status[lines - 2]
-            keep = status != _BLANK
+            keep = status != BLANK
             frame = raw.loc[keep, list(self.columns)].rename(columns=self.columns).astype(object)
             yield lines[keep], status[keep], frame.reset_index(drop=True), raw.loc[keep].reset_index(drop=True)
 
 
 def _header_mapping(table: Table, header: list) -> None:
-    allowed = set(FIELDS[table.kind])
+    allowed = set(KINDS[table.kind].fields)
     seen: dict[str, str] = {}
     unknown, unnamed = [], 0
     for position, raw in enumerate(header):
@@ -385,14 +296,14 @@ def _header_mapping(table: Table, header: list) -> None:
                                   % {"a": seen[name], "b": raw_text, "field": name})
         seen[name] = raw_text
         table.columns[position] = name
-    missing = [k for k in KEY_COLUMNS[table.kind] if k not in seen]
+    missing = [k for k in KINDS[table.kind].keys if k not in seen]
     if missing:
         aliases = {k: [a for a, v in HEADER_ALIASES.items() if v == k] for k in missing}
         raise ImportFileError(
             _("The file has no %(columns)s column: a %(kind)s file needs %(keys)s in its first row "
               "(also accepted: %(aliases)s).")
-            % {"columns": ", ".join(missing), "kind": KIND_LABELS[table.kind],
-               "keys": ", ".join(KEY_COLUMNS[table.kind]),
+            % {"columns": ", ".join(missing), "kind": KINDS[table.kind].label,
+               "keys": ", ".join(KINDS[table.kind].keys),
                "aliases": "; ".join(f"{k}: {', '.join(v)}" for k, v in aliases.items())})
     if unknown:
         table.warnings.append(_("These columns are not fields of this kind of file and were ignored: %(columns)s.")
@@ -404,7 +315,7 @@ def _header_mapping(table: Table, header: list) -> None:
 def _key_strings(frame: pd.DataFrame, kind: str) -> pd.Series:
     """The record keys as the bulk pipeline will see them (CIF upper-cased, values stripped)."""
     parts = []
-    for k in KEY_COLUMNS[kind]:
+    for k in KINDS[kind].keys:
         s = frame[k].astype(str).str.strip()
         if k == "cif":
             s = s.str.upper()
@@ -435,7 +346,7 @@ def _mark_duplicates(table: Table, lines: np.ndarray, keys: pd.Series) -> None:
             "lines": shown}
         for line in group:
             table.duplicates[line] = reason
-            table.status[line - 2] = _DUPLICATE
+            table.status[line - 2] = DUPLICATE
 
 
 def _scan_csv(table: Table, chunk_size: int, limits: Limits) -> None:
@@ -454,7 +365,7 @@ def _scan_csv(table: Table, chunk_size: int, limits: Limits) -> None:
     table.header = ["" if v is None else str(v) for v in header_values]
     _header_mapping(table, header_values)
 
-    key_positions = [p for p, name in table.columns.items() if name in KEY_COLUMNS[table.kind]]
+    key_positions = [p for p, name in table.columns.items() if name in KINDS[table.kind].keys]
     key_names = [table.columns[p] for p in key_positions]
 
     statuses, all_keys, rows = [], [], 0
@@ -484,8 +395,8 @@ def _scan_csv(table: Table, chunk_size: int, limits: Limits) -> None:
     total = len(blank) + len(bad)
     table.status = np.zeros(total, dtype=np.int8)
     kept_lines = np.setdiff1d(np.arange(2, total + 2), bad, assume_unique=True)
-    table.status[kept_lines[blank] - 2] = _BLANK
-    table.status[bad - 2] = _BAD
+    table.status[kept_lines[blank] - 2] = BLANK
+    table.status[bad - 2] = BAD
     if all_keys:
         keys = pd.concat(all_keys, ignore_index=True)
         not_blank = ~blank
@@ -618,7 +529,7 @@ def _scan_xlsx(table: Table, limits: Limits) -> None:
     data.columns = list(range(table.n_columns))
     table.frame = data
     blank = (data.astype(str).apply(lambda s: s.str.strip()) == "").all(axis=1).to_numpy()
-    table.status = np.where(blank, _BLANK, _OK).astype(np.int8)
+    table.status = np.where(blank, BLANK, OK).astype(np.int8)
     lines = np.arange(2, len(data) + 2)
     keys = data[list(table.columns)].rename(columns=table.columns)
     _mark_duplicates(table, lines[~blank], _key_strings(keys[~blank], table.kind))
@@ -649,331 +560,3 @@ def open_table(path, *, kind: str, chunk_size: int = CHUNK_SIZE, limits: Limits 
     return table
 
 
-# --------------------------------------------------------------------------------------------------
-# Importing
-# --------------------------------------------------------------------------------------------------
-_SPECIAL_FIRST = ("<", "'")
-
-
-def _is_clear_marker(value) -> bool:
-    return isinstance(value, str) and value.strip().lower() in CLEAR_MARKERS
-
-
-def _blank_to_missing(frame: pd.DataFrame, kind: str) -> tuple[pd.DataFrame, dict[int, str]]:
-    """Empty cells → None ("not provided", the stored value is kept); the clear marker → "" (cleared) in the fields
-    that may be cleared. Returns the frame and, by row position, the first field where the marker cannot clear."""
-    clearable = CLEARABLE[kind]
-    refused: dict[int, str] = {}
-    for c in frame.columns:
-        values = frame[c].to_numpy(dtype=object)
-        if set(map(type, values)) <= {str}:  # a CSV column: C-level passes
-            empty = (values == "") | np.fromiter(map(str.isspace, values), dtype=bool, count=len(values))
-            # the marker starts with "<" (after spaces), a neutralised formula with "'": one C-level pass over the
-            # column's text first (the usual column has neither), the per-value test only if needed
-            joined = "".join(values)
-            maybe = (np.fromiter((v.lstrip()[:1] in _SPECIAL_FIRST for v in values), dtype=bool, count=len(values))
-                     if "<" in joined or "'" in joined else np.zeros(len(values), dtype=bool))
-        else:
-            empty = bulk._missing(values) | np.fromiter(
-                (isinstance(v, str) and (not v or v.isspace()) for v in values), dtype=bool, count=len(values))
-            maybe = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=len(values))
-        marker = np.zeros(len(values), dtype=bool)
-        unquoted = {}
-        for i in np.flatnonzero(maybe):
-            v = values[i]
-            marker[i] = _is_clear_marker(v)
-            if v[:1] == "'" and v[1:2] and v[1:2] in FORMULA_START:
-                unquoted[i] = v[1:]  # written neutralised by our own writer (a rejected-rows file): as it was
-        if empty.any() or marker.any() or unquoted:
-            values = values.copy()
-            for i, v in unquoted.items():
-                values[i] = v
-            values[empty] = None
-            if c in clearable:
-                values[marker] = ""
-            else:
-                for i in np.flatnonzero(marker):
-                    refused.setdefault(int(i), c)
-                values[marker] = None
-            frame[c] = pd.Series(values, index=frame.index, dtype=object)
-    return frame, refused
-
-
-class _Rejects:
-    """Counts rejected records, keeps the first few, and writes every rejected record to an optional CSV file
-    (through the safe writer, ``core.exports``) as it was in the uploaded file — the same header and
-    columns, so it can be fixed and uploaded again — followed by the line, the fields and the reasons (a record
-    rejected for several fields is one row). A line that could not be read (too many values) has empty columns."""
-
-    def __init__(self, kind: str, out, keep: int, header: list[str]):
-        self.kind, self.keep, self.width = kind, keep, len(header)
-        self.kept: list[dict] = []
-        self.kept_lines: set[int] = set()
-        self.writer = CsvWriter(out) if out is not None else None
-        if self.writer:
-            self.writer.writerow([*header, _("line"), _("field"), _("reason")])
-
-    def add(self, line: int, key: dict, field_name: str, reason: str) -> None:
-        line, reason = int(line), truncate(str(reason))  # a reason may quote the value: cut long ones
-        key = {k: truncate(v) for k, v in key.items()}
-        if line in self.kept_lines or len(self.kept_lines) < self.keep:
-            self.kept_lines.add(line)
-            self.kept.append({"line": line, "key": key, "field": field_name, "reason": reason})
-
-    def write(self, line: int, values: list | None, errors: list[tuple[str, str]]) -> None:
-        if self.writer:
-            values = list(values) if values is not None else [""] * self.width
-            self.writer.writerow([*values, line, "; ".join(dict.fromkeys(f for f, _r in errors)),
-                                  "; ".join(truncate(str(r)) for _f, r in errors)])
-
-
-def _key_text(value):
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return str(value).strip()
-
-
-@contextmanager
-def _indexes_deferred(tables: list[str]):
-    """Inside the caller's transaction: drop the tables' secondary indexes, unique constraints (the primary keys
-    stay) and foreign keys, let the caller load, then recreate them from their own definitions
-    (``pg_get_indexdef`` / ``pg_get_constraintdef``): one sort per index and one validating join per key instead
-    of an index insertion and a check per row. A duplicate that slipped in fails the re-added constraint."""
-    with connection.cursor() as cur:
-        # GIN indexes stay: new entries go to their pending list at append cost (fastupdate; measured: COPY of
-        # 100,000 customers as fast with both GIN indexes as without), while a rebuild of the name-bigram index
-        # alone takes 3-4 s of the 1M-row load.
-        cur.execute("SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
-                    "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam "
-                    "WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisunique AND NOT i.indisprimary "
-                    "AND am.amname <> 'gin' ORDER BY 1", [tables])
-        indexes = cur.fetchall()
-        cur.execute("SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                    "WHERE conrelid = ANY(%s::regclass[]) AND contype IN ('u', 'f') "
-                    "ORDER BY contype DESC, 1, 2", [tables])
-        constraints = cur.fetchall()  # unique constraints first: re-added before the foreign keys
-        for name, _ddl in indexes:
-            cur.execute(f"DROP INDEX {name}")
-        for table, name, _ddl in constraints:
-            cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-    yield
-    with connection.cursor() as cur:
-        cur.execute("SET LOCAL maintenance_work_mem = '1GB'")  # each index sorted in memory
-        for _name, ddl in indexes:
-            cur.execute(ddl)
-        for table, name, ddl in constraints:
-            cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {ddl}')
-        for table in tables:
-            cur.execute(f"ANALYZE {table}")
-
-
-@contextmanager
-def _initial_load(kind: str, rows_total: int, wanted: bool | None, actor):
-    """Yields a ``bulk.InitialLoad`` when this import runs as an initial load (see the module docstring), else
-    None."""
-    tables = INITIAL_LOAD_TABLES.get(kind)
-    if not tables or wanted is False or (wanted is None and rows_total < INITIAL_LOAD_MIN_ROWS):
-        yield None
-        return
-    with transaction.atomic():
-        with connection.cursor() as cur:
-            cur.execute(f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE")
-            cur.execute(f"SELECT EXISTS (SELECT 1 FROM {tables[0]})")
-            empty = not cur.fetchone()[0]
-        if empty:
-            with _indexes_deferred(tables):
-                loader = bulk.InitialLoad(actor=actor, source="import", rows_total=rows_total)
-                try:
-                    yield loader
-                except BaseException:
-                    loader.stop()  # the thread's own error, if any, must not hide this one
-                    raise
-                loader.close()
-            return
-    yield None  # not empty: an ordinary import, chunk by chunk (the lock ended with the transaction)
-
-
-def import_file(path, *, kind: str, actor, today: date, dry_run: bool = False, chunk_size: int = CHUNK_SIZE,
-                on_progress: Callable[[int, int | None], None] | None = None, rejects_out=None,
-                keep_errors: int = ERRORS_KEPT, table: Table | None = None,
-                initial_load: bool | None = None, limits: Limits | None = None) -> ImportResult:
-    """Import a customers / snapshots / holdings file through the bulk pipeline; see the module docstring.
-
-    ``rejects_out``: a text file receiving every rejected record as CSV: its columns as in the file, then line,
-    fields and reasons (``_Rejects``).
-    ``on_progress(rows_done, rows_total)`` is called after every chunk. ``initial_load``: None decides by
-    itself (a large customers file into an empty table), False never, True whenever the table is empty.
-    Raises ``ImportFileError`` (nothing written) when the file as a whole cannot be imported,
-    ``NotPermitted`` when the actor may not import.
-    """
-    if not can(actor, "customers.bulk_upsert"):
-        raise NotPermitted()
-    started = time.monotonic()
-    table = table or open_table(path, kind=kind, chunk_size=chunk_size, limits=limits)
-    result = ImportResult(kind=kind, dry_run=dry_run, file_format=table.file_format,
-                          encoding={"utf-8-sig": "UTF-8", "gb18030": "GB18030"}.get(table.encoding, ""),
-                          rows_total=table.rows_total, warnings=list(table.warnings))
-    rejects = _Rejects(kind, rejects_out, keep_errors, table.header)
-    key_field = KEY_COLUMNS[kind][-1]
-
-    bad_lines = sorted(table.bad_lines)
-
-    def malformed(up_to: int | None) -> list[tuple]:
-        entries = []
-        while bad_lines and (up_to is None or bad_lines[0] <= up_to):
-            line = bad_lines.pop(0)
-            expected, saw = table.bad_lines[line]
-            entries.append((line, {}, "non_field_errors",
-                            _("This line has %(saw)d values but the header has %(expected)d columns "
-                              "(a separator inside an unquoted value?); it was not read.")
-                            % {"saw": saw, "expected": expected}))
-        result.rejected += len(entries)
-        result.rows_done += len(entries)
-        return entries
-
-    def report(entries: list[tuple], lines=None, raw: pd.DataFrame | None = None) -> None:
-        entries = sorted(entries, key=lambda e: e[0])  # stable: a record's errors keep their order
-        for entry in entries:
-            rejects.add(*entry)
-        by_line: dict[int, list[tuple[str, str]]] = {}
-        for line, _key, name, reason in entries:
-            by_line.setdefault(int(line), []).append((name, reason))
-        for line, errors in by_line.items():
-            at = int(np.searchsorted(lines, line)) if lines is not None and len(lines) else -1
-            values = (None if at < 0 or at >= len(lines) or lines[at] != line else
-                      ["" if v is None or (isinstance(v, float) and math.isnan(v)) else v
-                       for v in raw.iloc[at].tolist()])
-            rejects.write(line, values, errors)
-        if on_progress is not None:
-            on_progress(result.rows_done, result.rows_total)
-
-    def run(loader=None):
-        for lines, status, frame, raw in table.chunks(chunk_size):
-            if not len(lines):
-                continue
-            entries = malformed(int(lines[-1]))
-            duplicate = status == _DUPLICATE
-            for i in np.flatnonzero(duplicate):
-                entries.append((int(lines[i]), {k: _key_text(frame.at[i, k]) for k in KEY_COLUMNS[kind]},
-                                key_field, table.duplicates[int(lines[i])]))
-            result.rejected += int(duplicate.sum())
-            if not duplicate.all():
-                good_lines = lines[~duplicate]
-                records, refused = _blank_to_missing(frame.loc[~duplicate].reset_index(drop=True), kind)
-                if refused:  # the clear marker where a value cannot be cleared: the record is rejected
-                    for i, name in refused.items():
-                        entries.append((int(good_lines[i]), {k: _key_text(records.at[i, k])
-                                                             for k in KEY_COLUMNS[kind]}, name,
-                                        _("This field cannot be cleared (the cell holds the clear marker %(marker)s); "
-                                          "leave the cell empty to keep the stored value.") % {"marker": "<clear>"}))
-                    keep = np.ones(len(records), dtype=bool)
-                    keep[list(refused)] = False
-                    result.rejected += len(refused)
-                    good_lines = good_lines[keep]
-                    records = records.loc[keep].reset_index(drop=True)
-                batch = services.bulk_upsert(kind=kind, records=records, actor=actor, today=today,
-                                             source="import", offset=0, initial_load=loader)
-                result.created += batch.created
-                result.updated += batch.updated
-                result.unchanged += batch.unchanged
-                result.rejected += batch.rejected
-                entries.extend((int(good_lines[e["index"]]), e["key"], e["field"], e["reason"])
-                               for e in batch.errors)
-            result.rows_done += len(lines)
-            report(entries, lines, raw)
-        if bad_lines:  # malformed lines after the last record
-            report(malformed(None))
-
-    if dry_run:
-        with transaction.atomic():
-            since = _last_change_id() if kind == "customers" else None
-            run()
-            if since is not None:
-                result.changes = changes_summary(since=since, actor=actor)
-            transaction.set_rollback(True)
-    else:
-        try:
-            with _initial_load(kind, result.rows_total, initial_load, actor) as loader:
-                result.initial_load = loader is not None
-                run(loader)
-        except Exception as e:
-            if result.initial_load:
-                raise InitialLoadFailed(f"The initial load wrote nothing: {e}") from e
-            raise
-    result.errors = rejects.kept
-    result.seconds = round(time.monotonic() - started, 3)
-    return result
-
-
-# --------------------------------------------------------------------------------------------------
-# What a dry run would change
-# --------------------------------------------------------------------------------------------------
-IDENTITY_FIELDS = ("name", "id_type", "id_number", "credit_code", "mobile")  # who the customer is
-CHANGES_SHOWN = 20  # changed records kept, and as many changing an identity field
-VALUE_SHOWN = 200  # characters of a value shown (notes may hold 2,000)
-
-
-def truncate(value, limit: int = VALUE_SHOWN):
-    """A text echoed back to the user (a value, a reason quoting one) cut to ``limit`` characters with an ellipsis."""
-    if isinstance(value, str) and len(value) > limit:
-        return value[:limit - 1] + "…"
-    return value
-
-
-def _last_change_id() -> int:
-    with connection.cursor() as cur:
-        cur.execute("SELECT coalesce(max(id), 0) FROM customers_customerchange")
-        return cur.fetchone()[0]
-
-
-def changes_summary(*, since: int, actor, shown: int = CHANGES_SHOWN) -> dict:
-    """What the import run so far in this transaction changed, from the profile-history rows it wrote (old → new
-    per field; the dry run rolls them back afterwards): changed records per field, records that change an
-    identity field, and the first ``shown`` changed records and identity-changing records, with sensitive values
-    masked (``rules.MASKERS``), branches and RMs by name and long values cut. Counted in SQL, so a file of a
-    million rows costs two aggregate queries, not a million Python objects."""
-    from org.models import Branch, User
-
-    from .rules import MASKERS
-
-    mine = ("ch.id > %(since)s AND ch.source = 'import' AND NOT ch.created AND ch.actor_id = %(actor)s "
-            "AND ch.at = now()")  # now(): the transaction's start, the same for every row it wrote
-    params = {"since": since, "actor": actor.pk, "identity": list(IDENTITY_FIELDS), "shown": shown}
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT f, count(*) FROM customers_customerchange ch, jsonb_object_keys(ch.changes) f "
-                    f"WHERE {mine} GROUP BY f", params)
-        per_field = dict(cur.fetchall())
-        cur.execute(f"SELECT count(*), count(*) FILTER (WHERE ch.changes ?| %(identity)s) "
-                    f"FROM customers_customerchange ch WHERE {mine}", params)
-        records, identity_records = cur.fetchone()
-        examples = {}
-        for name, extra in (("examples", ""), ("identity_examples", "AND ch.changes ?| %(identity)s")):
-            cur.execute(f"SELECT c.cif, ch.changes FROM customers_customerchange ch "
-                        f"JOIN customers_customer c ON c.id = ch.customer_id WHERE {mine} {extra} "
-                        f"ORDER BY ch.id LIMIT %(shown)s", params)
-            examples[name] = [(cif, json.loads(changes) if isinstance(changes, str) else changes)
-                              for cif, changes in cur.fetchall()]
-    ids = {"branch_id": set(), "rm_id": set()}
-    for rows in examples.values():
-        for _cif, changes in rows:
-            for f, found in ids.items():
-                found.update(v for v in changes.get(f, []) if v)
-    names = {"branch_id": dict(Branch.objects.filter(pk__in=ids["branch_id"]).values_list("pk", "name")),
-             "rm_id": {u.pk: str(u) for u in User.objects.filter(pk__in=ids["rm_id"])}}
-
-    def shown_value(f, value):
-        if f in names and value is not None:
-            return names[f].get(value, value)
-        if f in MASKERS and isinstance(value, str):
-            return MASKERS[f](value)
-        if isinstance(value, list):
-            return truncate("; ".join(map(str, value)))
-        return truncate(value)
-
-    def record(cif, changes):
-        return {"cif": cif, "identity": any(f in changes for f in IDENTITY_FIELDS),
-                "changes": [[f, shown_value(f, old), shown_value(f, new)] for f, (old, new) in changes.items()]}
-
-    return {"records": records, "identity_records": identity_records,
-            "fields": dict(sorted(per_field.items(), key=lambda kv: (-kv[1], kv[0]))),
-            **{name: [record(*row) for row in rows] for name, rows in examples.items()}}
