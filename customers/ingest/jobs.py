@@ -118,6 +118,7 @@ class Progress(jobs.Heartbeat):
 
     def __init__(self, job_id: int):
         super().__init__(ImportJob, job_id)
+        self.job_id = job_id
 
     def __call__(self, rows_done: int, rows_total: int | None) -> None:
         super().__call__(rows_done=rows_done, rows_total=rows_total)
