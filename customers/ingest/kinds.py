@@ -6,9 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.utils.functional import Promise
-from django.utils.translation import gettext_lazy
 
-from customers.models import Customer, Holding
+from customers.models import Customer, Holding, ImportKind
 
 from .children import HOLDING_TEXT, HOLDINGS, SNAPSHOTS, holdings_upsert, snapshots_upsert
 from .customers import CUSTOMER_FIELDS, CUSTOMER_TEXT, customers_upsert
@@ -24,11 +23,11 @@ class Kind:
     upsert: Callable  # writes one batch: (records, *, actor, today, source, offset, dry_run) → BulkResult
 
 
-CUSTOMERS = Kind("customers", gettext_lazy("Customers"), ("cif",), CUSTOMER_FIELDS,
+CUSTOMERS = Kind(ImportKind.CUSTOMERS, ImportKind.CUSTOMERS.label, ("cif",), CUSTOMER_FIELDS,
                  frozenset({n for n in CUSTOMER_TEXT if n != "cif" and Customer._meta.get_field(n).blank} | {"tags"}),
                  customers_upsert)
-SNAPSHOTS_KIND = Kind("snapshots", gettext_lazy("Monthly financial snapshots"), ("cif", SNAPSHOTS.key),
+SNAPSHOTS_KIND = Kind(ImportKind.SNAPSHOTS, ImportKind.SNAPSHOTS.label, ("cif", SNAPSHOTS.key),
                       SNAPSHOTS.fields, frozenset(), snapshots_upsert)
-HOLDINGS_KIND = Kind("holdings", gettext_lazy("Product holdings"), ("cif", HOLDINGS.key), HOLDINGS.fields,
+HOLDINGS_KIND = Kind(ImportKind.HOLDINGS, ImportKind.HOLDINGS.label, ("cif", HOLDINGS.key), HOLDINGS.fields,
                      frozenset(n for n in HOLDING_TEXT if Holding._meta.get_field(n).blank), holdings_upsert)
 KINDS = {kind.name: kind for kind in (CUSTOMERS, SNAPSHOTS_KIND, HOLDINGS_KIND)}

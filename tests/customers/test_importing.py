@@ -342,7 +342,7 @@ def test_the_clear_marker_in_a_field_that_cannot_be_cleared_rejects_the_row(worl
 
 
 def test_a_file_of_cifs_only_changes_nothing(world, tmp_path):
-    """Regression: a batch naming only CIFs built an invalid UPDATE (customers.bulk)."""
+    """Regression: a batch naming only CIFs built an invalid UPDATE (customers.ingest.customers)."""
     path = write_csv(tmp_path / "c.csv", ["cif"], [[c.cif] for c in world.customers.values()])
     result = run(path, world)
     assert (result.unchanged, result.rejected) == (4, 0)
