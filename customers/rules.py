@@ -514,7 +514,7 @@ def birth_date_mismatch_message(born: date) -> str:
     return str(_("The birth date does not match the ID number (%(date)s).") % {"date": born.isoformat()})
 
 
-def _blank(values):
+def blank(values):
     """None, NaN or "" per value."""
     import numpy as np
     import pandas as pd
@@ -526,7 +526,7 @@ def _blank(values):
 def _filled(values):
     """Text values with None as ""."""
     values = values.copy()
-    values[_blank(values)] = ""
+    values[blank(values)] = ""
     return values
 
 
@@ -584,7 +584,7 @@ def customer_record_problems(m: dict, *, today: date) -> list[tuple[str, object,
         fail(resident & ~ok_check, "id_number", RESIDENT_ID_CHECK_MESSAGE)
         good = individual & resident & ok_check & ok_date & ok_not_future
         given_birth = m["birth_date"]
-        no_birth = _blank(given_birth)
+        no_birth = blank(given_birth)
         differs = good & ~no_birth & (given_birth != born)
         if differs.any():
             messages = np.full(n, None, dtype=object)
@@ -602,7 +602,7 @@ def customer_record_problems(m: dict, *, today: date) -> list[tuple[str, object,
         for id_type, message in ID_FORMAT_MESSAGES.items():
             fail(other_type & (m["id_type"] == id_type) & ~ok_format, "id_number", message)
         fail(other_type & ~ok_check, "id_number", FOREIGN_PR_CHECK_MESSAGE)
-    fail((ids != "") & _blank(m["id_type"]), "id_type", ID_TYPE_NEEDED_MESSAGE)
+    fail((ids != "") & blank(m["id_type"]), "id_type", ID_TYPE_NEEDED_MESSAGE)
 
     m["credit_code"] = codes = _compact_upper(m["credit_code"])
     corporate = ~individual
@@ -618,5 +618,5 @@ def customer_record_problems(m: dict, *, today: date) -> list[tuple[str, object,
             fail(bad_format, "credit_code", messages)
         fail(corporate & ok_format & ~ok_check, "credit_code", CREDIT_CODE_CHECK_MESSAGE)
 
-    fail(~_blank(m["risk_level"]) & _blank(m["risk_assessed_on"]), "risk_assessed_on", RISK_DATE_NEEDED_MESSAGE)
+    fail(~blank(m["risk_level"]) & blank(m["risk_assessed_on"]), "risk_assessed_on", RISK_DATE_NEEDED_MESSAGE)
     return problems

@@ -360,11 +360,3 @@ def resolve_references(s, errors: Errors, name: str, by_id: dict, by_code: dict,
         out[i] = look(values[i])
     errors.add(~missing & absent(out), name, message)
     return out
-
-
-def filled(values) -> np.ndarray:
-    """Text values with None as ""."""
-    values = values.copy()
-    values[absent(values)] = ""
-    return values
-

@@ -47,7 +47,6 @@ from .columns import (
     Errors,
     absent,
     check_cif_format,
-    filled,
     object_array,
     parse_bool,
     parse_cifs,
@@ -144,7 +143,7 @@ def _check_customers(m: dict[str, np.ndarray], errors: Errors, *, today: date, s
                      is_new: np.ndarray, lookups: OrgLookups) -> None:
     """The rules over merged records (stored values with the batch's values on top): a new customer's name and
     branch, the record rules (``rules.customer_record_problems``, which normalise ``m``) and the writer's scope."""
-    errors.add(filled(m["name"]) == "", "name", _("A new customer needs a name."))
+    errors.add(rules.blank(m["name"]), "name", _("A new customer needs a name."))
     errors.add(absent(m["branch_id"]) & is_new, "branch", _("A new customer needs a home branch."))
     for field_name, mask, message in rules.customer_record_problems(m, today=today):
         errors.add(mask, field_name, message)

@@ -31,11 +31,9 @@ duplicate keys) before anything is written, then read in chunks.
 from __future__ import annotations
 
 import codecs
-import io
 import math
 import re
 import warnings
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,9 +42,9 @@ import numpy as np
 import pandas as pd
 from django.utils.translation import gettext as _
 
-from core.errors import ValidationFailed
-
 from .kinds import KINDS
+from .limits import ImportFileError, Limits, line_too_long, too_many_columns, too_many_rows
+from .xlsx import read_sheet
 
 EXTENSIONS = (".csv", ".xlsx")
 CHUNK_SIZE = 20_000
@@ -91,54 +89,6 @@ OK, BLANK, BAD, DUPLICATE = 0, 1, 2, 3  # a record's status in the file
 _SKIPPED_LINE = re.compile(r"Skipping line (\d+): expected (\d+) fields, saw (\d+)")
 
 
-class ImportFileError(ValidationFailed):
-    """The file as a whole cannot be imported (format, encoding, columns); nothing was written."""
-
-    code = "import_file_error"
-
-    def __init__(self, message):
-        super().__init__(message, field="file")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What a file may hold, checked while it is read (never taken from what the file says about itself: an
-    xlsx's ``<dimension>`` tag or its zip directory can lie). Each is a setting; see README."""
-
-    rows: int = 2_000_000  # CRM_IMPORT_MAX_ROWS: data rows
-    columns: int = 200  # CRM_IMPORT_MAX_COLUMNS
-    line_bytes: int = 64 * 1024  # CRM_IMPORT_MAX_LINE_KB: one line of a CSV file, one row of a sheet (characters)
-    cells: int = 10_000_000  # CRM_IMPORT_MAX_XLSX_CELLS: cells of an Excel sheet, counted as they are read
-    unzipped_bytes: int = 1024 * 1024 * 1024  # CRM_IMPORT_MAX_UNZIPPED_MB: an .xlsx is a zip; its unpacked size
-
-    @classmethod
-    def from_settings(cls) -> Limits:
-        from django.conf import settings
-
-        d = cls()
-        return cls(rows=getattr(settings, "CRM_IMPORT_MAX_ROWS", d.rows),
-                   columns=getattr(settings, "CRM_IMPORT_MAX_COLUMNS", d.columns),
-                   line_bytes=getattr(settings, "CRM_IMPORT_MAX_LINE_KB", d.line_bytes // 1024) * 1024,
-                   cells=getattr(settings, "CRM_IMPORT_MAX_XLSX_CELLS", d.cells),
-                   unzipped_bytes=getattr(settings, "CRM_IMPORT_MAX_UNZIPPED_MB", d.unzipped_bytes >> 20) << 20)
-
-
-def _too_many_rows(limits: Limits) -> ImportFileError:
-    return ImportFileError(_("The file has more than %(limit)d data rows: import it in parts of at most %(limit)d "
-                             "rows.") % {"limit": limits.rows})
-
-
-def _too_many_columns(limits: Limits, n: int) -> ImportFileError:
-    return ImportFileError(_("The file has %(n)d columns; at most %(limit)d can be read. Remove the columns that "
-                             "are not needed.") % {"n": n, "limit": limits.columns})
-
-
-def _line_too_long(limits: Limits, line: int) -> ImportFileError:
-    return ImportFileError(_("Line %(line)d is longer than %(limit)d KB, which no record of the CRM needs: check "
-                             "that the file is the right one and its values are separated.")
-                           % {"line": line, "limit": limits.line_bytes // 1024})
-
-
 # --------------------------------------------------------------------------------------------------
 # Reading
 # --------------------------------------------------------------------------------------------------
@@ -154,13 +104,13 @@ def _check_line_lengths(path: Path, limits: Limits) -> None:
                 lengths[0] += carried
                 over = np.flatnonzero(lengths > limits.line_bytes)
                 if len(over):
-                    raise _line_too_long(limits, line + int(over[0]))
+                    raise line_too_long(limits, line + int(over[0]))
                 line += len(breaks)
                 carried = len(block) - 1 - int(breaks[-1])
             else:
                 carried += len(block)
             if carried > limits.line_bytes:
-                raise _line_too_long(limits, line)
+                raise line_too_long(limits, line)
 
 
 def normalise_header(name) -> str:
@@ -360,7 +310,7 @@ def _scan_csv(table: Table, chunk_size: int, limits: Limits) -> None:
         raise ImportFileError(_("The file is empty: the first row must name the columns.")) from None
     header_values = list(header.iloc[0]) if len(header) else []
     if len(header_values) > limits.columns:
-        raise _too_many_columns(limits, len(header_values))
+        raise too_many_columns(limits, len(header_values))
     table.n_columns = len(header_values)
     table.header = ["" if v is None else str(v) for v in header_values]
     _header_mapping(table, header_values)
@@ -377,7 +327,7 @@ def _scan_csv(table: Table, chunk_size: int, limits: Limits) -> None:
                 for chunk in reader:
                     rows += len(chunk)
                     if rows > limits.rows:
-                        raise _too_many_rows(limits)
+                        raise too_many_rows(limits)
                     keys = chunk[key_positions].set_axis(key_names, axis=1)
                     all_keys.append(keys)
                     # blank: every cell empty; only rows without any key can be (one compare per cell is slow)
@@ -403,119 +353,9 @@ def _scan_csv(table: Table, chunk_size: int, limits: Limits) -> None:
         _mark_duplicates(table, kept_lines[not_blank], _key_strings(keys[not_blank], table.kind))
 
 
-class _CountingZip(zipfile.ZipFile):
-    """A zip archive that counts the bytes it unpacks and stops past a limit: the sizes in a zip's directory are
-    checked first, and this counts what is really read (a zip bomb can lie in its directory)."""
-
-    def __init__(self, path, *, limit: int):
-        super().__init__(path)
-        self.limit, self.unpacked = limit, 0
-
-    def open(self, name, mode="r", pwd=None, **kwargs):
-        handle = super().open(name, mode, pwd, **kwargs)
-        return _CountedReader(handle, self) if mode == "r" else handle
-
-
-class _UnpackedTooLarge(Exception):
-    pass
-
-
-class _CountedReader(io.RawIOBase):
-    def __init__(self, handle, archive: _CountingZip):
-        self.handle, self.archive = handle, archive
-
-    def readable(self):
-        return True
-
-    def _count(self, data: bytes) -> bytes:
-        self.archive.unpacked += len(data)
-        if self.archive.unpacked > self.archive.limit:
-            raise _UnpackedTooLarge
-        return data
-
-    def read(self, size=-1):
-        return self._count(self.handle.read(size))
-
-    def read1(self, size=-1):
-        return self._count(self.handle.read1(size))
-
-    def readinto(self, buffer):
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
-
-    def close(self):
-        self.handle.close()
-        super().close()
-
-
-def _cell_text(value) -> str:
-    """A cell as the text a CSV file would hold (pandas' reading of a sheet with ``dtype=str``)."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _read_sheet(path: Path, limits: Limits) -> list[list[str]]:
-    """The first sheet's rows as text, streamed (openpyxl read-only) with every limit checked while reading: the
-    zip's unpacked size (declared, then counted), the real number of cells, columns, rows and row length. The
-    sheet's ``<dimension>`` tag is ignored (``reset_dimensions``): a false one would pad every row to 16,384
-    columns, or cut rows off."""
-    from openpyxl.reader.excel import ExcelReader
-
-    unreadable = _("This is not a readable Excel .xlsx file (%(error)s).")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            declared = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError) as e:
-        raise ImportFileError(unreadable % {"error": type(e).__name__}) from None
-    too_large = ImportFileError(_("The Excel file unpacks to more than %(limit)d MB; save it as CSV (or split it) "
-                                  "and upload it again.") % {"limit": limits.unzipped_bytes >> 20})
-    if declared > limits.unzipped_bytes:
-        raise too_large
-    rows: list[list[str]] = []
-    cells = 0
-    try:
-        reader = ExcelReader(str(path), read_only=True, data_only=True)
-        reader.archive.close()
-        reader.archive = _CountingZip(path, limit=limits.unzipped_bytes)
-        try:
-            reader.read()
-            book = reader.wb
-            if not book.worksheets:
-                return rows
-            sheet = book.worksheets[0]
-            sheet.reset_dimensions()
-            for values in sheet.iter_rows(values_only=True):
-                cells += len(values)
-                if cells > limits.cells:
-                    raise ImportFileError(
-                        _("The Excel sheet has more than %(limit)d cells (counted while reading it); save it as CSV "
-                          "(or split it) and upload it again.") % {"limit": limits.cells})
-                if len(values) > limits.columns:
-                    raise _too_many_columns(limits, len(values))
-                if len(rows) > limits.rows:  # the header is one of the rows
-                    raise _too_many_rows(limits)
-                row = [_cell_text(v) for v in values]
-                if sum(map(len, row)) > limits.line_bytes:
-                    raise _line_too_long(limits, len(rows) + 1)
-                rows.append(row)
-        finally:
-            reader.archive.close()
-    except _UnpackedTooLarge:
-        raise too_large from None
-    except ImportFileError:
-        raise
-    except Exception as e:  # noqa: BLE001  openpyxl raises many kinds (zip, XML, key errors) for a damaged file
-        raise ImportFileError(unreadable % {"error": type(e).__name__}) from None
-    return rows
-
-
 def _scan_xlsx(table: Table, limits: Limits) -> None:
     table.encoding = ""
-    rows = _read_sheet(table.path, limits)
+    rows = read_sheet(table.path, limits)
     while rows and not any(v.strip() for v in rows[-1]):  # trailing blank rows
         rows.pop()
     if not rows:

@@ -18,8 +18,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from customers.ingest import files
 from customers.ingest import jobs as import_jobs
+from customers.ingest import xlsx
 from customers.ingest.files import ImportFileError, Limits
 from customers.ingest.importer import import_file
 from customers.models import Customer, CustomerChange, ImportJob, ImportStatus
@@ -212,9 +212,9 @@ def test_counting_zip_stops_past_the_limit(tmp_path):
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("a", b"a" * 5000)
         z.writestr("b", b"b" * 5000)
-    archive = files._CountingZip(path, limit=8000)
+    archive = xlsx._CountingZip(path, limit=8000)
     assert archive.read("a") == b"a" * 5000
-    with pytest.raises(files._UnpackedTooLarge):
+    with pytest.raises(xlsx._UnpackedTooLarge):
         archive.read("b")
 
 
