@@ -181,30 +181,100 @@ def import_file(path, *, kind: str, actor, today: date, dry_run: bool = False, c
     result = ImportResult(kind=kind, dry_run=dry_run, file_format=table.file_format,
                           encoding={"utf-8-sig": "UTF-8", "gb18030": "GB18030"}.get(table.encoding, ""),
                           rows_total=table.rows_total, warnings=list(table.warnings))
-    rejects = _Rejects(kind, rejects_out, keep_errors, table.header)
+    run = _FileRun(table, result, _Rejects(kind, rejects_out, keep_errors, table.header), actor=actor, today=today,
+                   on_progress=on_progress)
     description = KINDS[kind]
-    key_columns = description.keys
-    key_field = key_columns[-1]
+    if dry_run:
+        with transaction.atomic():
+            since = last_change_id() if description is CUSTOMERS else None
+            run.all_chunks(chunk_size)
+            if since is not None:
+                result.changes = changes_summary(since=since, actor=actor)
+            transaction.set_rollback(True)
+    else:
+        try:
+            with initial_load_if_due(result.rows_total, initial_load, actor, due=description is CUSTOMERS) as loader:
+                result.initial_load = loader is not None
+                run.all_chunks(chunk_size, loader)
+        except Exception as e:
+            if result.initial_load:
+                raise InitialLoadFailed(f"The initial load wrote nothing: {e}") from e
+            raise
+    result.errors = run.rejects.kept
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
 
-    bad_lines = sorted(table.bad_lines)
 
-    def malformed(up_to: int | None) -> list[tuple]:
+class _FileRun:
+    """One pass over an opened file's chunks: each chunk's records through the kind's upsert (or the initial load),
+    the counts into ``result``, every rejected record (a malformed line, a key twice in the file, a clear marker
+    where nothing may be cleared, a record the pipeline refused) to ``rejects`` in line order."""
+
+    def __init__(self, table: Table, result: ImportResult, rejects: _Rejects, *, actor, today: date, on_progress):
+        self.table, self.result, self.rejects = table, result, rejects
+        self.actor, self.today, self.on_progress = actor, today, on_progress
+        self.kind = KINDS[table.kind]
+        self.bad_lines = sorted(table.bad_lines)
+
+    def all_chunks(self, chunk_size: int, loader=None) -> None:
+        for lines, status, frame, raw in self.table.chunks(chunk_size):
+            if len(lines):
+                self._chunk(lines, status, frame, raw, loader)
+        if self.bad_lines:  # malformed lines after the last record
+            self._report(self._malformed(None))
+
+    def _key(self, frame: pd.DataFrame, i: int) -> dict:
+        return {k: _key_text(frame.at[i, k]) for k in self.kind.keys}
+
+    def _chunk(self, lines, status, frame: pd.DataFrame, raw: pd.DataFrame, loader) -> None:
+        result = self.result
+        entries = self._malformed(int(lines[-1]))
+        duplicate = status == DUPLICATE
+        for i in np.flatnonzero(duplicate):
+            entries.append((int(lines[i]), self._key(frame, i), self.kind.keys[-1],
+                            self.table.duplicates[int(lines[i])]))
+        result.rejected += int(duplicate.sum())
+        if not duplicate.all():
+            good_lines = lines[~duplicate]
+            records, refused = _blank_to_missing(frame.loc[~duplicate].reset_index(drop=True), self.kind.name)
+            if refused:  # the clear marker where a value cannot be cleared: the record is rejected
+                for i, name in refused.items():
+                    entries.append((int(good_lines[i]), self._key(records, i), name,
+                                    _("This field cannot be cleared (the cell holds the clear marker %(marker)s); "
+                                      "leave the cell empty to keep the stored value.") % {"marker": "<clear>"}))
+                keep = np.ones(len(records), dtype=bool)
+                keep[list(refused)] = False
+                result.rejected += len(refused)
+                good_lines = good_lines[keep]
+                records = records.loc[keep].reset_index(drop=True)
+            batch = (loader.add(records, today=self.today) if loader is not None else
+                     self.kind.upsert(records, actor=self.actor, today=self.today, source="import"))
+            result.created += batch.created
+            result.updated += batch.updated
+            result.unchanged += batch.unchanged
+            result.rejected += batch.rejected
+            entries.extend((int(good_lines[e["index"]]), e["key"], e["field"], e["reason"]) for e in batch.errors)
+        result.rows_done += len(lines)
+        self._report(entries, lines, raw)
+
+    def _malformed(self, up_to: int | None) -> list[tuple]:
+        """The malformed lines up to line ``up_to`` (all that are left: None), as rejections."""
         entries = []
-        while bad_lines and (up_to is None or bad_lines[0] <= up_to):
-            line = bad_lines.pop(0)
-            expected, saw = table.bad_lines[line]
+        while self.bad_lines and (up_to is None or self.bad_lines[0] <= up_to):
+            line = self.bad_lines.pop(0)
+            expected, saw = self.table.bad_lines[line]
             entries.append((line, {}, "non_field_errors",
                             _("This line has %(saw)d values but the header has %(expected)d columns "
                               "(a separator inside an unquoted value?); it was not read.")
                             % {"saw": saw, "expected": expected}))
-        result.rejected += len(entries)
-        result.rows_done += len(entries)
+        self.result.rejected += len(entries)
+        self.result.rows_done += len(entries)
         return entries
 
-    def report(entries: list[tuple], lines=None, raw: pd.DataFrame | None = None) -> None:
+    def _report(self, entries: list[tuple], lines=None, raw: pd.DataFrame | None = None) -> None:
         entries = sorted(entries, key=lambda e: e[0])  # stable: a record's errors keep their order
         for entry in entries:
-            rejects.add(*entry)
+            self.rejects.add(*entry)
         by_line: dict[int, list[tuple[str, str]]] = {}
         for line, _key, name, reason in entries:
             by_line.setdefault(int(line), []).append((name, reason))
@@ -213,63 +283,6 @@ def import_file(path, *, kind: str, actor, today: date, dry_run: bool = False, c
             values = (None if at < 0 or at >= len(lines) or lines[at] != line else
                       ["" if v is None or (isinstance(v, float) and math.isnan(v)) else v
                        for v in raw.iloc[at].tolist()])
-            rejects.write(line, values, errors)
-        if on_progress is not None:
-            on_progress(result.rows_done, result.rows_total)
-
-    def run(loader=None):
-        for lines, status, frame, raw in table.chunks(chunk_size):
-            if not len(lines):
-                continue
-            entries = malformed(int(lines[-1]))
-            duplicate = status == DUPLICATE
-            for i in np.flatnonzero(duplicate):
-                entries.append((int(lines[i]), {k: _key_text(frame.at[i, k]) for k in key_columns},
-                                key_field, table.duplicates[int(lines[i])]))
-            result.rejected += int(duplicate.sum())
-            if not duplicate.all():
-                good_lines = lines[~duplicate]
-                records, refused = _blank_to_missing(frame.loc[~duplicate].reset_index(drop=True), kind)
-                if refused:  # the clear marker where a value cannot be cleared: the record is rejected
-                    for i, name in refused.items():
-                        entries.append((int(good_lines[i]), {k: _key_text(records.at[i, k])
-                                                             for k in key_columns}, name,
-                                        _("This field cannot be cleared (the cell holds the clear marker %(marker)s); "
-                                          "leave the cell empty to keep the stored value.") % {"marker": "<clear>"}))
-                    keep = np.ones(len(records), dtype=bool)
-                    keep[list(refused)] = False
-                    result.rejected += len(refused)
-                    good_lines = good_lines[keep]
-                    records = records.loc[keep].reset_index(drop=True)
-                batch = (loader.add(records, today=today) if loader is not None else
-                         description.upsert(records, actor=actor, today=today, source="import"))
-                result.created += batch.created
-                result.updated += batch.updated
-                result.unchanged += batch.unchanged
-                result.rejected += batch.rejected
-                entries.extend((int(good_lines[e["index"]]), e["key"], e["field"], e["reason"])
-                               for e in batch.errors)
-            result.rows_done += len(lines)
-            report(entries, lines, raw)
-        if bad_lines:  # malformed lines after the last record
-            report(malformed(None))
-
-    if dry_run:
-        with transaction.atomic():
-            since = last_change_id() if description is CUSTOMERS else None
-            run()
-            if since is not None:
-                result.changes = changes_summary(since=since, actor=actor)
-            transaction.set_rollback(True)
-    else:
-        try:
-            with initial_load_if_due(result.rows_total, initial_load, actor, due=description is CUSTOMERS) as loader:
-                result.initial_load = loader is not None
-                run(loader)
-        except Exception as e:
-            if result.initial_load:
-                raise InitialLoadFailed(f"The initial load wrote nothing: {e}") from e
-            raise
-    result.errors = rejects.kept
-    result.seconds = round(time.monotonic() - started, 3)
-    return result
+            self.rejects.write(line, values, errors)
+        if self.on_progress is not None:
+            self.on_progress(self.result.rows_done, self.result.rows_total)

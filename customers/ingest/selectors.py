@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import FieldDoesNotExist
-from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
 from core.pagination import CappedPaginator
@@ -99,10 +98,13 @@ def _changes_context(job: ImportJob) -> dict | None:
             "identity_examples": records(summary.get("identity_examples", []))}
 
 
-def import_job_detail(pk: int) -> dict:
+def import_job_detail(pk: int) -> dict | None:
     """A job with what its page shows: the import that applied it (a preview), its first rejected records with the
-    fields' labels, and what it would change (labelled, values as the user reads them). 404 if there is none."""
-    job = get_object_or_404(ImportJob.objects.select_related("uploaded_by", "preview_of"), pk=pk)
+    fields' labels, and what it would change (labelled, values as the user reads them). None if there is no such
+    job."""
+    job = ImportJob.objects.select_related("uploaded_by", "preview_of").filter(pk=pk).first()
+    if job is None:
+        return None
     applied = job.applied_by.order_by("id").first() if job.dry_run else None
     errors_preview = [{**e, "label": _field_label(job.kind, e.get("field", ""))} for e in job.errors_preview]
     return {"job": job, "applied": applied, "errors_preview": errors_preview, "changes": _changes_context(job),

@@ -50,6 +50,8 @@ def import_job_detail(request, pk):
     """A job's progress (polled with htmx while it runs) and its result."""
     _require_import_access(request)
     context = selectors.import_job_detail(pk)
+    if context is None:
+        raise Http404
     if request.htmx and not request.htmx.boosted:
         return render(request, "customers/import/_job_status.html", context)
     return render(request, "customers/import/job.html", context)
