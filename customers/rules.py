@@ -553,14 +553,22 @@ def customer_record_problems(m: dict, *, today: date) -> list[tuple[str, object,
     def fail(mask, field, message):
         problems.append((field, np.asarray(mask, dtype=bool), message))
 
-    n = len(m["kind"])
-    individual = m["kind"] == "individual"
-    mobiles, ok = normalize_mobiles(_filled(m["mobile"]))
+    mobiles, ok = normalize_mobiles(m["mobile"])
     fail(~ok, "mobile", MOBILE_MESSAGE)
-    m["mobile"] = np.where(ok, np.fromiter(mobiles, dtype=object, count=n), m["mobile"])
+    m["mobile"] = np.where(ok, np.fromiter(mobiles, dtype=object, count=len(mobiles)), m["mobile"])
+    _id_number_problems(m, fail, today=today)
+    _credit_code_problems(m, fail)
+    fail(~blank(m["risk_level"]) & blank(m["risk_assessed_on"]), "risk_assessed_on", RISK_DATE_NEEDED_MESSAGE)
+    return problems
 
-    # Resident IDs: format, a real birth date (not in the future, not before 1880), the check character, and
-    # agreement with the birth date and gender given.
+
+def _id_number_problems(m: dict, fail, *, today: date) -> None:
+    """Resident IDs: format, a real birth date (not in the future, not before 1880), the check character, and
+    agreement with the birth date and gender given (which they fill in when not given). The other ID types: each
+    to its documented format (``ID_NUMBER_RULES``), one regex pass per type. A number needs its type."""
+    import numpy as np
+
+    n = len(m["kind"])
     ids = _compact_upper(m["id_number"])
     resident_type = m["id_type"] == "resident_id"
     if 15 in set(map(len, ids)):
@@ -582,7 +590,7 @@ def customer_record_problems(m: dict, *, today: date) -> list[tuple[str, object,
         fail(resident & ~ok_not_future, "id_number", RESIDENT_ID_FUTURE_MESSAGE)
         fail(resident & early, "id_number", RESIDENT_ID_BEFORE_1880_MESSAGE)
         fail(resident & ~ok_check, "id_number", RESIDENT_ID_CHECK_MESSAGE)
-        good = individual & resident & ok_check & ok_date & ok_not_future
+        good = (m["kind"] == "individual") & resident & ok_check & ok_date & ok_not_future
         given_birth = m["birth_date"]
         no_birth = blank(given_birth)
         differs = good & ~no_birth & (given_birth != born)
@@ -594,7 +602,6 @@ def customer_record_problems(m: dict, *, today: date) -> list[tuple[str, object,
         fail(good & has_gender & (m["gender"] != genders), "gender", GENDER_MISMATCH_MESSAGE)
         m["birth_date"] = np.where(good & no_birth, born, given_birth)
         m["gender"] = np.where(good & ~has_gender, genders, m["gender"])
-    # The other ID types: each to its documented format (ID_NUMBER_RULES), one regex pass per type.
     other_type = (ids != "") & ~resident_type
     if other_type.any():
         ids[other_type] = [compact_id_number(v) for v in ids[other_type]]  # (few rows: a loop is cheap)
@@ -604,7 +611,14 @@ def customer_record_problems(m: dict, *, today: date) -> list[tuple[str, object,
         fail(other_type & ~ok_check, "id_number", FOREIGN_PR_CHECK_MESSAGE)
     fail((ids != "") & blank(m["id_type"]), "id_type", ID_TYPE_NEEDED_MESSAGE)
 
+
+def _credit_code_problems(m: dict, fail) -> None:
+    """Only a corporate customer has a credit code, and it needs one: 18 characters of the code's alphabet with
+    the right check character."""
+    import numpy as np
+
     m["credit_code"] = codes = _compact_upper(m["credit_code"])
+    individual = m["kind"] == "individual"
     corporate = ~individual
     has_code = codes != ""
     fail(individual & has_code, "credit_code", CREDIT_CODE_INDIVIDUAL_MESSAGE)
@@ -613,10 +627,7 @@ def customer_record_problems(m: dict, *, today: date) -> list[tuple[str, object,
         ok_format, ok_check = credit_code_checks(codes)
         bad_format = corporate & has_code & ~ok_format
         if bad_format.any():
-            messages = np.full(n, None, dtype=object)
+            messages = np.full(len(codes), None, dtype=object)
             messages[bad_format] = [credit_code_format_message(c) for c in codes[bad_format]]
             fail(bad_format, "credit_code", messages)
         fail(corporate & ok_format & ~ok_check, "credit_code", CREDIT_CODE_CHECK_MESSAGE)
-
-    fail(~blank(m["risk_level"]) & blank(m["risk_assessed_on"]), "risk_assessed_on", RISK_DATE_NEEDED_MESSAGE)
-    return problems

@@ -149,25 +149,14 @@ def _child_upsert(kind: ChildKind, records, *, actor, today: date, offset: int, 
     parsed["cif"] = pd.Series(parse_cifs(col("cif"), errors), index=frame.index)  # as before: pandas' text dtype
     for name, values in kind.parse(frame, col, errors, today).items():
         parsed[name] = values
-    key_name, table, model = kind.key, kind.table, kind.model
-    keys = parsed[["cif", key_name]]
-    reject_duplicates(keys, errors, key_name)
-    provided = [c for c in parsed.columns if c not in ("cif", key_name)]
+    keys = parsed[["cif", kind.key]]
+    reject_duplicates(keys, errors, kind.key)
+    provided = [c for c in parsed.columns if c not in ("cif", kind.key)]
     result = BulkResult()
     with transaction.atomic(), connection.cursor() as cur:
-        scope = Scope.of(actor)
-        parsed["customer_id"] = _customer_ids(cur, parsed, errors, scope)
-        good_keys = ~errors.bad
-        # Lock what exists, in key order; new rows are inserted in the same order.
-        pairs = parsed.loc[good_keys, ["customer_id", key_name]].dropna()
-        existing = set()
-        if len(pairs):
-            cur.execute(f"SELECT customer_id, {key_name} FROM {table} WHERE (customer_id, {key_name}) IN "
-                        f"(SELECT * FROM unnest(%s::bigint[], %s::{kind.key_type}[])) "
-                        f"ORDER BY customer_id, {key_name} FOR UPDATE",
-                        [pairs["customer_id"].astype(int).tolist(), pairs[key_name].tolist()])
-            existing = {(cid, k) for cid, k in cur.fetchall()}
-        is_new = np.array([(cid, k) not in existing for cid, k in zip(parsed["customer_id"], parsed[key_name])])
+        parsed["customer_id"] = _customer_ids(cur, parsed, errors, Scope.of(actor))
+        existing = _locked_existing(cur, kind, parsed.loc[~errors.bad, ["customer_id", kind.key]].dropna())
+        is_new = np.array([(cid, k) not in existing for cid, k in zip(parsed["customer_id"], parsed[kind.key])])
         for name in kind.required_new:
             missing = parsed[name].isna().to_numpy() if name in parsed else np.ones(len(parsed), dtype=bool)
             errors.add(is_new & missing, name, _("A new holding needs this field."))
@@ -175,55 +164,69 @@ def _child_upsert(kind: ChildKind, records, *, actor, today: date, offset: int, 
         result.rejected = int(errors.bad.sum())
         result.errors = error_rows(errors, keys, offset)
         if good.any():
-            rows = parsed.loc[good, ["customer_id", key_name, *provided]].copy()
+            rows = parsed.loc[good, ["customer_id", kind.key, *provided]].copy()
             rows["customer_id"] = rows["customer_id"].astype(int)
-            data_cols = [f.column for f in model._meta.fields
-                         if f.column not in ("id", "customer_id", key_name)]
-            defaults = {f.column: sql_default(f.get_default()) for f in model._meta.fields}
-            tmp_cols = ", ".join(["customer_id", key_name, *provided])
-            cur.execute(f"CREATE TEMP TABLE tmp_bulk ON COMMIT DROP AS SELECT {tmp_cols} FROM {table} WITH NO DATA")
-            copy_columns(cur, "tmp_bulk", {c: np.where(absent(v), None, v)  # pandas' NaN → NULL
-                                           for c, v in ((c, rows[c].to_numpy(dtype=object)) for c in rows.columns)})
-            # Insert the new rows (defaults for what a record leaves out), then update the others with
-            # only what each record gives: a row another writer creates meanwhile keeps its values.
-            values = ", ".join(f"COALESCE(t.{c}, %({c})s)" if c in provided else f"%({c})s" for c in data_cols)
-            sets = ", ".join(f"{c} = COALESCE(t.{c}, x.{c})" for c in provided)
-            changed = " OR ".join(f"(t.{c} IS NOT NULL AND t.{c} IS DISTINCT FROM x.{c})"
-                                  for c in provided) or "FALSE"
-            params = {c: defaults[c] for c in data_cols}
-            cur.execute(f"""
-                WITH ins AS (
-                    INSERT INTO {table} AS x (customer_id, {key_name}, {', '.join(data_cols)})
-                    SELECT t.customer_id, t.{key_name}, {values} FROM tmp_bulk t
-                    WHERE NOT EXISTS (SELECT 1 FROM {table} e
-                                      WHERE e.customer_id = t.customer_id AND e.{key_name} = t.{key_name})
-                    ORDER BY t.customer_id, t.{key_name}
-                    ON CONFLICT (customer_id, {key_name}) DO NOTHING
-                    RETURNING x.id, x.customer_id
-                )
-                SELECT coalesce(array_agg(id), '{{}}'), coalesce(array_agg(DISTINCT customer_id), '{{}}') FROM ins
-            """, params)
-            created_ids, created_customers = cur.fetchone()
-            updated, updated_customers = 0, []
-            if sets and len(created_ids) < len(rows):
-                cur.execute(f"""
-                    WITH up AS (
-                        UPDATE {table} x SET {sets}
-                        FROM tmp_bulk t
-                        WHERE x.customer_id = t.customer_id AND x.{key_name} = t.{key_name}
-                          AND NOT EXISTS (SELECT 1 FROM unnest(%(created)s::bigint[]) AS n(id) WHERE n.id = x.id)
-                          AND ({changed})
-                        RETURNING x.customer_id
-                    )
-                    SELECT count(*), coalesce(array_agg(DISTINCT customer_id), '{{}}') FROM up
-                """, {"created": created_ids})
-                updated, updated_customers = cur.fetchone()
-            touched = sorted(set(created_customers) | set(updated_customers))
-            result.created, result.updated = len(created_ids), updated
-            cur.execute("DROP TABLE tmp_bulk")
+            result.created, result.updated, touched = _write(cur, kind, rows, provided)
             if kind.after_write is not None and touched:
                 kind.after_write(cur, touched)
         result.unchanged = int(good.sum()) - result.created - result.updated
         if dry_run:
             transaction.set_rollback(True)
     return result
+
+
+def _locked_existing(cur, kind: ChildKind, pairs: pd.DataFrame) -> set[tuple]:
+    """The (customer id, key) pairs of ``pairs`` that exist, locked in key order (new rows are inserted in the same
+    order, so overlapping batches queue instead of deadlocking)."""
+    if not len(pairs):
+        return set()
+    cur.execute(f"SELECT customer_id, {kind.key} FROM {kind.table} WHERE (customer_id, {kind.key}) IN "
+                f"(SELECT * FROM unnest(%s::bigint[], %s::{kind.key_type}[])) "
+                f"ORDER BY customer_id, {kind.key} FOR UPDATE",
+                [pairs["customer_id"].astype(int).tolist(), pairs[kind.key].tolist()])
+    return {(cid, k) for cid, k in cur.fetchall()}
+
+
+def _write(cur, kind: ChildKind, rows: pd.DataFrame, provided: list[str]) -> tuple[int, int, list[int]]:
+    """Insert the new rows (defaults for what a record leaves out), then update the others with only what each
+    record gives, where it changes something: a row another writer creates meanwhile keeps its values. Returns
+    (created, updated, ids of the customers whose rows changed)."""
+    key_name, table, model = kind.key, kind.table, kind.model
+    data_cols = [f.column for f in model._meta.fields if f.column not in ("id", "customer_id", key_name)]
+    defaults = {f.column: sql_default(f.get_default()) for f in model._meta.fields}
+    tmp_cols = ", ".join(["customer_id", key_name, *provided])
+    cur.execute(f"CREATE TEMP TABLE tmp_bulk ON COMMIT DROP AS SELECT {tmp_cols} FROM {table} WITH NO DATA")
+    copy_columns(cur, "tmp_bulk", {c: np.where(absent(v), None, v)  # pandas' NaN → NULL
+                                   for c, v in ((c, rows[c].to_numpy(dtype=object)) for c in rows.columns)})
+    values = ", ".join(f"COALESCE(t.{c}, %({c})s)" if c in provided else f"%({c})s" for c in data_cols)
+    sets = ", ".join(f"{c} = COALESCE(t.{c}, x.{c})" for c in provided)
+    changed = " OR ".join(f"(t.{c} IS NOT NULL AND t.{c} IS DISTINCT FROM x.{c})" for c in provided) or "FALSE"
+    cur.execute(f"""
+        WITH ins AS (
+            INSERT INTO {table} AS x (customer_id, {key_name}, {', '.join(data_cols)})
+            SELECT t.customer_id, t.{key_name}, {values} FROM tmp_bulk t
+            WHERE NOT EXISTS (SELECT 1 FROM {table} e
+                              WHERE e.customer_id = t.customer_id AND e.{key_name} = t.{key_name})
+            ORDER BY t.customer_id, t.{key_name}
+            ON CONFLICT (customer_id, {key_name}) DO NOTHING
+            RETURNING x.id, x.customer_id
+        )
+        SELECT coalesce(array_agg(id), '{{}}'), coalesce(array_agg(DISTINCT customer_id), '{{}}') FROM ins
+    """, {c: defaults[c] for c in data_cols})
+    created_ids, created_customers = cur.fetchone()
+    updated, updated_customers = 0, []
+    if sets and len(created_ids) < len(rows):
+        cur.execute(f"""
+            WITH up AS (
+                UPDATE {table} x SET {sets}
+                FROM tmp_bulk t
+                WHERE x.customer_id = t.customer_id AND x.{key_name} = t.{key_name}
+                  AND NOT EXISTS (SELECT 1 FROM unnest(%(created)s::bigint[]) AS n(id) WHERE n.id = x.id)
+                  AND ({changed})
+                RETURNING x.customer_id
+            )
+            SELECT count(*), coalesce(array_agg(DISTINCT customer_id), '{{}}') FROM up
+        """, {"created": created_ids})
+        updated, updated_customers = cur.fetchone()
+    cur.execute("DROP TABLE tmp_bulk")
+    return len(created_ids), updated, sorted(set(created_customers) | set(updated_customers))
