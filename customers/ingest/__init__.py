@@ -1,6 +1,8 @@
 """Core banking → CRM: the bulk API's set-based upserts and the file import, as one package.
 
-``columns`` (parsers) → ``customers`` / ``children`` (the upserts, by kind) → ``initial_load`` (an empty table's
-first load) → ``files`` (reading a file) → ``importer`` (a file through the upserts) → ``jobs`` (uploads run
-by a worker) → ``selectors``, ``views``, ``forms``, ``command`` (the pages and ``manage.py import_*``).
+Batches: ``columns`` (column parsers), ``batch`` (a batch's columns, results and error rows), ``scope`` (where a
+bulk writer may write), ``customers`` and ``children`` (the upserts, called by name), ``initial_load`` (the first
+load of an empty customer table). Files: ``kinds`` (what each kind of file holds), ``limits``, ``files`` (CSV) and
+``xlsx`` (Excel) reading, ``importer`` (a file through the upserts), ``changes`` (what a dry run would change),
+``jobs`` (uploads run by a worker). Pages and command: ``selectors``, ``views``, ``forms``, ``command``.
 """
