@@ -16,8 +16,9 @@ from customers.permissions import can
 from org.constants import Role
 from org.models import User
 
-from .files import CHUNK_SIZE, ImportFileError, open_table
+from .files import CHUNK_SIZE, open_table
 from .importer import import_file
+from .limits import ImportFileError
 
 
 class ImportCommand(BaseCommand):

@@ -46,9 +46,10 @@ from customers.permissions import can
 
 from .changes import changes_summary, last_change_id, truncate
 from .columns import absent
-from .files import CHUNK_SIZE, DUPLICATE, Limits, Table, open_table
+from .files import CHUNK_SIZE, DUPLICATE, Table, open_table
 from .initial_load import InitialLoadFailed, initial_load_if_due
 from .kinds import CUSTOMERS, KINDS
+from .limits import Limits
 
 ERRORS_KEPT = 20  # rejected records kept in memory for a preview; all of them go to the rejects file
 # A cell holding exactly one of these (case and surrounding spaces ignored) clears the field; an empty cell keeps it.

@@ -20,8 +20,8 @@ from django.utils import timezone, translation
 
 from customers.ingest import jobs as import_jobs
 from customers.ingest import xlsx
-from customers.ingest.files import ImportFileError, Limits
 from customers.ingest.importer import import_file
+from customers.ingest.limits import ImportFileError, Limits
 from customers.models import Customer, CustomerChange, ImportJob, ImportStatus
 from customers.tasks import import_jobs_sweep
 from tests.factories import make_resident_id

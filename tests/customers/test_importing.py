@@ -20,8 +20,8 @@ from core.errors import NotPermitted
 from customers import rules, selectors
 from customers.ingest import importer, initial_load
 from customers.ingest import jobs as import_jobs
-from customers.ingest.files import ImportFileError
 from customers.ingest.importer import import_file
+from customers.ingest.limits import ImportFileError
 from customers.models import Customer, CustomerChange, FinancialSnapshot, Holding, ImportJob, ImportStatus
 from customers.tasks import import_file_run
 from org.constants import Role
