@@ -9,7 +9,7 @@ single-record API measured in the same run.
 Requests go through ``django.test.Client`` with ``Authorization: Api-Key …`` (a key made by
 ``org.services.api_key_create`` with ``customers:write``) and an ``Idempotency-Key``: the whole middleware
 stack, key authentication and use logging, orjson parsing, the idempotency record, the upsert pipeline
-(``customers/bulk.py``) and the response; in-process, no network. Bodies are encoded before the clock
+(``customers/ingest/``) and the response; in-process, no network. Bodies are encoded before the clock
 starts (that is the client's work). Records come from the demo generator (bench/records.py): valid
 resident IDs and credit codes, mobiles, RMs of the customer's branch, all 28 profile fields.
 

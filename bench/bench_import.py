@@ -18,7 +18,7 @@
 3. ``manage.py import_customers FILE`` in a child process, into a database with the organisation and no
    customers: wall time and peak memory (``ru_maxrss`` of the child from ``os.wait4``); every record
    must be created, none rejected. Into an empty table the command runs as an initial load (indexes and
-   foreign keys rebuilt at the end, see customers/importing.py); ``--no-initial-load`` measures the
+   foreign keys rebuilt at the end, see customers/ingest/initial_load.py); ``--no-initial-load`` measures the
    ordinary chunk-by-chunk import instead.
 """
 

@@ -8,7 +8,6 @@ import rules
 
 from org.access import is_api_client, is_head_office, is_rm, is_supervisor, key_has_scope
 from org.constants import Scope
-from org.permissions import can  # noqa: F401  (the ingest modules import it from here until merged)
 
 
 @rules.predicate

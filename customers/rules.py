@@ -21,6 +21,13 @@ _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
 
+RESIDENT_ID_FORMAT_MESSAGE = _("A resident ID has 18 characters: 17 digits and a digit or X (or 15 digits).")
+RESIDENT_ID_DATE_MESSAGE = _("Digits 7–14 of the ID are not a real birth date.")
+RESIDENT_ID_FUTURE_MESSAGE = _("The birth date in the ID is in the future.")
+RESIDENT_ID_BEFORE_1880_MESSAGE = _("The birth date in the ID is before 1880.")
+RESIDENT_ID_CHECK_MESSAGE = _("The ID's check character is wrong: please check the number for a typo.")
+
+
 @dataclass(frozen=True)
 class ResidentId:
     number: str  # 18 characters, check character upper case
@@ -44,17 +51,17 @@ def parse_resident_id(value: str, *, today: date) -> ResidentId:
     if re.fullmatch(r"\d{15}", raw):
         raw = resident_id_from_15(raw)
     if not re.fullmatch(r"\d{17}[\dX]", raw):
-        raise RuleViolation(_("A resident ID has 18 characters: 17 digits and a digit or X (or 15 digits)."))
+        raise RuleViolation(RESIDENT_ID_FORMAT_MESSAGE)
     try:
         born = date(int(raw[6:10]), int(raw[10:12]), int(raw[12:14]))
     except ValueError:
-        raise RuleViolation(_("Digits 7–14 of the ID are not a real birth date.")) from None
+        raise RuleViolation(RESIDENT_ID_DATE_MESSAGE) from None
     if born > today:
-        raise RuleViolation(_("The birth date in the ID is in the future."))
+        raise RuleViolation(RESIDENT_ID_FUTURE_MESSAGE)
     if born.year < 1880:
-        raise RuleViolation(_("The birth date in the ID is before 1880."))
+        raise RuleViolation(RESIDENT_ID_BEFORE_1880_MESSAGE)
     if resident_id_check_char(raw[:17]) != raw[17]:
-        raise RuleViolation(_("The ID's check character is wrong: please check the number for a typo."))
+        raise RuleViolation(RESIDENT_ID_CHECK_MESSAGE)
     return ResidentId(number=raw, birth_date=born, gender="M" if int(raw[16]) % 2 else "F", area_code=raw[:6])
 
 
@@ -166,17 +173,27 @@ def credit_code_check_char(first17: str) -> str:
     return _USCC_ALPHABET[(31 - total % 31) % 31]
 
 
-def normalize_credit_code(value: str) -> str:
-    code = (value or "").strip().replace(" ", "").upper()
+CREDIT_CODE_CHECK_MESSAGE = _("The credit code's check character is wrong: please check the code for a typo.")
+
+
+def credit_code_format_message(code: str) -> str | None:
+    """What is wrong with the shape of an upper-cased credit code (None: 18 characters of its alphabet)."""
     if len(code) != 18:
-        raise RuleViolation(_("A unified social credit code has 18 characters."))
+        return str(_("A unified social credit code has 18 characters."))
     bad = sorted({c for c in code if c not in _USCC_ALPHABET})
     if bad:
-        raise RuleViolation(
-            _("A unified social credit code cannot contain: %(chars)s (I, O, Z, S and V are never used).")
-            % {"chars": ", ".join(bad)})
+        return str(_("A unified social credit code cannot contain: %(chars)s (I, O, Z, S and V are never used).")
+                   % {"chars": ", ".join(bad)})
+    return None
+
+
+def normalize_credit_code(value: str) -> str:
+    code = (value or "").strip().replace(" ", "").upper()
+    message = credit_code_format_message(code)
+    if message:
+        raise RuleViolation(message)
     if credit_code_check_char(code[:17]) != code[17]:
-        raise RuleViolation(_("The credit code's check character is wrong: please check the code for a typo."))
+        raise RuleViolation(CREDIT_CODE_CHECK_MESSAGE)
     return code
 
 
@@ -196,6 +213,7 @@ def normalize_cif(value: str) -> str:
 
 # --- Mobile numbers ---
 _MOBILE = re.compile(r"1[3-9]\d{9}")
+MOBILE_MESSAGE = _("Enter a mainland mobile number: 11 digits starting 13–19 (a +86 prefix is fine).")
 
 
 def normalize_mobile(value: str) -> str:
@@ -205,7 +223,7 @@ def normalize_mobile(value: str) -> str:
     elif digits.startswith("0086"):
         digits = digits[4:]
     if not _MOBILE.fullmatch(digits):
-        raise RuleViolation(_("Enter a mainland mobile number: 11 digits starting 13–19 (a +86 prefix is fine)."))
+        raise RuleViolation(MOBILE_MESSAGE)
     return digits
 
 
@@ -472,3 +490,144 @@ def id_number_format_checks(id_types, ids):
     for i in np.flatnonzero(fpr):
         ok_check[i] = resident_id_check_char(numbers.iat[i][:17]) == numbers.iat[i][17]
     return ok_format, ok_check
+
+
+# --- Cross-field rules of a customer record (DOMAIN.md §2) ---
+# Each is written once, with one message, over columns: the bulk pipeline passes a batch of merged records, the
+# single-record service (``services.customer_check``) a record of one.
+ID_TYPE_NEEDED_MESSAGE = _("Choose the type of the ID document.")
+BIRTH_DATE_FUTURE_MESSAGE = _("The birth date cannot be in the future.")
+ASSESSMENT_FUTURE_MESSAGE = _("The assessment date cannot be in the future.")
+RISK_DATE_NEEDED_MESSAGE = _("Give the date of the risk assessment.")
+GENDER_MISMATCH_MESSAGE = _("The gender does not match the ID number.")
+CREDIT_CODE_INDIVIDUAL_MESSAGE = _("Only corporate customers have a credit code.")
+CREDIT_CODE_NEEDED_MESSAGE = _("A corporate customer needs its unified social credit code.")
+RM_BRANCH_MESSAGE = _("This relationship manager does not work in the customer's branch.")
+
+# The fields the record rules read; they normalise mobile, id_number and credit_code and fill birth_date and
+# gender in from a resident ID.
+RECORD_FIELDS = ("kind", "id_type", "id_number", "credit_code", "mobile", "birth_date", "gender", "risk_level",
+                 "risk_assessed_on")
+
+
+def birth_date_mismatch_message(born: date) -> str:
+    return str(_("The birth date does not match the ID number (%(date)s).") % {"date": born.isoformat()})
+
+
+def blank(values):
+    """None, NaN or "" per value."""
+    import numpy as np
+    import pandas as pd
+
+    values = np.asarray(values, dtype=object)
+    return pd.isna(values) | (values == "")
+
+
+def _filled(values):
+    """Text values with None as ""."""
+    values = values.copy()
+    values[blank(values)] = ""
+    return values
+
+
+def _compact_upper(values):
+    """Text values without spaces, upper-cased ("" for None): ID numbers and credit codes."""
+    import numpy as np
+
+    values = _filled(values)
+    joined = "".join(values)
+    if " " not in joined and joined.upper() == joined:
+        return values  # the usual batch: nothing to change (checked in two C-level passes)
+    return np.fromiter((v.replace(" ", "").upper() for v in values), dtype=object, count=len(values))
+
+
+def customer_record_problems(m: dict, *, today: date) -> list[tuple[str, object, object]]:
+    """The cross-field rules over records given as columns (``RECORD_FIELDS``: object arrays, None or "" for
+    no value): ``(field, mask of the records that break the rule, message)`` in the order a field's first
+    problem is reported; a message is one text, or an array of texts by record. Normalises mobiles, ID numbers
+    and credit codes in ``m`` and fills birth date and gender in from resident IDs."""
+    import numpy as np
+
+    problems = []
+
+    def fail(mask, field, message):
+        problems.append((field, np.asarray(mask, dtype=bool), message))
+
+    mobiles, ok = normalize_mobiles(m["mobile"])
+    fail(~ok, "mobile", MOBILE_MESSAGE)
+    m["mobile"] = np.where(ok, np.fromiter(mobiles, dtype=object, count=len(mobiles)), m["mobile"])
+    _id_number_problems(m, fail, today=today)
+    _credit_code_problems(m, fail)
+    fail(~blank(m["risk_level"]) & blank(m["risk_assessed_on"]), "risk_assessed_on", RISK_DATE_NEEDED_MESSAGE)
+    return problems
+
+
+def _id_number_problems(m: dict, fail, *, today: date) -> None:
+    """Resident IDs: format, a real birth date (not in the future, not before 1880), the check character, and
+    agreement with the birth date and gender given (which they fill in when not given). The other ID types: each
+    to its documented format (``ID_NUMBER_RULES``), one regex pass per type. A number needs its type."""
+    import numpy as np
+
+    n = len(m["kind"])
+    ids = _compact_upper(m["id_number"])
+    resident_type = m["id_type"] == "resident_id"
+    if 15 in set(map(len, ids)):
+        legacy = resident_type & np.fromiter((len(v) == 15 and v.isdigit() and v.isascii() for v in ids),
+                                             dtype=bool, count=n)
+        ids[legacy] = [resident_id_from_15(v) for v in ids[legacy]]
+    m["id_number"] = ids
+    resident = resident_type & (ids != "")
+    if resident.any():
+        ok_format, ok_date, ok_not_future, ok_check, born, genders = resident_id_checks(ids, today=today)
+        early = np.zeros(n, dtype=bool)
+        for i in np.flatnonzero(resident & ok_format & ~ok_date):
+            try:
+                early[i] = date(int(ids[i][6:10]), int(ids[i][10:12]), int(ids[i][12:14])).year < 1880
+            except ValueError:
+                pass  # not a real date
+        fail(resident & ~ok_format, "id_number", RESIDENT_ID_FORMAT_MESSAGE)
+        fail(resident & ~ok_date & ~early, "id_number", RESIDENT_ID_DATE_MESSAGE)
+        fail(resident & ~ok_not_future, "id_number", RESIDENT_ID_FUTURE_MESSAGE)
+        fail(resident & early, "id_number", RESIDENT_ID_BEFORE_1880_MESSAGE)
+        fail(resident & ~ok_check, "id_number", RESIDENT_ID_CHECK_MESSAGE)
+        good = (m["kind"] == "individual") & resident & ok_check & ok_date & ok_not_future
+        given_birth = m["birth_date"]
+        no_birth = blank(given_birth)
+        differs = good & ~no_birth & (given_birth != born)
+        if differs.any():
+            messages = np.full(n, None, dtype=object)
+            messages[differs] = [birth_date_mismatch_message(d) for d in born[differs]]
+            fail(differs, "birth_date", messages)
+        has_gender = (m["gender"] == "M") | (m["gender"] == "F")
+        fail(good & has_gender & (m["gender"] != genders), "gender", GENDER_MISMATCH_MESSAGE)
+        m["birth_date"] = np.where(good & no_birth, born, given_birth)
+        m["gender"] = np.where(good & ~has_gender, genders, m["gender"])
+    other_type = (ids != "") & ~resident_type
+    if other_type.any():
+        ids[other_type] = [compact_id_number(v) for v in ids[other_type]]  # (few rows: a loop is cheap)
+        ok_format, ok_check = id_number_format_checks(m["id_type"], ids)
+        for id_type, message in ID_FORMAT_MESSAGES.items():
+            fail(other_type & (m["id_type"] == id_type) & ~ok_format, "id_number", message)
+        fail(other_type & ~ok_check, "id_number", FOREIGN_PR_CHECK_MESSAGE)
+    fail((ids != "") & blank(m["id_type"]), "id_type", ID_TYPE_NEEDED_MESSAGE)
+
+
+def _credit_code_problems(m: dict, fail) -> None:
+    """Only a corporate customer has a credit code, and it needs one: 18 characters of the code's alphabet with
+    the right check character."""
+    import numpy as np
+
+    m["credit_code"] = codes = _compact_upper(m["credit_code"])
+    individual = m["kind"] == "individual"
+    corporate = ~individual
+    has_code = codes != ""
+    fail(individual & has_code, "credit_code", CREDIT_CODE_INDIVIDUAL_MESSAGE)
+    fail(corporate & ~has_code, "credit_code", CREDIT_CODE_NEEDED_MESSAGE)
+    if (corporate & has_code).any():
+        ok_format, ok_check = credit_code_checks(codes)
+        bad_format = corporate & has_code & ~ok_format
+        if bad_format.any():
+            messages = np.full(len(codes), None, dtype=object)
+            messages[bad_format] = [credit_code_format_message(c) for c in codes[bad_format]]
+            fail(bad_format, "credit_code", messages)
+        fail(corporate & ok_format & ~ok_check, "credit_code", CREDIT_CODE_CHECK_MESSAGE)

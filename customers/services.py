@@ -3,6 +3,7 @@
 import copy
 from datetime import date, timedelta
 
+import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -17,16 +18,18 @@ from org.permissions import can
 from org.services import pii_access_record
 
 from . import rules
-from .constants import AUDITED_FIELDS, CustomerKind, IdType, RevealReason, TaskStatus
+from .constants import AUDITED_FIELDS, RevealReason, TaskStatus
 from .models import Customer, CustomerChange, FollowUpTask, Interaction
 
 
 def customer_check(customer: Customer, *, today: date) -> dict[str, list[str]]:
-    """Cross-field rules of DOMAIN.md §2; normalises values in place; returns field errors."""
+    """Rules of DOMAIN.md §2 (the record rules: ``rules.customer_record_problems``, as the bulk pipeline checks
+    them); normalises values in place; returns field errors, the first problem of each field."""
     errors: dict[str, list[str]] = {}
 
     def fail(field, message):
-        errors.setdefault(field, []).append(str(message))
+        if field not in errors:
+            errors[field] = [str(message)]
 
     try:
         customer.cif = rules.normalize_cif(customer.cif)
@@ -34,50 +37,21 @@ def customer_check(customer: Customer, *, today: date) -> dict[str, list[str]]:
         fail("cif", e.message)
     customer.name = (customer.name or "").strip()
     customer.name_bigrams = rules.bigrams(customer.name)
-    if customer.mobile:
-        try:
-            customer.mobile = rules.normalize_mobile(customer.mobile)
-        except rules.RuleViolation as e:
-            fail("mobile", e.message)
     if customer.birth_date and customer.birth_date > today:
-        fail("birth_date", _("The birth date cannot be in the future."))
+        fail("birth_date", rules.BIRTH_DATE_FUTURE_MESSAGE)
     if customer.risk_assessed_on and customer.risk_assessed_on > today:
-        fail("risk_assessed_on", _("The assessment date cannot be in the future."))
-    if customer.risk_level and not customer.risk_assessed_on:
-        fail("risk_assessed_on", _("Give the date of the risk assessment."))
+        fail("risk_assessed_on", rules.ASSESSMENT_FUTURE_MESSAGE)
     customer.tags = sorted({t.strip() for t in customer.tags or [] if t and t.strip()})
     for tag in customer.tags:
         if len(tag) > 30:
             fail("tags", _("A tag has at most 30 characters."))
 
-    # An ID number of any customer has a type and that type's format (rules.ID_NUMBER_RULES).
-    if customer.id_number and not customer.id_type:
-        fail("id_type", _("Choose the type of the ID document."))
-    elif customer.id_number:
-        try:
-            customer.id_number = rules.normalize_id_number(customer.id_type, customer.id_number, today=today)
-        except rules.RuleViolation as e:
-            fail("id_number", e.message)
-    if customer.kind == CustomerKind.INDIVIDUAL:
-        if customer.credit_code:
-            fail("credit_code", _("Only corporate customers have a credit code."))
-        if customer.id_type == IdType.RESIDENT_ID and customer.id_number and "id_number" not in errors:
-            rid = rules.parse_resident_id(customer.id_number, today=today)
-            if customer.birth_date and customer.birth_date != rid.birth_date:
-                fail("birth_date", _("The birth date does not match the ID number (%(date)s).")
-                     % {"date": rid.birth_date.isoformat()})
-            if customer.gender and customer.gender != rid.gender:
-                fail("gender", _("The gender does not match the ID number."))
-            customer.birth_date = customer.birth_date or rid.birth_date
-            customer.gender = customer.gender or rid.gender
-    else:
-        if not customer.credit_code:
-            fail("credit_code", _("A corporate customer needs its unified social credit code."))
-        else:
-            try:
-                customer.credit_code = rules.normalize_credit_code(customer.credit_code)
-            except rules.RuleViolation as e:
-                fail("credit_code", e.message)
+    record = {f: np.array([getattr(customer, f)], dtype=object) for f in rules.RECORD_FIELDS}
+    for field, mask, message in rules.customer_record_problems(record, today=today):
+        if mask[0]:
+            fail(field, message[0] if isinstance(message, np.ndarray) else message)
+    for f in ("mobile", "id_number", "credit_code", "birth_date", "gender"):
+        setattr(customer, f, record[f][0])
     return errors
 
 
@@ -392,20 +366,3 @@ def task_snooze(*, actor, task: FollowUpTask, until: date, today: date) -> Follo
     locked.due_date = until
     locked.save(update_fields=["due_date"])
     return locked
-
-
-def bulk_upsert(*, kind: str, records, actor, today: date, source: str = "api", offset: int = 0,
-                dry_run: bool = False, initial_load=None):
-    """Create or update a batch of customers, snapshots or holdings by their external keys.
-
-    Good records are stored even when others are rejected; each rejection names the record's key,
-    the field and the reason. See ``customers.bulk`` for how. ``initial_load`` (customers only): the
-    ``bulk.InitialLoad`` that writes the batches of a file loaded into an empty customer table.
-    """
-    from . import bulk
-
-    if not can(actor, "customers.bulk_upsert"):
-        raise NotPermitted()
-    extra = {"initial_load": initial_load} if initial_load is not None else {}
-    return bulk.UPSERTS[kind](records, actor=actor, today=today, source=source, offset=offset, dry_run=dry_run,
-                              **extra)

@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from . import import_jobs
+from .ingest import jobs as import_jobs
 
 
 @shared_task(acks_late=True)

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import views, views_import
+from . import views
+from .ingest import views as ingest_views
 
 app_name = "customers"
 urlpatterns = [
@@ -16,10 +17,10 @@ urlpatterns = [
     path("<int:pk>/tasks/<int:task_pk>/done/", views.customer_task_done, name="customer-task-done"),
     path("<int:pk>/tasks/<int:task_pk>/snooze/", views.customer_task_snooze, name="customer-task-snooze"),
     path("tasks/", views.task_list, name="tasks"),
-    path("import/", views_import.import_index, name="import"),
-    path("import/jobs/<int:pk>/", views_import.import_job_detail, name="import-job"),
-    path("import/jobs/<int:pk>/apply/", views_import.import_job_apply, name="import-apply"),
-    path("import/jobs/<int:pk>/rejects.csv", views_import.import_job_rejects, name="import-rejects"),
+    path("import/", ingest_views.import_index, name="import"),
+    path("import/jobs/<int:pk>/", ingest_views.import_job_detail, name="import-job"),
+    path("import/jobs/<int:pk>/apply/", ingest_views.import_job_apply, name="import-apply"),
+    path("import/jobs/<int:pk>/rejects.csv", ingest_views.import_job_rejects, name="import-rejects"),
     path("tasks/<int:pk>/done/", views.task_done, name="task-done"),
     path("tasks/<int:pk>/snooze/", views.task_snooze, name="task-snooze"),
 ]

@@ -52,14 +52,3 @@ def fmt_ts(epoch_s: np.ndarray) -> list[str]:
 
 def pick(rng, options, p, n):
     return np.asarray(options, dtype=object)[rng.choice(len(options), size=n, p=p)]
-
-
-def pg_array(items_per_row) -> list[str]:
-    """Lists of plain CJK strings → PostgreSQL array literals for COPY text (no element needs quoting)."""
-    return ["{" + ",".join(items) + "}" for items in items_per_row]
-
-
-def copy_text(cols: list[list]) -> str:
-    template = "\t".join(["%s"] * len(cols)) + "\n"
-    return "".join(map(template.__mod__, zip(*cols)))
-

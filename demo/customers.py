@@ -4,10 +4,11 @@ from datetime import date
 
 import numpy as np
 
+from core.copy import join_fields, pg_array
 from customers import rules
 from customers.constants import CompanySize, CustomerKind, IdType, IncomeBand
 
-from .columns import copy_text, fmt_dates, fmt_money, fmt_ts, id_check_chars, org_code_check, pg_array, pick
+from .columns import fmt_dates, fmt_money, fmt_ts, id_check_chars, org_code_check, pick
 from .context import Chunk, Context
 from .holdings import holding_rows
 from .interactions import interaction_rows
@@ -253,7 +254,7 @@ def generate_chunk(ctx: Context, index: int, first_id: int, n: int, ids: dict) -
     tagm[:, 8] = ind & (age_now < 40) & (rng.random(n) < 0.05)
     tagm[:, 9] = ind & (age_now >= 65)
     tag_names = np.asarray(TAGS, dtype=object)
-    tags = pg_array(sorted(tag_names[row].tolist()) for row in tagm)
+    tags = list(map(pg_array, (sorted(tag_names[row].tolist()) for row in tagm)))
 
     # --- customer rows ---
     blank = np.full(n, "", dtype=object)
@@ -264,7 +265,7 @@ def generate_chunk(ctx: Context, index: int, first_id: int, n: int, ids: dict) -
         [f"CIF{i:010d}" for i in cid.tolist()],
         np.where(corp, CustomerKind.CORPORATE.value, CustomerKind.INDIVIDUAL.value).tolist(),
         name.tolist(),
-        pg_array(rules.bigrams(x) for x in name.tolist()),
+        list(map(pg_array, (rules.bigrams(x) for x in name.tolist()))),
         np.where(corp, "", np.where(male, "M", "F")).tolist(),
         [b if i else null for b, i in zip(birth_str.tolist(), ind_l)],
         np.where(corp, "", IdType.RESIDENT_ID.value).tolist(),
@@ -293,7 +294,7 @@ def generate_chunk(ctx: Context, index: int, first_id: int, n: int, ids: dict) -
         branch_id.tolist(),
         rm_id.tolist(),
     ]
-    tables = [("customers_customer", CUSTOMER_COLUMNS, copy_text(cust_cols), n)]
+    tables = [("customers_customer", CUSTOMER_COLUMNS, join_fields(cust_cols), n)]
 
     # --- snapshot rows (customer-major, oldest month first) ---
     rows = n * M
@@ -306,7 +307,7 @@ def generate_chunk(ctx: Context, index: int, first_id: int, n: int, ids: dict) -
         fmt_dates(np.maximum(last_txn_m, 0).ravel(), (last_txn_m < 0).ravel()),
         fmt_money(fee_c.ravel()), fmt_money(contrib_c.ravel()), np.repeat(products_held, M).tolist(),
     ]
-    tables.append(("customers_financialsnapshot", SNAPSHOT_COLUMNS, copy_text(snap_cols), rows))
+    tables.append(("customers_financialsnapshot", SNAPSHOT_COLUMNS, join_fields(snap_cols), rows))
 
     # --- holding rows ---
     tables.append(holding_rows(ctx, rng, ids, cid, corp, risk, stage, h_cust, h_type, deposits_c[:, -1],

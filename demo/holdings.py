@@ -2,9 +2,10 @@
 
 import numpy as np
 
+from core.copy import join_fields
 from customers.constants import ProductType
 
-from .columns import copy_text, fmt_dates, fmt_money, luhn_check_digits
+from .columns import fmt_dates, fmt_money, luhn_check_digits
 from .lifecycle import TERMINATED
 
 # Product catalogues: (code, name, risk); sorted by risk so "risk ≤ customer level" is a prefix.
@@ -108,5 +109,5 @@ def holding_rows(ctx, rng, ids, cid, corp, risk, stage, h_cust, h_type, dep_c, w
             np.asarray([t.value for t in HOLDING_TYPES], dtype=object)[h_type].tolist(), prisk.tolist(),
             fmt_money(balance), fmt_dates(np.minimum(opened, today_day)),
             fmt_dates(np.maximum(mature, 0), mature < 0), status.tolist()]
-    return ("customers_holding", HOLDING_COLUMNS, copy_text(cols), m)
+    return ("customers_holding", HOLDING_COLUMNS, join_fields(cols), m)
 

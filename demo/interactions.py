@@ -2,9 +2,10 @@
 
 import numpy as np
 
+from core.copy import join_fields
 from customers.constants import Channel, InteractionOutcome, TaskStatus
 
-from .columns import copy_text, fmt_dates, fmt_ts
+from .columns import fmt_dates, fmt_ts
 from .lifecycle import TERMINATED
 
 CHANNELS = [Channel.PHONE, Channel.WECHAT, Channel.SMS, Channel.VISIT, Channel.MEETING, Channel.EMAIL]
@@ -57,7 +58,7 @@ def interaction_rows(ctx, rng, ids, cid, rm_id, aum, stage, today_day):
                 np.asarray([c.value for c in CHANNELS], dtype=object)[chan].tolist(), fmt_ts(at),
                 np.asarray([o.value for o in OUTCOMES], dtype=object)[outc].tolist(), notes.tolist(),
                 fmt_dates(follow_day, ~follow), fmt_ts(created)]
-        out.append(("customers_interaction", INTERACTION_COLUMNS, copy_text(cols), m))
+        out.append(("customers_interaction", INTERACTION_COLUMNS, join_fields(cols), m))
     else:
         follow = np.zeros(0, bool)
         follow_day = at = created = np.zeros(0, np.int64)
@@ -85,6 +86,6 @@ def interaction_rows(ctx, rng, ids, cid, rm_id, aum, stage, today_day):
                 fmt_ts(t_created),
                 [c if d else "\\N" for c, d in zip(fmt_ts(completed), done.tolist())],
                 [str(s) if s >= 0 else "\\N" for s in src.tolist()]]
-        out.append(("customers_followuptask", TASK_COLUMNS, copy_text(cols), t))
+        out.append(("customers_followuptask", TASK_COLUMNS, join_fields(cols), t))
     return out
 

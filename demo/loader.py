@@ -1,6 +1,5 @@
 """The COPY writer of the demo: a thread with its own connection, loading chunks while the next is generated."""
 
-import io
 import queue
 import threading
 import time
@@ -8,7 +7,7 @@ import time
 import psycopg2
 from django.db import connection
 
-COPY_BUFFER = 4 << 20
+from core.copy import copy_data
 
 
 class Writer(threading.Thread):
@@ -41,9 +40,7 @@ class Writer(threading.Thread):
                 with self.conn.cursor() as cur:
                     for table, cols, text, rows in chunk.tables:
                         t1 = time.monotonic()
-                        # bytes and a large buffer: few GIL round trips while the main thread generates
-                        cur.copy_expert(f"COPY {table} ({', '.join(cols)}) FROM STDIN",
-                                        io.BytesIO(text.encode("utf-8")), size=COPY_BUFFER)
+                        copy_data(cur, table, cols, text)
                         self.rows[table] = self.rows.get(table, 0) + rows
                         self.seconds[table] = self.seconds.get(table, 0.0) + time.monotonic() - t1
                         spent.append(f"{table.removeprefix('customers_')[:8]} {time.monotonic() - t1:.1f}s")

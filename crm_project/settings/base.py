@@ -270,7 +270,7 @@ IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
 CRM_REVEAL_RATE = env("CRM_REVEAL_RATE", default="30/h")
 # File imports (head office): upload size limit, rows per batch. Previews and imports always run in a worker.
 CRM_IMPORT_MAX_UPLOAD_MB = env.int("CRM_IMPORT_MAX_UPLOAD_MB", default=300)
-# What a file may hold, checked while reading it (customers.importing.Limits).
+# What a file may hold, checked while reading it (customers.ingest.limits.Limits).
 CRM_IMPORT_MAX_ROWS = env.int("CRM_IMPORT_MAX_ROWS", default=2_000_000)
 CRM_IMPORT_MAX_COLUMNS = env.int("CRM_IMPORT_MAX_COLUMNS", default=200)
 CRM_IMPORT_MAX_LINE_KB = env.int("CRM_IMPORT_MAX_LINE_KB", default=64)

@@ -23,6 +23,8 @@ from core.errors import DomainError, ValidationFailed
 from core.idempotency import idempotent
 from customers import selectors, services
 from customers.filters import CustomerFilter, HoldingFilter, InteractionFilter, SnapshotFilter, TaskFilter
+from customers.ingest.children import holdings_upsert, snapshots_upsert
+from customers.ingest.customers import customers_upsert
 from customers.permissions import key_can_read_pii
 from org.access import actor_ident
 from org.constants import Scope
@@ -55,7 +57,7 @@ from .serializers import (
 class BulkUpsertMixin:
     """``POST …/bulk/``: up to 5,000 records keyed by their external keys (Idempotency-Key honoured)."""
 
-    bulk_kind: str
+    bulk_upsert: staticmethod  # the kind's upsert (customers.ingest), called by name
 
     @action(detail=False, methods=["post"], url_path="bulk")
     @gc_paused()  # ≈ 300,000 short-lived acyclic objects per request: see core/collector.py
@@ -75,8 +77,7 @@ class BulkUpsertMixin:
             return _too_large(_("At most %(limit)s records per request; this one has %(n)s. Split the batch.")
                               % {"limit": f"{limit:,}", "n": f"{len(records):,}"})
         try:
-            result = services.bulk_upsert(kind=self.bulk_kind, records=records, actor=request.user,
-                                          today=timezone.localdate(), source="api")
+            result = self.bulk_upsert(records, actor=request.user, today=timezone.localdate(), source="api")
         finally:
             # Free the parsed body (≈ 300,000 objects) while the collector is still paused: left for later,
             # they would be traversed by the collections that its resumption sets off.
@@ -227,7 +228,7 @@ class CustomerViewSet(BulkUpsertMixin, ScopedViewSetMixin, mixins.ListModelMixin
     filterset_class = CustomerFilter
     ordering_fields = ["name", "cif", "aum_latest", "updated_at", "created_at"]
     ordering = ["-aum_latest", "id"]
-    bulk_kind = "customers"
+    bulk_upsert = staticmethod(customers_upsert)
     required_scopes = {
         "bulk": Scope.CUSTOMERS_WRITE, "changes": Scope.CUSTOMERS_READ,
         "list": Scope.CUSTOMERS_READ, "retrieve": Scope.CUSTOMERS_READ, "create": Scope.CUSTOMERS_WRITE,
@@ -341,7 +342,7 @@ class CustomerViewSet(BulkUpsertMixin, ScopedViewSetMixin, mixins.ListModelMixin
 class SnapshotViewSet(BulkUpsertMixin, ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     """Monthly financial snapshots pushed by core banking (``period`` is the month's first day)."""
 
-    bulk_kind = "snapshots"
+    bulk_upsert = staticmethod(snapshots_upsert)
     serializer_class = SnapshotSerializer
     filterset_class = SnapshotFilter
     ordering_fields = ["period", "aum", "contribution"]
@@ -359,7 +360,7 @@ class SnapshotViewSet(BulkUpsertMixin, ScopedViewSetMixin, viewsets.ReadOnlyMode
 class HoldingViewSet(BulkUpsertMixin, ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     """Product holdings (account numbers masked unless the key has ``pii:read``)."""
 
-    bulk_kind = "holdings"
+    bulk_upsert = staticmethod(holdings_upsert)
     serializer_class = HoldingSerializer
     filterset_class = HoldingFilter
     ordering_fields = ["balance", "opened_on", "matures_on"]

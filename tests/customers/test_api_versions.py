@@ -9,6 +9,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from customers import services
+from customers.ingest.customers import customers_upsert
 from customers.models import Customer, CustomerChange
 
 from ..org.builders import ALL_SCOPES, ApiKeyFactory
@@ -41,7 +42,7 @@ class TestETag:
     def test_etag_changes_when_a_bulk_upsert_writes_the_row(self, world, ho):
         c = world.c_rm
         etag = ho.get(url(c))["ETag"]
-        services.bulk_upsert(kind="customers", records=[{"cif": c.cif, "occupation": "律师"}],
+        customers_upsert([{"cif": c.cif, "occupation": "律师"}],
                              actor=world.ho_user, today=timezone.localdate(), source="api")
         assert ho.get(url(c))["ETag"] != etag
 

@@ -591,8 +591,10 @@ class TestIdentityRules:
         errors = errors_of(body)
         assert "needs its unified social credit code" in errors[(1, "credit_code")]
         assert "check character" in errors[(2, "credit_code")]
-        assert "18 characters" in errors[(3, "credit_code")]
-        assert "18 characters" in errors[(4, "credit_code")]
+        # one message per rule, as the single-record service words it (rules.credit_code_format_message)
+        assert errors[(3, "credit_code")] == ("A unified social credit code cannot contain: I (I, O, Z, S and V are "
+                                              "never used).")
+        assert errors[(4, "credit_code")] == "A unified social credit code has 18 characters."
         assert "Only corporate" in errors[(5, "credit_code")]
 
     @pytest.mark.parametrize(("given", "stored"), [
@@ -1201,17 +1203,18 @@ def test_bulk_runs_with_the_collector_paused_and_frees_the_body(key, kind, monke
     """See core/collector.py: no cyclic collection over the batch's objects, freed before it resumes."""
     import gc
 
-    from customers import services
+    from customers.api.views import CustomerViewSet, HoldingViewSet, SnapshotViewSet
 
+    viewset = {"customers": CustomerViewSet, "snapshots": SnapshotViewSet, "holdings": HoldingViewSet}[kind]
     seen = {}
-    real = services.bulk_upsert
+    real = viewset.bulk_upsert
 
-    def spy(**kwargs):
+    def spy(records, **kwargs):
         seen["collector on"] = gc.isenabled()
-        seen["records"] = kwargs["records"]
-        return real(**kwargs)
+        seen["records"] = records
+        return real(records, **kwargs)
 
-    monkeypatch.setattr(services, "bulk_upsert", spy)
+    monkeypatch.setattr(viewset, "bulk_upsert", staticmethod(spy))
     assert gc.isenabled()
     body = ok(bulk(key, kind, [{"cif": "CIF-NOPE"}]))
     assert body["rejected"] == 1

@@ -1,4 +1,4 @@
-"""customers.bulk below the API: what file imports rely on (dry run, row offsets, DataFrames of raw
+"""The ingest upserts (customers.ingest) below the API: what file imports rely on (dry run, row offsets, DataFrames of raw
 cell values, the change source) and who may call it at all. The rules themselves are proved through the
 API in test_bulk_api.py."""
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from core.errors import NotPermitted
-from customers import services
+from customers.ingest.kinds import KINDS
 from customers.models import Customer, CustomerChange, FinancialSnapshot, Holding
 from org.access import ApiClient
 
@@ -22,7 +22,7 @@ TODAY = dt.date(2026, 11, 22)
 
 
 def run(kind, records, actor, **kw):
-    return services.bulk_upsert(kind=kind, records=records, actor=actor, today=TODAY, **kw)
+    return KINDS[kind].upsert(records, actor=actor, today=TODAY, **kw)
 
 
 def test_dry_run_reports_without_writing(world):

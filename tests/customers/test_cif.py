@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils import translation
 
 from customers import rules, services
-from customers.importing import import_file
+from customers.ingest.customers import customers_upsert
+from customers.ingest.importer import import_file
 from customers.models import Customer
 
 TODAY = dt.date(2026, 11, 22)
@@ -92,7 +93,7 @@ def test_api_create_refuses_a_bad_cif(org_world, key_client):
 # --- the bulk pipeline: bulk API and file import ---
 def test_bulk_rejects_bad_cifs_and_keeps_the_good_records(org_world):
     records = [{"cif": cif, "name": "林晓峰", "branch": "B1"} for cif in ["GOOD-1", *BAD_CIFS, "good-2"]]
-    result = services.bulk_upsert(kind="customers", records=records, actor=org_world.ho_user, today=TODAY)
+    result = customers_upsert(records, actor=org_world.ho_user, today=TODAY)
     assert (result.created, result.rejected) == (2, len(BAD_CIFS))
     reasons = {(e["index"], e["field"]): e["reason"] for e in result.errors}
     assert reasons == {(i, "cif"): "A CIF has only letters, digits and dashes." for i in range(1, len(BAD_CIFS) + 1)}

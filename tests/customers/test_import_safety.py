@@ -18,8 +18,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from customers import import_jobs, importing
-from customers.importing import ImportFileError, Limits, import_file
+from customers.ingest import jobs as import_jobs
+from customers.ingest import xlsx
+from customers.ingest.importer import import_file
+from customers.ingest.limits import ImportFileError, Limits
 from customers.models import Customer, CustomerChange, ImportJob, ImportStatus
 from customers.tasks import import_jobs_sweep
 from tests.customers.builders import make_resident_id
@@ -210,9 +212,9 @@ def test_counting_zip_stops_past_the_limit(tmp_path):
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("a", b"a" * 5000)
         z.writestr("b", b"b" * 5000)
-    archive = importing._CountingZip(path, limit=8000)
+    archive = xlsx._CountingZip(path, limit=8000)
     assert archive.read("a") == b"a" * 5000
-    with pytest.raises(importing._UnpackedTooLarge):
+    with pytest.raises(xlsx._UnpackedTooLarge):
         archive.read("b")
 
 
@@ -280,20 +282,20 @@ def test_progress_is_a_heartbeat(world_tx):
     world = world_tx
     job = _job(world)
     with time_machine.travel(NOW, tick=False):
-        import_jobs._Progress(job.pk)(5, 10)
+        import_jobs.Progress(job.pk)(5, 10)
     job.refresh_from_db()
     assert (job.rows_done, job.rows_total, job.heartbeat_at) == (5, 10, NOW)
 
 
 def test_a_run_beats_from_its_start_and_with_every_chunk(world, monkeypatch):
     beats = []
-    original = import_jobs._Progress.__call__
+    original = import_jobs.Progress.__call__
 
     def spy(self, done, total):
         original(self, done, total)
         beats.append(ImportJob.objects.values_list("heartbeat_at", flat=True).get(pk=self.job_id))
 
-    monkeypatch.setattr(import_jobs._Progress, "__call__", spy)
+    monkeypatch.setattr(import_jobs.Progress, "__call__", spy)
     content = b"cif,name,branch\n" + b"".join(f"H{i},n,B1\n".encode() for i in range(5))
     job = import_jobs.import_job_create(actor=world.ho_user, kind="customers",
                                         upload=SimpleUploadedFile("c.csv", content), dry_run=True)
@@ -341,7 +343,7 @@ def test_a_job_whose_database_connection_died_is_failed_by_the_sweeper(world_tx,
     from django.db import connection, connections
 
     settings.CRM_IMPORT_HEARTBEAT_TIMEOUT_MINUTES = 10
-    original = import_jobs._Progress.__call__
+    original = import_jobs.Progress.__call__
     calls = []
 
     def progress_then_cut(self, done, total):
@@ -355,7 +357,7 @@ def test_a_job_whose_database_connection_died_is_failed_by_the_sweeper(world_tx,
             finally:
                 killer.close()
 
-    monkeypatch.setattr(import_jobs._Progress, "__call__", progress_then_cut)
+    monkeypatch.setattr(import_jobs.Progress, "__call__", progress_then_cut)
     content = b"cif,name,branch\n" + b"".join(f"X{i},n,B1\n".encode() for i in range(6))
     job = import_jobs.import_job_create(actor=world_tx.ho_user, kind="customers",
                                         upload=SimpleUploadedFile("c.csv", content), dry_run=False)

@@ -17,8 +17,11 @@ from django.urls import reverse
 from django.utils import translation
 
 from core.errors import NotPermitted
-from customers import bulk, import_jobs, importing, rules, selectors
-from customers.importing import ImportFileError, import_file
+from customers import rules, selectors
+from customers.ingest import importer, initial_load
+from customers.ingest import jobs as import_jobs
+from customers.ingest.importer import import_file
+from customers.ingest.limits import ImportFileError
 from customers.models import Customer, CustomerChange, FinancialSnapshot, Holding, ImportJob, ImportStatus
 from customers.tasks import import_file_run
 from org.constants import Role
@@ -340,7 +343,7 @@ def test_the_clear_marker_in_a_field_that_cannot_be_cleared_rejects_the_row(worl
 
 
 def test_a_file_of_cifs_only_changes_nothing(world, tmp_path):
-    """Regression: a batch naming only CIFs built an invalid UPDATE (customers.bulk)."""
+    """Regression: a batch naming only CIFs built an invalid UPDATE (customers.ingest.customers)."""
     path = write_csv(tmp_path / "c.csv", ["cif"], [[c.cif] for c in world.customers.values()])
     result = run(path, world)
     assert (result.unchanged, result.rejected) == (4, 0)
@@ -398,7 +401,7 @@ def test_keeps_only_the_first_errors_in_memory(world, tmp_path):
     path = write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, rows)
     out = io.StringIO()
     result = run(path, world, rejects_out=out)
-    assert result.rejected == 30 and len(result.errors) == importing.ERRORS_KEPT
+    assert result.rejected == 30 and len(result.errors) == importer.ERRORS_KEPT
     assert len(out.getvalue().splitlines()) == 31
 
 
@@ -516,7 +519,7 @@ def test_apply_creates_the_real_job_once(world, django_capture_on_commit_callbac
 def test_dry_run_progress_is_visible_to_other_connections_while_it_runs(world, monkeypatch):
     """The dry run's transaction is open; its progress rows must be committed on their own."""
     seen = []
-    original = import_jobs._Progress.__call__
+    original = import_jobs.Progress.__call__
 
     def spy(self, done, total):
         original(self, done, total)
@@ -531,7 +534,7 @@ def test_dry_run_progress_is_visible_to_other_connections_while_it_runs(world, m
         finally:
             other.close()
 
-    monkeypatch.setattr(import_jobs._Progress, "__call__", spy)
+    monkeypatch.setattr(import_jobs.Progress, "__call__", spy)
     job = import_jobs.import_job_create(actor=world.ho_user, kind="customers",
                                         upload=upload("c.csv", csv_bytes(CUSTOMER_HEADER, customer_rows(5))))
     job = import_jobs.import_job_run(job, now=dt.datetime(2026, 11, 22, tzinfo=dt.UTC), size=2)
@@ -850,15 +853,15 @@ def test_initial_load_is_all_or_nothing(empty_customers, tmp_path, monkeypatch):
     before = schema_of()
     path = write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, customer_rows(20))
     calls = []
-    real = importing.services.bulk_upsert
+    real = initial_load.InitialLoad.add
 
-    def failing_second_chunk(**kw):
+    def failing_second_chunk(self, records, **kw):
         calls.append(1)
         if len(calls) == 2:
             raise RuntimeError("the database went away")
-        return real(**kw)
+        return real(self, records, **kw)
 
-    monkeypatch.setattr(importing.services, "bulk_upsert", failing_second_chunk)
+    monkeypatch.setattr(initial_load.InitialLoad, "add", failing_second_chunk)
     with pytest.raises(RuntimeError):
         run(path, empty_customers, chunk_size=10, initial_load=True)
     assert Customer.objects.count() == 0 and CustomerChange.objects.count() == 0
@@ -873,7 +876,7 @@ def test_initial_load_only_into_an_empty_table_and_only_for_large_files(world, t
     delete_customers()
     assert run(path, world, chunk_size=5).initial_load is False  # 12 rows: below INITIAL_LOAD_MIN_ROWS
     delete_customers()
-    monkeypatch.setattr(importing, "INITIAL_LOAD_MIN_ROWS", 10)
+    monkeypatch.setattr(initial_load, "INITIAL_LOAD_MIN_ROWS", 10)
     assert run(path, world, chunk_size=5).initial_load is True
     delete_customers()
     assert run(path, world, chunk_size=5, initial_load=False).initial_load is False
@@ -931,7 +934,7 @@ def test_initial_load_fails_whole_when_a_copy_fails_in_its_thread(empty_customer
     before = schema_of()
     path = write_csv(tmp_path / "c.csv", CUSTOMER_HEADER, customer_rows(30))
     calls = []
-    real = bulk._copy_data
+    real = initial_load.copy_data
 
     def failing_second_copy(cur, table, *args):
         calls.append(table)
@@ -939,7 +942,7 @@ def test_initial_load_fails_whole_when_a_copy_fails_in_its_thread(empty_customer
             raise RuntimeError("disk full")
         return real(cur, table, *args)
 
-    monkeypatch.setattr(bulk, "_copy_data", failing_second_copy)
+    monkeypatch.setattr(initial_load, "copy_data", failing_second_copy)
     with pytest.raises(RuntimeError, match="disk full"):
         run(path, empty_customers, chunk_size=10, initial_load=True)
     assert calls[:3] == ["customers_customer", "customers_customerchange", "customers_customer"]
@@ -948,12 +951,12 @@ def test_initial_load_fails_whole_when_a_copy_fails_in_its_thread(empty_customer
 
 
 def test_job_whose_first_load_fails_says_nothing_was_written(empty_customers, media, monkeypatch):
-    monkeypatch.setattr(importing, "INITIAL_LOAD_MIN_ROWS", 10)
+    monkeypatch.setattr(initial_load, "INITIAL_LOAD_MIN_ROWS", 10)
 
     def failing_copy(*args):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(bulk, "_copy_data", failing_copy)
+    monkeypatch.setattr(initial_load, "copy_data", failing_copy)
     content = csv_bytes(CUSTOMER_HEADER, customer_rows(12))
     job = import_jobs.import_job_create(actor=empty_customers.ho_user, kind="customers",
                                         upload=upload("c.csv", content), dry_run=False)

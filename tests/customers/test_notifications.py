@@ -11,7 +11,8 @@ from django.utils.translation import gettext
 
 from core import outbox
 from core.models import OutboxMessage
-from customers import import_jobs, notifications
+from customers import notifications
+from customers.ingest import jobs as import_jobs
 from customers.models import ImportStatus
 
 pytestmark = pytest.mark.django_db

@@ -11,6 +11,7 @@ from django.utils import translation
 from core.errors import Conflict, NotPermitted, ValidationFailed
 from customers import services
 from customers.constants import CustomerKind, Gender, IdType, TaskStatus
+from customers.ingest.children import snapshots_upsert
 from customers.models import Customer, CustomerChange, FinancialSnapshot, FollowUpTask, Interaction
 from org.access import ApiClient
 from org.models import PiiAccessLog
@@ -311,7 +312,7 @@ class TestCustomerUpdate:
 # --- snapshots: one write path, the bulk pipeline (core banking's API, file imports) ---
 
 def snapshots(world, *records):
-    return services.bulk_upsert(kind="snapshots", records=list(records), actor=world.ho_user, today=TODAY)
+    return snapshots_upsert(list(records), actor=world.ho_user, today=TODAY)
 
 
 class TestSnapshots:

@@ -207,7 +207,8 @@ def day(transactional_db) -> Day:
     张伟明 has twelve months of snapshots (the AUM chart) and mobile 13812348000.
     """
     from customers.constants import CustomerKind, IdType, LifecycleStage
-    from customers.services import bulk_upsert, customer_create
+    from customers.ingest.children import snapshots_upsert
+    from customers.services import customer_create
     from org.access import ApiClient
     from org.constants import BranchLevel, Role
     from org.services import api_key_create, branch_create, staff_create
@@ -250,7 +251,7 @@ def day(transactional_db) -> Day:
                             "deposits": str(value), "products_held": 1})
     # Snapshots come from core banking: through the bulk pipeline, as its API key sends them.
     core_banking = ApiClient(api_key_create(name="core-banking", scopes=["snapshots:write"])[0])
-    result = bulk_upsert(kind="snapshots", records=records, actor=core_banking, today=today)
+    result = snapshots_upsert(records, actor=core_banking, today=today)
     assert result.created == len(records), result.errors
     for customer in customers.values():
         customer.refresh_from_db()

@@ -23,7 +23,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from core.models import IdempotencyRecord
-from customers import services
+from customers.ingest.kinds import KINDS
 from customers.models import Customer, CustomerChange, FinancialSnapshot
 from org.access import ApiClient
 from org.constants import BranchLevel, Scope
@@ -50,8 +50,7 @@ def keys(transactional_db):
 
 
 def upsert(kind, records, api_key):
-    result = services.bulk_upsert(kind=kind, records=records, actor=ApiClient(api_key),
-                                  today=timezone.localdate(), source="api")
+    result = KINDS[kind].upsert(records, actor=ApiClient(api_key), today=timezone.localdate(), source="api")
     assert result.rejected == 0, result.errors[:5]
     return result
 

@@ -5,7 +5,7 @@ import io
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from customers import import_jobs
+from customers.ingest import jobs as import_jobs
 from customers.models import Customer, CustomerChange, ImportJob, ImportStatus
 from customers.tasks import import_file_run
 

@@ -1,8 +1,8 @@
 """``manage.py import_customers FILE [--dry-run] [--today YYYY-MM-DD] [--rejects-out CSV] [--as USERNAME]``."""
 
-from customers.management.importcommand import ImportCommand
+from customers.ingest.command import ImportCommand
 
 
 class Command(ImportCommand):
-    help = "Import customers from a core-banking CSV (UTF-8 or GBK) or Excel .xlsx file; see customers/importing.py."
+    help = "Import customers from a core-banking CSV (UTF-8 or GBK) or Excel .xlsx file; see customers/ingest/."
     kind = "customers"

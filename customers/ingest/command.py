@@ -1,6 +1,6 @@
 """Shared base of ``manage.py import_customers|import_snapshots|import_holdings FILE``.
 
-The command runs the same import as the upload page (``customers.importing.import_file``) in the
+The command runs the same import as the upload page (``customers.ingest.importer.import_file``) in the
 foreground, as a head-office user (``--as USERNAME``; default: the first active head-office user), and
 prints progress lines and a summary. File-level errors (format, encoding, missing key columns) exit
 with status 1 before anything is written; rejected records do not change the exit status (they are
@@ -12,10 +12,13 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from customers import importing
-from customers.permissions import can
 from org.constants import Role
 from org.models import User
+from org.permissions import can
+
+from .files import CHUNK_SIZE, open_table
+from .importer import import_file
+from .limits import ImportFileError
 
 
 class ImportCommand(BaseCommand):
@@ -31,7 +34,7 @@ class ImportCommand(BaseCommand):
                             help="Write every rejected record (line, key, field, reason) to this CSV file.")
         parser.add_argument("--as", dest="username", default=None, metavar="USERNAME",
                             help="Import as this head-office user (default: the first active one).")
-        parser.add_argument("--chunk-size", type=int, default=importing.CHUNK_SIZE,
+        parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE,
                             help="Records per batch (default %(default)s).")
         parser.add_argument("--no-initial-load", dest="initial_load", action="store_const", const=False,
                             default=None,
@@ -65,8 +68,8 @@ class ImportCommand(BaseCommand):
         out = open(rejects_out, "w", encoding="utf-8-sig", newline="") if rejects_out else None  # noqa: SIM115  closed in the finally below
         try:
             try:
-                table = importing.open_table(file, kind=self.kind, chunk_size=chunk_size)
-            except importing.ImportFileError as e:
+                table = open_table(file, kind=self.kind, chunk_size=chunk_size)
+            except ImportFileError as e:
                 raise CommandError(str(e.message)) from None
             encoding = {"utf-8-sig": "UTF-8", "gb18030": "GB18030"}.get(table.encoding, table.encoding)
             self.stdout.write(f"{file}: {table.file_format.upper()}{' ' + encoding if encoding else ''}, "
@@ -74,9 +77,9 @@ class ImportCommand(BaseCommand):
                               f"{' (dry run)' if dry_run else ''}")
             for warning in table.warnings:
                 self.stderr.write(f"Warning: {warning}")
-            result = importing.import_file(file, kind=self.kind, actor=actor, today=today, dry_run=dry_run,
-                                           chunk_size=chunk_size, on_progress=progress, rejects_out=out,
-                                           table=table, initial_load=initial_load)
+            result = import_file(file, kind=self.kind, actor=actor, today=today, dry_run=dry_run,
+                                 chunk_size=chunk_size, on_progress=progress, rejects_out=out,
+                                 table=table, initial_load=initial_load)
         finally:
             if out is not None:
                 out.close()

@@ -5,8 +5,10 @@ from pathlib import Path
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from . import import_jobs, importing
-from .models import ImportKind
+from customers.models import ImportKind
+
+from .files import EXTENSIONS
+from .jobs import upload_limit_bytes
 
 
 class ImportUploadForm(forms.Form):
@@ -20,9 +22,9 @@ class ImportUploadForm(forms.Form):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if Path(upload.name or "").suffix.lower() not in importing.EXTENSIONS:
+        if Path(upload.name or "").suffix.lower() not in EXTENSIONS:
             raise forms.ValidationError(_("Upload a .csv or .xlsx file."), code="extension")
-        limit = import_jobs.upload_limit_bytes()
+        limit = upload_limit_bytes()
         if upload.size > limit:
             raise forms.ValidationError(
                 _("The file is %(size).1f MB; files of up to %(limit)d MB can be imported.")

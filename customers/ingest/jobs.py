@@ -2,12 +2,12 @@
 
 Progress must be visible to the page (another connection) while the import runs:
 
-* a **real run** commits chunk by chunk (each ``bulk_upsert`` call is its own transaction), so the
+* a **real run** commits chunk by chunk (each batch's upsert is its own transaction), so the
   progress row is written between chunks on the ordinary connection, in autocommit;
 * a **dry run** keeps the whole file in one transaction that is rolled back at the end, so progress
   written on that connection would be invisible until the end and then rolled back: it goes through a
-  second, autocommit connection of its own (``_Progress``). The job row is never locked by the import's
-  transaction (the job is claimed and finished outside it), so the two connections cannot wait on
+  second, autocommit connection of its own (``core.jobs.Heartbeat``). The job row is never locked by the
+  import's transaction (the job is claimed and finished outside it), so the two connections cannot wait on
   each other.
 
 Running a job twice is safe: a job holds a PostgreSQL advisory lock (per session, so released even if
@@ -32,17 +32,21 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import jobs
 from core.errors import Conflict, NotPermitted, ValidationFailed
 from customers import notifications
+from customers.models import ImportJob, ImportStatus
+from org.permissions import can
 
-from . import importing
-from .models import ImportJob, ImportStatus
-from .permissions import can
+from .files import CHUNK_SIZE, EXTENSIONS, open_table
+from .importer import import_file
+from .initial_load import InitialLoadFailed
+from .kinds import KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +63,7 @@ def heartbeat_timeout() -> timedelta:
 
 
 def chunk_size() -> int:
-    return getattr(settings, "CRM_IMPORT_CHUNK_SIZE", importing.CHUNK_SIZE)
+    return getattr(settings, "CRM_IMPORT_CHUNK_SIZE", CHUNK_SIZE)
 
 
 def file_retention() -> timedelta:
@@ -71,9 +75,9 @@ def import_job_create(*, actor, kind: str, upload, dry_run: bool = True) -> Impo
     if not can(actor, "customers.import_files"):
         raise NotPermitted()
     suffix = Path(upload.name or "").suffix.lower()
-    if kind not in importing.KINDS:
+    if kind not in KINDS:
         raise ValidationFailed(fields={"kind": [_("Choose what the file holds.")]})
-    if suffix not in importing.EXTENSIONS:
+    if suffix not in EXTENSIONS:
         raise ValidationFailed(fields={"file": [_("Upload a .csv or .xlsx file.")]})
     job = ImportJob(kind=kind, original_name=Path(upload.name).name[:255], uploaded_by=actor, dry_run=dry_run)
     job.file.save(f"{uuid.uuid4().hex}{suffix}", upload, save=False)
@@ -83,10 +87,9 @@ def import_job_create(*, actor, kind: str, upload, dry_run: bool = True) -> Impo
 
 def import_job_enqueue(job: ImportJob, *, queue: str | None = None) -> None:
     """Run the job in a worker once the current transaction commits."""
-    from .tasks import import_file_run
+    from customers.tasks import import_file_run
 
-    queue = queue or getattr(settings, "CRM_IMPORT_QUEUE", None)
-    transaction.on_commit(lambda: import_file_run.apply_async((job.pk,), queue=queue))
+    jobs.enqueue_on_commit(import_file_run, job.pk, queue=queue or getattr(settings, "CRM_IMPORT_QUEUE", None))
 
 
 @transaction.atomic
@@ -110,49 +113,24 @@ def import_job_apply(*, actor, preview: ImportJob, queue: str | None = None) -> 
     return job
 
 
-class _Progress:
-    """Writes rows_done/rows_total so that other connections see them at once (see the module docstring)."""
+class Progress(jobs.Heartbeat):
+    """Writes a job's rows_done/rows_total, with its heartbeat, so that other connections see them at once (see
+    the module docstring); the sweeper (``import_jobs_sweep``) fails jobs whose heartbeat stopped."""
 
     def __init__(self, job_id: int):
+        super().__init__(ImportJob, job_id)
         self.job_id = job_id
-        self.side = None
 
     def __call__(self, rows_done: int, rows_total: int | None) -> None:
-        # The heartbeat goes with the progress: the sweeper (import_jobs_sweep) fails jobs whose heartbeat stopped.
-        sql = "UPDATE customers_importjob SET rows_done = %s, rows_total = %s, heartbeat_at = %s WHERE id = %s"
-        params = [rows_done, rows_total, timezone.now(), self.job_id]
-        if connection.in_atomic_block:
-            if self.side is None:
-                self.side = connections.create_connection(DEFAULT_DB_ALIAS)
-            with self.side.cursor() as cur:
-                cur.execute(sql, params)
-        else:
-            with connection.cursor() as cur:
-                cur.execute(sql, params)
-
-    def close(self):
-        if self.side is not None:
-            self.side.close()
-            self.side = None
-
-
-def _try_lock(job_id: int) -> bool:
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, job_id])
-        return cur.fetchone()[0]
-
-
-def _unlock(job_id: int) -> None:
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, job_id])
+        super().__call__(rows_done=rows_done, rows_total=rows_total)
 
 
 def import_job_run(job: ImportJob | int, *, now, size: int | None = None) -> ImportJob:
     """Run one import job to the end: file checks, the import (dry or real), result and rejects file."""
     job_id = job if isinstance(job, int) else job.pk
-    if not _try_lock(job_id):
+    if not jobs.try_lock(_LOCK_NAMESPACE, job_id):
         return ImportJob.objects.get(pk=job_id)  # another worker is running it right now
-    progress = _Progress(job_id)
+    progress = Progress(job_id)
     try:
         job = ImportJob.objects.select_related("uploaded_by").get(pk=job_id)
         if job.status in (ImportStatus.DONE, ImportStatus.FAILED):
@@ -169,7 +147,7 @@ def import_job_run(job: ImportJob | int, *, now, size: int | None = None) -> Imp
         except NotPermitted:
             job.status, job.error = ImportStatus.FAILED, _("%(user)s may no longer import files.") % {
                 "user": job.uploaded_by}
-        except importing.InitialLoadFailed:
+        except InitialLoadFailed:
             logger.exception("import job %s failed", job.pk)
             job.status = ImportStatus.FAILED
             job.error = _("The first load into the empty customer table stopped at an unexpected error; it has "
@@ -191,20 +169,20 @@ def import_job_run(job: ImportJob | int, *, now, size: int | None = None) -> Imp
         return job
     finally:
         progress.close()
-        _unlock(job_id)
+        jobs.unlock(_LOCK_NAMESPACE, job_id)
 
 
-def _run(job: ImportJob, *, now, size: int, progress: _Progress) -> None:
+def _run(job: ImportJob, *, now, size: int, progress: Progress) -> None:
     today = timezone.localdate(now)
-    table = importing.open_table(job.file.path, kind=job.kind, chunk_size=size)
+    table = open_table(job.file.path, kind=job.kind, chunk_size=size)
     job.rows_total = table.rows_total
     job.warnings = list(table.warnings)
     job.save(update_fields=["rows_total", "warnings"])
 
     with tempfile.NamedTemporaryFile("w+", encoding="utf-8-sig", newline="", suffix=".csv") as rejects:
-        result = importing.import_file(job.file.path, kind=job.kind, actor=job.uploaded_by, today=today,
-                                       dry_run=job.dry_run, chunk_size=size, on_progress=progress,
-                                       rejects_out=rejects, table=table)
+        result = import_file(job.file.path, kind=job.kind, actor=job.uploaded_by, today=today,
+                             dry_run=job.dry_run, chunk_size=size, on_progress=progress,
+                             rejects_out=rejects, table=table)
         rejects.flush()
         if result.rejected:
             with open(rejects.name, "rb") as f:
@@ -220,7 +198,7 @@ def _run(job: ImportJob, *, now, size: int, progress: _Progress) -> None:
 
 def import_jobs_sweep(*, now) -> list[int]:
     """Mark failed, with the reason, the started jobs whose worker gave no sign of life (no heartbeat, see
-    ``_Progress``) for ``CRM_IMPORT_HEARTBEAT_TIMEOUT_MINUTES``: a worker killed, or its database connection
+    ``Progress``) for ``CRM_IMPORT_HEARTBEAT_TIMEOUT_MINUTES``: a worker killed, or its database connection
     lost, leaves its job "running"; this makes sure no job stays so forever. Run every few minutes by beat.
     Each job is marked by one conditional UPDATE, so a heartbeat arriving meanwhile wins. Returns the ids."""
     cutoff = now - heartbeat_timeout()
