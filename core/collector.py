@@ -1,10 +1,9 @@
 """Pausing Python's cyclic garbage collector around allocation-heavy work that creates no reference cycles.
 
-A 5,000-record bulk request allocates ≈ 300,000 objects (the parsed JSON, then the columns built from it),
+A bulk request allocates hundreds of thousands of objects (the parsed JSON, then the columns built from it),
 all acyclic and all freed by reference counting when the request ends. With the collector on, those
-allocations trigger hundreds of young-generation collections and, every few requests, a full collection
-that traverses the whole heap: measured as 150–220 ms stalls inside ``orjson.loads`` on one request in
-five (bench/README.md). Pausing the collector for the request removes the stalls; nothing is leaked, since
+allocations trigger many young-generation collections and, every few requests, a full collection that
+traverses the whole heap: a stall inside ``orjson.loads`` (figures in bench/README.md). Pausing the collector for the request removes the stalls; nothing is leaked, since
 the collector runs again afterwards and the objects were never cyclic garbage to begin with.
 
 The collector is process-wide, so overlapping pauses (threads) are counted: it is switched back on when the

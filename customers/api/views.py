@@ -60,7 +60,7 @@ class BulkUpsertMixin:
     bulk_upsert: staticmethod  # the kind's upsert (customers.ingest), called by name
 
     @action(detail=False, methods=["post"], url_path="bulk")
-    @gc_paused()  # ≈ 300,000 short-lived acyclic objects per request: see core/collector.py
+    @gc_paused()  # many short-lived acyclic objects per request: see core/collector.py
     @idempotent(owner=lambda request: actor_ident(request.user))
     def bulk(self, request):
         length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -79,7 +79,7 @@ class BulkUpsertMixin:
         try:
             result = self.bulk_upsert(records, actor=request.user, today=timezone.localdate(), source="api")
         finally:
-            # Free the parsed body (≈ 300,000 objects) while the collector is still paused: left for later,
+            # Free the parsed body (its many objects) while the collector is still paused: left for later,
             # they would be traversed by the collections that its resumption sets off.
             records.clear()
         counts = result.as_dict()
