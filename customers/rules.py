@@ -455,6 +455,20 @@ def normalize_mobiles(values):
 
 # --- Dates the CRM accepts (API, filters, bulk, import): a typo like 0199 or 20260 is an error, not a record ---
 EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2100, 12, 31)
+MAX_TAGS, MAX_TAG_LENGTH = 20, 30  # as Customer.tags: ArrayField(CharField(max_length=30)), MaxLengthValidator(20)
+TAG_LENGTH_MESSAGE = _("A tag has at most 30 characters.")
+TAG_COUNT_MESSAGE = _("A customer has at most 20 tags.")
+
+
+def tags_problem(tags) -> str | None:
+    """The message for a customer's list of tags that breaks the limits, or None."""
+    if any(len(t) > MAX_TAG_LENGTH for t in tags):
+        return TAG_LENGTH_MESSAGE
+    if len(tags) > MAX_TAGS:
+        return TAG_COUNT_MESSAGE
+    return None
+
+
 DATE_BOUNDS_MESSAGE = _("Enter a date between 1900-01-01 and 2100-12-31.")
 
 

@@ -42,9 +42,8 @@ def customer_check(customer: Customer, *, today: date) -> dict[str, list[str]]:
     if customer.risk_assessed_on and customer.risk_assessed_on > today:
         fail("risk_assessed_on", rules.ASSESSMENT_FUTURE_MESSAGE)
     customer.tags = sorted({t.strip() for t in customer.tags or [] if t and t.strip()})
-    for tag in customer.tags:
-        if len(tag) > 30:
-            fail("tags", _("A tag has at most 30 characters."))
+    if problem := rules.tags_problem(customer.tags):
+        fail("tags", problem)
 
     record = {f: np.array([getattr(customer, f)], dtype=object) for f in rules.RECORD_FIELDS}
     for field, mask, message in rules.customer_record_problems(record, today=today):
@@ -186,9 +185,6 @@ def _refresh_version(customer: Customer) -> None:
     customer.change_txid = Customer.objects.filter(pk=customer.pk).values_list("change_txid", flat=True).get()
 
 
-MAX_TAGS, MAX_TAG_LENGTH = 20, 30  # as Customer.tags: ArrayField(CharField(max_length=30)), MaxLengthValidator(20)
-
-
 def customer_tags_change(*, actor, customer: Customer, add=(), remove=(), source: str = "web",
                          expected_version=None) -> Customer:
     """Add and remove tags without replacing the list: read, change and write under the row lock, so
@@ -202,8 +198,8 @@ def customer_tags_change(*, actor, customer: Customer, add=(), remove=(), source
         name = f"add[{i}]" if i < len(add) else f"remove[{i - len(add)}]"
         if tag and "\x00" in tag:  # PostgreSQL cannot store or compare it
             errors[name] = [_("Null characters are not allowed.")]
-        elif tag and len(tag.strip()) > MAX_TAG_LENGTH and i < len(add):
-            errors[name] = [_("A tag has at most 30 characters.")]
+        elif tag and i < len(add) and (problem := rules.tags_problem([tag.strip()])):
+            errors[name] = [problem]
     if errors:
         raise ValidationFailed(fields=errors)
     add = {t.strip() for t in add if t and t.strip()}
@@ -214,9 +210,8 @@ def customer_tags_change(*, actor, customer: Customer, add=(), remove=(), source
         before = _snapshot(locked)
         tags = sorted((set(locked.tags or []) | add) - remove)
         if tags != sorted(locked.tags or []):
-            if len(tags) > MAX_TAGS:
-                raise ValidationFailed(fields={"add": [
-                    _("A customer has at most %(n)s tags; remove some first.") % {"n": MAX_TAGS}]})
+            if problem := rules.tags_problem(tags):
+                raise ValidationFailed(fields={"add": [problem]})
             locked.tags = tags
             locked.save(update_fields=["tags", "updated_at"])
             _record_changes(locked, before, actor, source)

@@ -302,7 +302,7 @@ def parse_tags(s, errors, name):
 
     values = as_objects(s)
     n = len(values)
-    out, bad, too_many = np.full(n, None, dtype=object), [], []
+    out, bad, over = np.full(n, None, dtype=object), [], {}
     for i, v in enumerate(values):
         if v is None or (v.__class__ is float and math.isnan(v)):
             continue
@@ -311,10 +311,11 @@ def parse_tags(s, errors, name):
             bad.append(i)
             continue
         out[i] = tags
-        if len(tags) > 20 or any(len(t) > 30 for t in tags):
-            too_many.append(i)
+        if problem := rules.tags_problem(tags):
+            over.setdefault(problem, []).append(i)
     errors.add(rows_mask(n, bad), name, _("Give tags as a list of text (or separated by ; in a file)."))
-    errors.add(rows_mask(n, too_many), name, _("At most 20 tags of at most 30 characters."))
+    for problem, rows in over.items():
+        errors.add(rows_mask(n, rows), name, problem)
     return out
 
 

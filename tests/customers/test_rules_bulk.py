@@ -8,7 +8,7 @@ import pytest
 from django.utils import translation
 
 from customers import rules, services
-from customers.ingest.columns import Errors, parse_bool, parse_date, parse_text
+from customers.ingest.columns import Errors, parse_bool, parse_date, parse_tags, parse_text
 from customers.models import Customer
 
 from .builders import make_credit_code, make_resident_id
@@ -144,3 +144,13 @@ def test_errors_take_a_message_per_record():
     errors.add(np.array([True, False, True]), "f", np.array(["one", None, "three"], dtype=object))
     errors.add(np.array([True, True, False]), "f", "later")
     assert errors.items == [(0, "f", "one"), (1, "f", "later"), (2, "f", "three")]
+
+
+def test_the_tag_limits_are_one_rule_with_one_message_each():
+    assert rules.tags_problem(["a"] * 20) is None
+    assert rules.tags_problem([f"t{i}" for i in range(21)]) == "A customer has at most 20 tags."
+    assert rules.tags_problem(["x" * 31]) == "A tag has at most 30 characters."
+    errors = Errors(3)
+    parse_tags(np.array(["a;b", ";".join(f"t{i}" for i in range(21)), "x" * 31], dtype=object), errors, "tags")
+    assert errors.items == [(1, "tags", "A customer has at most 20 tags."),
+                            (2, "tags", "A tag has at most 30 characters.")]
