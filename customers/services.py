@@ -67,7 +67,7 @@ def _check_assignment(actor, customer: Customer) -> dict[str, list[str]]:
         if rm.role != Role.RM or not rm.is_active:
             errors["rm"] = [_("Choose an active relationship manager.")]
         elif rm.branch_id is None or customer.branch_id not in access.branch_subtree_ids(rm.branch_id):
-            errors["rm"] = [_("This relationship manager does not work in the customer's branch.")]
+            errors["rm"] = [rules.RM_BRANCH_MESSAGE]
     if not scope.may_keep(customer.rm_id):
         errors["rm"] = [_("You can only keep customers in your own book.")]
     return errors
