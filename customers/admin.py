@@ -6,6 +6,8 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import ReadOnlyAdmin
+
 from . import rules
 from .models import Customer, CustomerChange, FinancialSnapshot, FollowUpTask, Holding, Interaction
 
@@ -14,19 +16,6 @@ def masked(field: str, value):
     """The value as the admin may show it: masked when it is one of the sensitive fields."""
     masker = rules.MASKERS.get(field)
     return masker(value) if masker is not None and isinstance(value, str) else value
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Viewable, never written here: these records have their service (or come from core banking)."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Customer)

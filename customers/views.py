@@ -355,35 +355,31 @@ def _visible_task(request, pk):
     return get_object_or_404(selectors.tasks_visible_to(request.user), pk=pk)
 
 
+def _task_list_action(request, form, action, *, done):
+    """Run one task action from the task list: back to the list with ``done`` or with what was wrong."""
+    if form.is_valid():
+        try:
+            action(form.cleaned_data)
+        except DomainError as e:
+            messages.error(request, "; ".join(m for ms in e.fields.values() for m in ms) or str(e.message))
+        else:
+            messages.success(request, done)
+    else:
+        messages.error(request, "; ".join(m for ms in form.errors.values() for m in ms))
+    return redirect("customers:tasks")
+
+
 @login_required
 @require_POST
 def task_done(request, pk):
     task = _visible_task(request, pk)
-    form = DoneForm(request.POST)
-    if form.is_valid():
-        try:
-            services.task_complete(actor=request.user, task=task, outcome=form.cleaned_data["outcome"],
-                                   now=timezone.now())
-            messages.success(request, _("Task done."))
-        except DomainError as e:
-            messages.error(request, str(e.message))
-    else:
-        messages.error(request, "; ".join(m for ms in form.errors.values() for m in ms))
-    return redirect("customers:tasks")
+    return _task_list_action(request, DoneForm(request.POST), lambda data: services.task_complete(
+        actor=request.user, task=task, outcome=data["outcome"], now=timezone.now()), done=_("Task done."))
 
 
 @login_required
 @require_POST
 def task_snooze(request, pk):
     task = _visible_task(request, pk)
-    form = SnoozeForm(request.POST)
-    if form.is_valid():
-        try:
-            services.task_snooze(actor=request.user, task=task, until=form.cleaned_data["until"],
-                                 today=timezone.localdate())
-            messages.success(request, _("Task snoozed."))
-        except DomainError as e:
-            messages.error(request, "; ".join(m for ms in e.fields.values() for m in ms) or str(e.message))
-    else:
-        messages.error(request, "; ".join(m for ms in form.errors.values() for m in ms))
-    return redirect("customers:tasks")
+    return _task_list_action(request, SnoozeForm(request.POST), lambda data: services.task_snooze(
+        actor=request.user, task=task, until=data["until"], today=timezone.localdate()), done=_("Task snoozed."))

@@ -54,6 +54,9 @@ def holding_rows(ctx, rng, ids, cid, corp, risk, stage, h_cust, h_type, dep_c, w
     c10 = np.char.zfill(cid[h_cust].astype(str), 10).astype(object)
     r4 = np.char.zfill(rng.integers(0, 10_000, m).astype(str), 4).astype(object)
     td_dep = np.round(dep_c * 0.6).astype(np.int64)  # a time deposit holds part of the deposits
+    # balance source and account prefix of the products whose number is prefix + customer + 4 random digits
+    plain = {ProductType.TIME_DEPOSIT: (td_dep, "3100"), ProductType.WEALTH: (wealth_c, "8800"),
+             ProductType.FUND: (funds_c, "66"), ProductType.LOAN: (loans_c, "7200")}
     for t, ptype in enumerate(HOLDING_TYPES):
         sel = h_type == t
         if not sel.any():
@@ -79,18 +82,10 @@ def holding_rows(ctx, rng, ids, cid, corp, risk, stage, h_cust, h_type, dep_c, w
             balance[sel] = np.where(has_td[cust], dep_c[cust] - td_dep[cust], dep_c[cust])
             body = ("621700" + c10[sel] + "0" + np.char.mod("%d", (u[sel] * 10).astype(int)).astype(object))
             acct[sel] = body + luhn_check_digits(body.tolist(), 18).astype(str).astype(object)  # 19 digits
-        elif ptype == ProductType.TIME_DEPOSIT:
-            balance[sel] = td_dep[cust]
-            acct[sel] = "3100" + c10[sel] + r4[sel]  # 18
-        elif ptype == ProductType.WEALTH:
-            balance[sel] = wealth_c[cust]
-            acct[sel] = "8800" + c10[sel] + r4[sel]  # 18
-        elif ptype == ProductType.FUND:
-            balance[sel] = funds_c[cust]
-            acct[sel] = "66" + c10[sel] + r4[sel]  # 16
-        elif ptype == ProductType.LOAN:
-            balance[sel] = loans_c[cust]
-            acct[sel] = "7200" + c10[sel] + r4[sel]  # 18
+        elif ptype in plain:
+            amounts, prefix = plain[ptype]
+            balance[sel] = amounts[cust]
+            acct[sel] = prefix + c10[sel] + r4[sel]  # 16 digits for a fund, 18 for the others
         elif ptype == ProductType.CREDIT_CARD:
             balance[sel] = used_c[cust]
             body = "6259" + c10[sel] + np.char.mod("%d", (u[sel] * 10).astype(int)).astype(object)

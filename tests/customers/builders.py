@@ -197,3 +197,16 @@ def build_world() -> World:
         w.interactions[key] = InteractionFactory(customer=customer)
         w.tasks[key] = FollowUpTaskFactory(customer=customer, due_date=dt.date(2030, 1, 1))
     return w
+
+
+def valid_form(world, **overrides):
+    """The customer form's POST data for a valid new individual in world.rm's book."""
+    data = {
+        "cif": "CIF9000000001", "kind": "individual", "name": "欧阳娜娜", "id_type": "resident_id",
+        "id_number": make_resident_id(dt.date(1990, 5, 17), "F", seq=7), "gender": "F",
+        "birth_date": "1990-05-17", "mobile": "+86 139 1234 5678", "lifecycle_stage": "growth",
+        "branch": world.b1.pk, "rm": world.rm.pk, "tags": "VIP,代发", "risk_level": "C3",
+        "risk_assessed_on": "2026-03-01",
+    }
+    data.update(overrides)
+    return data

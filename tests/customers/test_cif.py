@@ -10,21 +10,17 @@ import io
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import translation
 
 from customers import rules, services
 from customers.ingest.customers import customers_upsert
 from customers.ingest.importer import import_file
 from customers.models import Customer
 
+pytestmark = pytest.mark.usefixtures("english")
+
 TODAY = dt.date(2026, 11, 22)
 BAD_CIFS = ["CIF 001", "CIF_001", "客户001", "CIF<b>", "CIF/1", "ＣＩＦ１", "C'1", "A\tB"]
 
-
-@pytest.fixture(autouse=True)
-def english():
-    with translation.override("en"):
-        yield
 
 
 # --- the rule ---

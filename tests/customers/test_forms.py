@@ -2,7 +2,6 @@
 cross-field ones); selects start with 全部 (filters) / 请选择 (edit forms); labels end with a full-width
 colon in Chinese; tag errors are plain and name the tag; blank tags are ignored."""
 
-import datetime as dt
 
 import pytest
 from django.test import Client
@@ -12,7 +11,7 @@ from django.utils import translation
 from customers.forms import CustomerForm, InteractionForm
 from customers.models import Customer
 
-from .builders import make_resident_id
+from .builders import valid_form
 
 
 def client_for(user, language):
@@ -21,18 +20,6 @@ def client_for(user, language):
     user.language = ""  # the browser's language decides
     user.save(update_fields=["language"])
     return client
-
-
-def valid_form(world, **overrides):
-    data = {
-        "cif": "CIF9000000001", "kind": "individual", "name": "欧阳娜娜", "id_type": "resident_id",
-        "id_number": make_resident_id(dt.date(1990, 5, 17), "F", seq=7), "gender": "F",
-        "birth_date": "1990-05-17", "mobile": "+86 139 1234 5678", "lifecycle_stage": "growth",
-        "branch": world.b1.pk, "rm": world.rm.pk, "tags": "VIP,代发", "risk_level": "C3",
-        "risk_assessed_on": "2026-03-01",
-    }
-    data.update(overrides)
-    return data
 
 
 # --- every error at once ---

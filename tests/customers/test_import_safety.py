@@ -16,7 +16,7 @@ import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from customers.ingest import jobs as import_jobs
 from customers.ingest import xlsx
@@ -26,21 +26,11 @@ from customers.models import Customer, CustomerChange, ImportJob, ImportStatus
 from customers.tasks import import_jobs_sweep
 from tests.customers.builders import make_resident_id
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english", "media")]
 
 TODAY = dt.date(2026, 11, 22)
 
 
-@pytest.fixture(autouse=True)
-def english():
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 @pytest.fixture

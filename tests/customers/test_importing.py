@@ -14,7 +14,6 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connections, transaction
 from django.test import Client
 from django.urls import reverse
-from django.utils import translation
 
 from core.errors import NotPermitted
 from customers import rules, selectors
@@ -28,22 +27,11 @@ from org.constants import Role
 from tests.customers.builders import CustomerFactory, make_credit_code, make_resident_id
 from tests.org.builders import HeadOfficeUserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english", "media")]
 
 TODAY = dt.date(2026, 11, 22)
 
 
-@pytest.fixture(autouse=True)
-def english():
-    """Messages are asserted in English (the catalogue translates them for zh-hans users)."""
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 def write_csv(path: Path, header, rows, *, encoding="utf-8", sep=","):

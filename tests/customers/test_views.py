@@ -14,7 +14,7 @@ from .builders import (
     FinancialSnapshotFactory,
     HoldingFactory,
     InteractionFactory,
-    make_resident_id,
+    valid_form,
 )
 
 
@@ -23,18 +23,6 @@ def as_rm(world):
     client = Client()
     client.force_login(world.rm)
     return client
-
-
-def valid_form(world, **overrides):
-    data = {
-        "cif": "CIF9000000001", "kind": "individual", "name": "欧阳娜娜", "id_type": "resident_id",
-        "id_number": make_resident_id(dt.date(1990, 5, 17), "F", seq=7), "gender": "F",
-        "birth_date": "1990-05-17", "mobile": "+86 139 1234 5678", "lifecycle_stage": "growth",
-        "branch": world.b1.pk, "rm": world.rm.pk, "tags": "VIP,代发", "risk_level": "C3",
-        "risk_assessed_on": "2026-03-01",
-    }
-    data.update(overrides)
-    return data
 
 
 def test_create_customer_from_the_form(world, as_rm):
