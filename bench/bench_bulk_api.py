@@ -33,6 +33,7 @@ from django.db import connection, connections
 from django.test import Client
 
 from core.models import IdempotencyRecord
+from org.access import ApiClient, actor_ident
 from org.models import ApiKey, ApiKeyUse
 from org.services import api_key_create
 
@@ -47,7 +48,7 @@ def cleanup():
                     f"(SELECT id FROM customers_customer WHERE {like})")
         cur.execute(f"DELETE FROM customers_customer WHERE {like}")
     keys = ApiKey.objects.filter(name__startswith="bench bulk api")
-    IdempotencyRecord.objects.filter(owner__in=[f"key:{k.pk}" for k in keys]).delete()
+    IdempotencyRecord.objects.filter(owner__in=[actor_ident(ApiClient(k)) for k in keys]).delete()
     ApiKeyUse.objects.filter(key__in=keys).delete()
     keys.delete()
 
