@@ -14,6 +14,8 @@ from org.constants import Scope
 from .customers.builders import build_world
 from .org.builders import ALL_SCOPES, ApiKeyFactory, build_org
 
+pytest_plugins = ["tests.summary_plugin"]
+
 
 @pytest.fixture(autouse=True)
 def _clear_cache():

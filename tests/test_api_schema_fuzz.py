@@ -33,6 +33,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from .org.builders import ALL_SCOPES, ApiKeyFactory
+from .summary_plugin import summary_line
 
 application = get_wsgi_application()
 # The served schema needs a login (CRM_API_DOCS_PUBLIC off) and there is no database yet at import time to
@@ -69,9 +70,7 @@ def _report(request):
     statuses = dict(sorted((k[7:], v) for k, v in FIGURES.items() if k.startswith("status:")))
     line = (f"schemathesis: {len(OPERATIONS)} operations, {FIGURES['requests']} requests, "
             f"{FIGURES['5xx']} server errors, {FIGURES['failed']} responses failing a check (statuses: {statuses})")
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    with capture.global_and_fixture_disabled():
-        print(f"\n{line}")
+    summary_line(request.config, line)
 
 
 def _aim_at_real_record(case, world):
