@@ -24,7 +24,9 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 PASSWORD = "Day-Passw0rd-2026"
-DEFAULT_TIMEOUT_MS = 10_000
+# Waits for an element or a response: generous, since `make test` runs the browser tests beside the rest of the
+# suite on two cores (a reveal once took over 10 s there while schemathesis ran on the other worker).
+DEFAULT_TIMEOUT_MS = 30_000
 # Chromium asks for /favicon.ico on its own and logs the 404 as a console error: base.html declares no
 # icon. Drop this entry once it does (e.g. <link rel="icon" href="{% static 'favicon.ico' %}">).
 IGNORED_CONSOLE_URL_SUFFIXES: tuple[str, ...] = ()
