@@ -42,7 +42,6 @@ class ApiClient:
     def __init__(self, api_key: ApiKey):
         self.api_key = api_key
         self.branch_id = api_key.branch_id
-        self.branch = api_key.branch
 
     def __str__(self):
         return f"api-key:{self.api_key.name}"
