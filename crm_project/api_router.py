@@ -9,6 +9,7 @@ from customers.api.views import (
     InteractionViewSet,
     SnapshotViewSet,
 )
+from segmentation import api as segmentation_api
 
 router = DefaultRouter()
 router.register("customers", CustomerViewSet, basename="customer")
@@ -16,3 +17,4 @@ router.register("snapshots", SnapshotViewSet, basename="snapshot")
 router.register("holdings", HoldingViewSet, basename="holding")
 router.register("interactions", InteractionViewSet, basename="interaction")
 router.register("tasks", FollowUpTaskViewSet, basename="task")
+segmentation_api.register(router)

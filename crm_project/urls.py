@@ -34,6 +34,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="customers:list", permanent=False)),
     path("", include("org.urls")),
     path("customers/", include("customers.urls")),
+    path("segments/", include("segmentation.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(router.urls)),

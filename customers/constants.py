@@ -74,6 +74,7 @@ class HoldingStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     MATURED = "matured", _("Matured")
     CLOSED = "closed", _("Closed")
+    NON_PERFORMING = "npl", _("Non-performing")
 
 
 class Channel(models.TextChoices):

@@ -169,6 +169,7 @@ class FinancialSnapshot(models.Model):
     last_txn_date = models.DateField(_("last transaction date"), null=True, blank=True)
     fee_income = money(_("fee income"), allow_negative=True)
     contribution = money(_("net contribution"), allow_negative=True)
+    loan_interest = money(_("loan interest income"), allow_negative=True)
     products_held = models.PositiveSmallIntegerField(_("products held"), default=0)
 
     class Meta:

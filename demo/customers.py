@@ -62,6 +62,7 @@ CUSTOMER_COLUMNS = [
 SNAPSHOT_COLUMNS = [
     "customer_id", "period", "aum", "aum_avg", "deposits", "wealth", "funds", "loans", "credit_limit",
     "credit_used", "txn_count", "last_txn_date", "fee_income", "contribution", "products_held",
+    "loan_interest",
 ]
 
 
@@ -306,6 +307,7 @@ def generate_chunk(ctx: Context, index: int, first_id: int, n: int, ids: dict) -
         fmt_money(np.repeat(limit_c, M)), fmt_money(used_c.ravel()), txn.ravel().tolist(),
         fmt_dates(np.maximum(last_txn_m, 0).ravel(), (last_txn_m < 0).ravel()),
         fmt_money(fee_c.ravel()), fmt_money(contrib_c.ravel()), np.repeat(products_held, M).tolist(),
+        fmt_money(np.round(loans_c.ravel() * 0.0035).astype(np.int64)),  # about 4.2 % a year, a month's share
     ]
     tables.append(("customers_financialsnapshot", SNAPSHOT_COLUMNS, join_fields(snap_cols), rows))
 

@@ -25,6 +25,7 @@ class Scope(models.TextChoices):
     SNAPSHOTS_WRITE = "snapshots:write", _("Push financial snapshots and holdings")
     INTERACTIONS_WRITE = "interactions:write", _("Record interactions and tasks")
     SEGMENTS_READ = "segments:read", _("Read segments")
+    SEGMENTS_RUN = "segments:run", _("Start segmentation runs")
 
 
 class PiiField(models.TextChoices):

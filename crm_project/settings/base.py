@@ -286,6 +286,13 @@ CRM_IMPORT_QUEUE = env("CRM_IMPORT_QUEUE", default=None)
 # deleted this many days after their job finished (nightly, customers.tasks.import_files_purge).
 CRM_IMPORT_FILE_RETENTION_DAYS = env.int("CRM_IMPORT_FILE_RETENTION_DAYS", default=30)
 BULK_MAX_RECORDS = 5000
+# Segmentation (segmentation app): publishing a policy needs a second head-office user's approval (four eyes);
+# a supervisor's tier override lasts at most this many days; a run is split into chunks of this many customers
+# (processed by the workers at once); a running run without a heartbeat for this long is marked failed.
+SEGMENTATION_FOUR_EYES = env.bool("SEGMENTATION_FOUR_EYES", default=True)
+SEGMENTATION_OVERRIDE_MAX_DAYS = env.int("SEGMENTATION_OVERRIDE_MAX_DAYS", default=366)
+SEGMENTATION_CHUNK_SIZE = env.int("SEGMENTATION_CHUNK_SIZE", default=100_000)
+SEGMENTATION_HEARTBEAT_TIMEOUT_MINUTES = env.int("SEGMENTATION_HEARTBEAT_TIMEOUT_MINUTES", default=10)
 # Mail (the outbox's handlers send it, e.g. "your import finished"): console by default, e.g.
 # smtp+tls://user:password@smtp.example.com:587 in production. Links in mails start with CRM_SITE_URL.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

@@ -42,7 +42,7 @@ class ChildKind:
 
 SNAPSHOT_MONEY = {"aum": False, "aum_avg": False, "deposits": False, "wealth": False, "funds": False,
                   "loans": False, "credit_limit": False, "credit_used": True, "fee_income": True,
-                  "contribution": True}  # field → may be negative
+                  "contribution": True, "loan_interest": True}  # field → may be negative
 SNAPSHOT_INT = {"txn_count": 2_147_483_647, "products_held": 32_767}
 HOLDING_TEXT = {f.name: (f.max_length, [c[0] for c in f.choices] if f.choices else None)
                 for f in Holding._meta.fields

@@ -78,6 +78,7 @@ HEADER_ALIASES = {
     "信用卡额度": "credit_limit", "信用卡余额": "credit_used", "信用卡已用额度": "credit_used",
     "交易笔数": "txn_count", "最近交易日期": "last_txn_date", "最后交易日期": "last_txn_date",
     "中间业务收入": "fee_income", "手续费收入": "fee_income", "综合贡献": "contribution", "净贡献": "contribution",
+    "贷款利息": "loan_interest", "贷款利息收入": "loan_interest",
     "持有产品数": "products_held",
     # holdings
     "产品代码": "product_code", "产品名称": "product_name", "产品类型": "product_type",

@@ -1,0 +1,3 @@
+"""Segmentation API: assignments (see api/__init__.py)."""
+
+ROUTES = []  # (prefix, viewset, basename)

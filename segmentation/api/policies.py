@@ -1,0 +1,3 @@
+"""Segmentation API: policies (see api/__init__.py)."""
+
+ROUTES = []  # (prefix, viewset, basename)

@@ -1,0 +1,3 @@
+"""Segmentation API: runs (see api/__init__.py)."""
+
+ROUTES = []  # (prefix, viewset, basename)

@@ -1,0 +1,1 @@
+"""The segmentation engine (see the module docstring once written)."""

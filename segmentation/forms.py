@@ -1,0 +1,1 @@
+"""Segmentation forms: the policy editor, overrides, run triggers."""

@@ -1,0 +1,3 @@
+"""Segmentation pages: book (see views/__init__.py)."""
+
+urlpatterns = []

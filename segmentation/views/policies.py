@@ -1,0 +1,3 @@
+"""Segmentation pages: policies (see views/__init__.py)."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Segmentation pages: runs (see views/__init__.py)."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Segmentation pages: supervision (see views/__init__.py)."""
+
+urlpatterns = []
