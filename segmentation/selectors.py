@@ -26,3 +26,12 @@ def assignments(actor, *, run: Run | None = None) -> QuerySet[Assignment]:
     if run is None:
         return Assignment.objects.none()
     return scope_of(actor).filter(Assignment.objects.filter(run=run), branch="branch_id", rm="rm_id")
+
+
+# ---- policies and runs ---------------------------------------------------------------------------------------
+
+
+# ---- the RM's book: customer tiers, overdue contacts, downgrade watch -------------------------------------------
+
+
+# ---- supervision: pyramid, Pareto, migration matrix, compliance -------------------------------------------------
