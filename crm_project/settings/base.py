@@ -207,6 +207,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TaskStatusEnum": "customers.constants.TaskStatus",
         "HoldingStatusEnum": "customers.constants.HoldingStatus",
+        "RunStatusEnum": "segmentation.constants.RunStatus",
+        "PolicyStatusEnum": "segmentation.constants.PolicyStatus",
     },
 }
 API_KEY_CUSTOM_HEADER = "HTTP_AUTHORIZATION"
