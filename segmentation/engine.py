@@ -56,9 +56,12 @@ def month_end(day: date) -> date:
 
 
 def read_frame(sql: str, params) -> pd.DataFrame:
-    """A query's rows as a DataFrame, through COPY (much faster than fetching a million rows as tuples)."""
+    """A query's rows as a DataFrame, through COPY (much faster than fetching a million rows as tuples). JIT is
+    off for it: compiling these one-pass queries cost more than it saved (1.3 s of a 1.9 s chunk query)."""
     buffer = io.BytesIO()
-    with connection.cursor() as cur:
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL jit = off")
+        cur.execute("SET LOCAL work_mem = '128MB'")  # the scores' hash join in one batch, not eight on disk
         query = cur.mogrify(sql, params).decode()
         cur.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)", buffer)
     buffer.seek(0)
@@ -98,18 +101,14 @@ def prepare(policy: Policy, as_of: date, *, chunk_size: int) -> Prepared:
                                        frame["aum_avg"], frame["loan_interest"])
     ranking = rules.Ranking(scores, scope_key(policy, frame["branch_id"].to_numpy()))
     with connection.cursor() as cur:
-        cur.execute("SELECT count(*) FROM customers_customer")
-        customers = cur.fetchone()[0]
-        # every chunk_size-th customer id starts a chunk
-        cur.execute("SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM customers_customer) t "
-                    "WHERE n %% %s = 0 ORDER BY id", [chunk_size])
-        starts = [row[0] for row in cur.fetchall()]
-        cur.execute("SELECT DISTINCT c.branch_id FROM customers_customer c WHERE NOT EXISTS (SELECT 1 FROM "
-                    "customers_financialsnapshot s JOIN customers_customer c2 ON c2.id = s.customer_id "
-                    "WHERE c2.branch_id = c.branch_id AND s.period = %s)", [as_of])
-        without = sorted(row[0] for row in cur.fetchall())
-    chunks = [(lo, hi) for lo, hi in zip(starts, [*starts[1:], None], strict=True)]
-    chunks = [(lo, hi if hi is not None else 2**62) for lo, hi in chunks]
+        cur.execute("SELECT count(*), min(id), max(id) FROM customers_customer")
+        customers, first, last = cur.fetchone()
+        cur.execute("SELECT DISTINCT branch_id FROM customers_customer")
+        without = sorted({row[0] for row in cur.fetchall()} - set(frame["branch_id"].unique().tolist()))
+    # Chunks: equal id ranges, as many as chunk_size asks for (ids are dense: the sequence, rarely a deletion).
+    count = -(-customers // chunk_size) if customers else 0
+    edges = np.linspace(first or 0, (last or 0) + 1, count + 1).round().astype(np.int64).tolist()
+    chunks = list(zip(edges[:-1], edges[1:], strict=True))
     report = build_report(policy, ranking, customers=customers, classified=len(frame), branches_without=without)
     return Prepared(ranking=ranking, report=report, chunks=chunks, customers=customers)
 
