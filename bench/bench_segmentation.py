@@ -14,8 +14,7 @@ import sys
 import time
 import uuid
 
-from common import ROOT, connection, header, report, save  # noqa: I001  (django.setup() first)
-
+from common import ROOT, connection, header, report, save  # django.setup() first
 from django.db import transaction
 from django.utils import timezone
 
