@@ -48,7 +48,7 @@ def peak_rss_mb(pid: int) -> float:
 
 def children(pid):
     try:
-        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+        out = subprocess.run(["pgrep", "-P", str(pid)], check=False, capture_output=True, text=True).stdout.split()
     except OSError:
         return []
     return [int(p) for p in out]
@@ -144,7 +144,7 @@ def main():
     as_of = services.latest_period()
     print(f"# as of {as_of:%Y-%m}", flush=True)
 
-    wall, peak, run = timed_run(1, as_of)  # warm-up: fills the cache, leaves a run in force for the next ones
+    wall, _peak, run = timed_run(1, as_of)  # warm-up: fills the cache, leaves a run in force for the next ones
     report("warm-up run, one worker", wall, "s", note=f"{run.customers_done:,} customers, {run.chunks_total} chunks")
     wall1, peak1, run1 = timed_run(1, as_of)
     report("full run, one worker (classification + assignments + history)", wall1, "s", target=60,
