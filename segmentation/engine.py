@@ -19,6 +19,7 @@ the same data it assigns what a run would.
 from __future__ import annotations
 
 import io
+import itertools
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -108,7 +109,7 @@ def prepare(policy: Policy, as_of: date, *, chunk_size: int) -> Prepared:
     # Chunks: equal id ranges, as many as chunk_size asks for (ids are dense: the sequence, rarely a deletion).
     count = -(-customers // chunk_size) if customers else 0
     edges = np.linspace(first or 0, (last or 0) + 1, count + 1).round().astype(np.int64).tolist()
-    chunks = list(zip(edges[:-1], edges[1:], strict=True))
+    chunks = list(itertools.pairwise(edges))
     report = build_report(policy, ranking, customers=customers, classified=len(frame), branches_without=without)
     return Prepared(ranking=ranking, report=report, chunks=chunks, customers=customers)
 
