@@ -207,6 +207,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TaskStatusEnum": "customers.constants.TaskStatus",
         "HoldingStatusEnum": "customers.constants.HoldingStatus",
+        "ChannelEnum": "customers.constants.Channel",  # interactions and the segmentation policy's channels
     },
 }
 API_KEY_CUSTOM_HEADER = "HTTP_AUTHORIZATION"
