@@ -11,7 +11,7 @@ from . import rules
 from .constants import ValueTier
 from .models import Policy
 from .selectors import POLICY_GROUPS, SERVICE_FIELDS
-from .services import POLICY_FIELDS, REJECT_REASON_MAX
+from .services import POLICY_FIELDS, REJECT_REASON_MAX, plain_numbers
 
 # ---- policies ------------------------------------------------------------------------------------------------
 
@@ -43,7 +43,7 @@ class PolicyForm(forms.ModelForm):
         cleaned = super().clean()
         values = {f: cleaned.get(f) for f in POLICY_FIELDS if f not in self.errors}
         # Errors added here also keep the model's check constraints (the same rules) from being checked again.
-        for field, message in rules.policy_problems(values).items():
+        for field, message in rules.policy_problems(plain_numbers(values)).items():
             if field not in self.errors:
                 self.add_error(field, message)
         return cleaned

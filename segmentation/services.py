@@ -69,6 +69,15 @@ def _policy_values(policy: Policy) -> dict:
     return {f: getattr(policy, f) for f in POLICY_FIELDS}
 
 
+def plain_numbers(values: dict) -> dict:
+    """Decimals as people write them (19.00 → 19, 0.500 → 0.5), so the rules' messages read "104 %", not "104.00 %"."""
+    def plain(value):
+        if not isinstance(value, Decimal) or not value.is_finite():
+            return value
+        return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+    return {f: plain(v) for f, v in values.items()}
+
+
 def policy_errors(policy: Policy) -> dict[str, list[str]]:
     """Field → messages for ``policy``'s settings: each field's own checks (type, range, choices), then the
     checks of the parts together (``rules.policy_problems``: shares add up to 100 %, thresholds rise, a weight
@@ -79,7 +88,7 @@ def policy_errors(policy: Policy) -> dict[str, list[str]]:
     except ValidationError as e:
         errors = {field: list(messages) for field, messages in e.message_dict.items()}
     values = {f: getattr(policy, f) for f in POLICY_FIELDS if f not in errors}
-    for field, message in rules.policy_problems(values).items():
+    for field, message in rules.policy_problems(plain_numbers(values)).items():
         errors.setdefault(field, []).append(str(message))
     return errors
 
