@@ -33,12 +33,17 @@ RANKING_SCOPE_HELP = "Where customers are ranked by contribution: per branch, or
 class PolicySerializer(serializers.ModelSerializer):
     status_label = serializers.CharField(source="get_status_display", read_only=True,
                                          help_text="The status in the caller's language.")
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True,
-                                              help_text="Username of the head-office user who drafted it.")
-    submitted_by = serializers.SlugRelatedField(slug_field="username", read_only=True,
-                                                help_text="Username of who submitted it for approval, or null.")
-    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True,
-                                               help_text="Username of who approved and published it, or null.")
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, label=Policy._meta.get_field("created_by").verbose_name,
+        help_text="Username of the head-office user who drafted it.")
+    submitted_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True,
+        label=Policy._meta.get_field("submitted_by").verbose_name,
+        help_text="Username of who submitted it for approval, or null.")
+    approved_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True,
+        label=Policy._meta.get_field("approved_by").verbose_name,
+        help_text="Username of who approved and published it, or null.")
 
     class Meta:
         model = Policy
