@@ -5,6 +5,7 @@ It writes no COPY rows: the runs go through the app's own service and engine (in
 as the Celery workers would), after the customers and their snapshots are loaded."""
 
 from django.db import transaction
+from django.utils import timezone
 
 from org.constants import Role
 from org.models import User
@@ -47,4 +48,4 @@ def publish_default_policy() -> Policy:
     author, approver = User.objects.filter(role=Role.HEAD_OFFICE).order_by("id")[:2]
     policy = services.policy_draft(actor=author)
     services.policy_submit(actor=author, policy=policy)
-    return services.policy_approve(actor=approver, policy=policy)
+    return services.policy_approve(actor=approver, policy=policy, now=timezone.now())

@@ -7,7 +7,64 @@ from datetime import date
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from customers.constants import Channel
+
+from . import rules
+from .constants import ValueTier
+from .models import Policy
+from .selectors import POLICY_GROUPS, SERVICE_FIELDS
+from .services import POLICY_FIELDS, REJECT_REASON_MAX, plain_numbers
+
 # ---- policies ------------------------------------------------------------------------------------------------
+
+
+class PolicyForm(forms.ModelForm):
+    """The editor of a draft: every setting, checked field by field and together (``rules.policy_problems``), so
+    one submit shows every error beside its field. The service checks the same again when it saves."""
+
+    class Meta:
+        model = Policy
+        fields = POLICY_FIELDS
+        widgets = {"note": forms.TextInput(attrs={"maxlength": 200})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in POLICY_FIELDS:
+            if name.endswith("_channels"):
+                field = self.fields[name] = forms.MultipleChoiceField(
+                    label=self.fields[name].label, choices=Channel.choices, required=False,
+                    widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}))
+                field.initial = getattr(self.instance, name)
+            else:
+                widget = self.fields[name].widget
+                css = "form-check-input" if isinstance(widget, forms.CheckboxInput) else (
+                    "form-select" if isinstance(widget, forms.Select) else "form-control")
+                widget.attrs.setdefault("class", css)
+
+    def clean(self):
+        cleaned = super().clean()
+        values = {f: cleaned.get(f) for f in POLICY_FIELDS if f not in self.errors}
+        # Errors added here also keep the model's check constraints (the same rules) from being checked again.
+        for field, message in rules.policy_problems(plain_numbers(values)).items():
+            if field not in self.errors:
+                self.add_error(field, message)
+        return cleaned
+
+    def groups(self):
+        """(key, title, help, bound fields) per group of the detail page, service policy excluded."""
+        return [(key, title, help_text, [self[f] for f, _kind in fields])
+                for key, title, help_text, fields in POLICY_GROUPS]
+
+    def service_rows(self):
+        """Per value tier: (tier label, contact interval, dedicated RM, channels) bound fields."""
+        labels = dict(ValueTier.choices)
+        return [(labels[tier], self[days], self[dedicated], self[channels])
+                for tier, days, dedicated, channels in SERVICE_FIELDS]
+
+
+class PolicyRejectForm(forms.Form):
+    reason = forms.CharField(label=_("Why send it back"), max_length=REJECT_REASON_MAX,
+                             widget=forms.TextInput(attrs={"class": "form-control"}))
 
 
 # ---- runs ----------------------------------------------------------------------------------------------------

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
 from django.utils.translation import gettext as _
 
 from core import audit
@@ -15,11 +18,228 @@ from customers.models import FinancialSnapshot
 from org.access import api_key_of, user_of
 from org.permissions import can
 
-from . import engine
+from . import engine, rules
 from .constants import PolicyStatus, RunStatus, RunTrigger, SegmentationEvent
 from .models import Policy, Run
 
 # ---- policies ------------------------------------------------------------------------------------------------
+#
+# A policy version goes draft → pending (submitted) → published → retired. At most one version is open (a draft
+# or awaiting approval) at a time: ``policy_draft`` refuses a second one with Conflict (409) naming the open
+# version, rather than quietly handing it back, so two head-office users never edit "a new draft" believing it
+# to be theirs alone. Publishing retires the version in force in the same transaction. The writes that change
+# which version is open or published take one transaction-level advisory lock, so two of them never interleave.
+
+POLICY_FIELDS = (
+    "note", *rules.WEIGHT_FIELDS, *rules.PYRAMID_FIELDS, "ranking_scope", *rules.THRESHOLD_FIELDS,
+    "downgrade_after", "private_downgrade_after", "trend_months", "potential_aum_growth",
+    "potential_income_growth", "potential_min_products", "potential_max_age", "lifecycle_change", "maturity_from",
+    "exit_dormant_months", "exit_negative_months", "exit_non_performing",
+    "important_contact_days", "secondary_contact_days", "ordinary_contact_days", "small_contact_days",
+    "important_dedicated_rm", "secondary_dedicated_rm", "ordinary_dedicated_rm", "small_dedicated_rm",
+    "important_channels", "secondary_channels", "ordinary_channels", "small_channels",
+)  # what head office edits; everything else of a Policy is the workflow's
+_POLICY_LOCK = (0x5E6, 1)  # pg_advisory_xact_lock(namespace, key): the policy workflow
+
+
+def _lock_policies() -> None:
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", list(_POLICY_LOCK))
+
+
+def _may_change_policies(actor) -> None:
+    if not can(actor, "segmentation.change_policy"):
+        raise NotPermitted()
+
+
+def _locked_policy(policy: Policy) -> Policy:
+    try:
+        return Policy.objects.select_for_update().get(pk=policy.pk)
+    except Policy.DoesNotExist:
+        raise Conflict(_("This policy version no longer exists.")) from None
+
+
+def _jsonable(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return list(value)
+    return value
+
+
+def _policy_values(policy: Policy) -> dict:
+    return {f: getattr(policy, f) for f in POLICY_FIELDS}
+
+
+def plain_numbers(values: dict) -> dict:
+    """Decimals as people write them (19.00 → 19, 0.500 → 0.5), so the rules' messages read "104 %", not "104.00 %"."""
+    def plain(value):
+        if not isinstance(value, Decimal) or not value.is_finite():
+            return value
+        return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+    return {f: plain(v) for f, v in values.items()}
+
+
+def policy_errors(policy: Policy) -> dict[str, list[str]]:
+    """Field → messages for ``policy``'s settings: each field's own checks (type, range, choices), then the
+    checks of the parts together (``rules.policy_problems``: shares add up to 100 %, thresholds rise, a weight
+    above 0). Values are converted in place (e.g. "10" → Decimal)."""
+    errors: dict[str, list[str]] = {}
+    try:
+        policy.clean_fields(exclude=[f.name for f in Policy._meta.fields if f.name not in POLICY_FIELDS])
+    except ValidationError as e:
+        errors = {field: list(messages) for field, messages in e.message_dict.items()}
+    values = {f: getattr(policy, f) for f in POLICY_FIELDS if f not in errors}
+    for field, message in rules.policy_problems(plain_numbers(values)).items():
+        errors.setdefault(field, []).append(str(message))
+    return errors
+
+
+def _validate_policy(policy: Policy) -> None:
+    if errors := policy_errors(policy):
+        raise ValidationFailed(fields=errors)
+
+
+def _set_values(policy: Policy, values: dict) -> None:
+    unknown = sorted(set(values) - set(POLICY_FIELDS))
+    if unknown:
+        raise ValidationFailed(fields={name: [_("Not a setting of the policy.")] for name in unknown})
+    for field, value in values.items():
+        setattr(policy, field, value)
+
+
+def _record(actor, event, policy: Policy, changes: dict) -> None:
+    audit.record(type=event, obj=policy, user=user_of(actor), api_key=api_key_of(actor), changes=changes)
+
+
+def _status_conflict(policy: Policy, message) -> Conflict:
+    return Conflict(message % {"version": policy.version, "status": policy.get_status_display()})
+
+
+@transaction.atomic
+def policy_draft(*, actor, based_on: Policy | None = None, values: dict | None = None) -> Policy:
+    """A new draft version (the highest version + 1) with the settings of ``based_on``, else of the published
+    version, else the documented defaults; then ``values`` on top (checked like ``policy_update``). Refused
+    (Conflict) while another version is a draft or awaits approval."""
+    _may_change_policies(actor)
+    _lock_policies()
+    open_version = Policy.objects.filter(status__in=[PolicyStatus.DRAFT, PolicyStatus.PENDING]).first()
+    if open_version is not None:
+        raise _status_conflict(open_version, _("Version %(version)s is still open (%(status)s): change, submit "
+                                               "or send back that one instead of starting another draft."))
+    source = based_on or Policy.objects.filter(status=PolicyStatus.PUBLISHED).first()
+    highest = Policy.objects.aggregate(highest=Max("version"))["highest"] or 0
+    policy = Policy(version=highest + 1, status=PolicyStatus.DRAFT, created_by=user_of(actor))
+    if source is not None:
+        for field in POLICY_FIELDS:
+            if field != "note":
+                setattr(policy, field, getattr(source, field))
+    _set_values(policy, values or {})
+    _validate_policy(policy)
+    try:
+        with transaction.atomic():
+            policy.save()
+    except IntegrityError:  # a version written past the lock (e.g. the admin)
+        raise Conflict(_("Another version was drafted at the same moment: reload the list.")) from None
+    _record(actor, SegmentationEvent.POLICY_CREATED, policy, {
+        "version": [None, policy.version], "based_on": [None, source.version if source else None]})
+    return policy
+
+
+@transaction.atomic
+def policy_update(*, actor, policy: Policy, values: dict) -> Policy:
+    """Change settings of a draft (only a draft: a version awaiting approval is sent back first). Every field
+    is checked on its own and with the others; on any error nothing is written."""
+    _may_change_policies(actor)
+    locked = _locked_policy(policy)
+    if locked.status != PolicyStatus.DRAFT:
+        raise _status_conflict(locked, _("Only a draft can be changed; version %(version)s is %(status)s."))
+    before = _policy_values(locked)
+    _set_values(locked, values)
+    _validate_policy(locked)
+    after = _policy_values(locked)
+    changes = {f: [_jsonable(before[f]), _jsonable(after[f])] for f in POLICY_FIELDS if before[f] != after[f]}
+    if changes:
+        locked.save()
+        _record(actor, SegmentationEvent.POLICY_CHANGED, locked, changes)
+    return locked
+
+
+@transaction.atomic
+def policy_submit(*, actor, policy: Policy) -> Policy:
+    """A draft goes to approval (awaiting a second head-office user while four eyes is on)."""
+    _may_change_policies(actor)
+    locked = _locked_policy(policy)
+    if locked.status != PolicyStatus.DRAFT:
+        raise _status_conflict(locked, _("Only a draft can be submitted; version %(version)s is %(status)s."))
+    _validate_policy(locked)
+    locked.status, locked.submitted_by = PolicyStatus.PENDING, user_of(actor)
+    locked.save(update_fields=["status", "submitted_by", "updated_at"])
+    _record(actor, SegmentationEvent.POLICY_SUBMITTED, locked, {"status": [PolicyStatus.DRAFT, PolicyStatus.PENDING]})
+    return locked
+
+
+@transaction.atomic
+def policy_approve(*, actor, policy: Policy, now: datetime) -> Policy:
+    """Publish a version: the one in force is retired in the same transaction; runs from now on use this one.
+
+    With four eyes (``SEGMENTATION_FOUR_EYES``, on by default) only a version awaiting approval is published,
+    and only by a head-office user who neither drafted nor submitted it (a field error on ``approved_by``
+    otherwise, and nothing changes). With four eyes off, the author may publish a draft directly."""
+    _may_change_policies(actor)
+    _lock_policies()
+    locked = _locked_policy(policy)
+    four_eyes = settings.SEGMENTATION_FOUR_EYES
+    if locked.status == PolicyStatus.DRAFT and four_eyes:
+        raise _status_conflict(locked, _("Version %(version)s is a draft: submit it for approval first."))
+    if locked.status not in (PolicyStatus.DRAFT, PolicyStatus.PENDING):
+        raise _status_conflict(locked, _("Only a version awaiting approval can be published; version %(version)s "
+                                         "is %(status)s."))
+    approver = user_of(actor)
+    if four_eyes and approver.pk in (locked.created_by_id, locked.submitted_by_id):
+        raise ValidationFailed(fields={"approved_by": [str(rules.SELF_APPROVAL)]})
+    _validate_policy(locked)
+    retired = Policy.objects.select_for_update().filter(status=PolicyStatus.PUBLISHED).first()
+    if retired is not None:
+        retired.status = PolicyStatus.RETIRED
+        retired.save(update_fields=["status", "updated_at"])
+    before = locked.status
+    locked.status, locked.approved_by, locked.published_at = PolicyStatus.PUBLISHED, approver, now
+    locked.submitted_by = locked.submitted_by or approver
+    try:
+        with transaction.atomic():
+            locked.save(update_fields=["status", "approved_by", "published_at", "submitted_by", "updated_at"])
+    except IntegrityError:  # segpolicy_one_published: a publication past the lock (e.g. the admin)
+        raise Conflict(_("Another version was published at the same moment: reload and check.")) from None
+    _record(actor, SegmentationEvent.POLICY_PUBLISHED, locked, {
+        "status": [before, PolicyStatus.PUBLISHED],
+        "published_version": [retired.version if retired else None, locked.version]})
+    return locked
+
+
+REJECT_REASON_MAX = 200
+
+
+@transaction.atomic
+def policy_reject(*, actor, policy: Policy, reason: str) -> Policy:
+    """Send a version awaiting approval back to draft, saying why (kept in the audit event)."""
+    _may_change_policies(actor)
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise ValidationFailed(fields={"reason": [_("Say what should change before it is submitted again.")]})
+    if len(reason) > REJECT_REASON_MAX:
+        raise ValidationFailed(fields={"reason": [_("At most %(max)s characters.") % {"max": REJECT_REASON_MAX}]})
+    locked = _locked_policy(policy)
+    if locked.status != PolicyStatus.PENDING:
+        raise _status_conflict(locked, _("Only a version awaiting approval can be sent back; version %(version)s "
+                                         "is %(status)s."))
+    submitted_by = locked.submitted_by_id
+    locked.status, locked.submitted_by = PolicyStatus.DRAFT, None
+    locked.save(update_fields=["status", "submitted_by", "updated_at"])
+    _record(actor, SegmentationEvent.POLICY_REJECTED, locked, {
+        "status": [PolicyStatus.PENDING, PolicyStatus.DRAFT], "submitted_by": [submitted_by, None],
+        "reason": [None, reason]})
+    return locked
 
 
 # ---- runs ----------------------------------------------------------------------------------------------------

@@ -209,6 +209,7 @@ SPECTACULAR_SETTINGS = {
         "HoldingStatusEnum": "customers.constants.HoldingStatus",
         "RunStatusEnum": "segmentation.constants.RunStatus",
         "PolicyStatusEnum": "segmentation.constants.PolicyStatus",
+        "ChannelEnum": "customers.constants.Channel",  # interactions and the segmentation policy's channels
     },
 }
 API_KEY_CUSTOM_HEADER = "HTTP_AUTHORIZATION"

@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 import factory
+from django.db.models import Max
 from django.utils import timezone
 
 from segmentation.constants import CardTier, PolicyStatus, RunStatus, RunTrigger, ValueTier
@@ -15,7 +16,7 @@ class PolicyFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Policy
 
-    version = factory.Sequence(lambda n: n + 1)
+    version = factory.LazyFunction(lambda: (Policy.objects.aggregate(v=Max("version"))["v"] or 0) + 1)
     status = PolicyStatus.DRAFT
 
 
