@@ -193,17 +193,20 @@ def tier_history(customer: Customer, *, limit: int = 20) -> list[HistoryRow]:
     completed run that changed a tier in force, and every override set, ended or expired (its audit event).
     Two queries."""
     rows = []
+    # A run's entry is what the engine decided (the computed value tier, the card tier its hysteresis holds), so
+    # that an override set later on the run in force shows as the override's own entry, not as the run's.
     runs = (Assignment.objects.filter(customer_id=customer.pk, run__status=RunStatus.DONE)
-            .exclude(value_tier=F("previous_value_tier"), card_tier=F("previous_card_tier"))
+            .exclude(value_tier_computed=F("previous_value_tier"), card_tier_held=F("previous_card_tier"))
             .select_related("run__policy").order_by("-run__as_of", "-run_id")[:limit])
     value_field, card_field = (Assignment._meta.get_field(f).verbose_name for f in ("value_tier", "card_tier"))
     for a in runs:
         changes = []
-        if a.value_tier != a.previous_value_tier:
+        if a.value_tier_computed != a.previous_value_tier:
             changes.append((value_field, VALUE_LABELS.get(a.previous_value_tier, ""),
-                            VALUE_LABELS.get(a.value_tier, "")))
-        if a.card_tier != a.previous_card_tier:
-            changes.append((card_field, CARD_LABELS.get(a.previous_card_tier, ""), CARD_LABELS.get(a.card_tier, "")))
+                            VALUE_LABELS.get(a.value_tier_computed, "")))
+        if a.card_tier_held != a.previous_card_tier:
+            changes.append((card_field, CARD_LABELS.get(a.previous_card_tier, ""),
+                            CARD_LABELS.get(a.card_tier_held, "")))
         rows.append(HistoryRow(at=a.run.finished_at or a.run.started_at, who=_("Segmentation run"),
                                source=_("Run of %(month)s (policy v%(version)s)")
                                % {"month": f"{a.run.as_of:%Y-%m}", "version": a.run.policy.version},
@@ -267,7 +270,7 @@ def overdue_contacts(actor, *, today: dt.date, rm_id: int | None = None, page=No
     count, page) plus the scope's branches."""
     run = current_run()
     if run is None:
-        return CappedPaginator([], per_page).get_page(1)
+        return CappedPaginator(Assignment.objects.none(), per_page).get_page(1)
     qs = (_overdue_qs(actor, run, today=today, rm_id=rm_id).select_related("customer", "rm", "branch")
           .order_by(F("due").asc(nulls_first=True), "customer_id"))
     result = CappedPaginator(qs, per_page).get_page(page)
@@ -325,7 +328,7 @@ def downgrade_watch(actor, *, rm_id: int | None = None, page=None, per_page: int
     then the largest gap; one page of ``WatchRow``, three queries plus the scope's branches."""
     run = current_run()
     if run is None:
-        return CappedPaginator([], per_page).get_page(1)
+        return CappedPaginator(Assignment.objects.none(), per_page).get_page(1)
     policy = run.policy
     runs_left = Case(When(card_tier=CardTier.PRIVATE, then=Value(policy.private_downgrade_after)),
                      default=Value(policy.downgrade_after), output_field=IntegerField()) - F("months_below")
