@@ -151,6 +151,12 @@ def active_override(customer_id: int) -> Override | None:
     return Override.objects.filter(customer_id=customer_id, ended_at__isnull=True).select_related("created_by").first()
 
 
+def assignment_history(actor) -> QuerySet[Assignment]:
+    """The rows of every completed run that ``actor`` may see (by the branch and RM each run recorded)."""
+    return scope_of(actor).filter(Assignment.objects.filter(run__status=RunStatus.DONE), branch="branch_id",
+                                  rm="rm_id")
+
+
 def overrides_visible_to(actor) -> QuerySet[Override]:
     """Overrides of the customers ``actor`` may see (the customer's branch and RM now)."""
     visible = scope_of(actor).filter(Customer.objects.all(), branch="branch_id", rm="rm_id")

@@ -207,6 +207,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TaskStatusEnum": "customers.constants.TaskStatus",
         "HoldingStatusEnum": "customers.constants.HoldingStatus",
+        "LifecycleStageEnum": "customers.constants.LifecycleStage",
+        "ValueTierEnum": "segmentation.constants.ValueTier",
+        "CardTierEnum": "segmentation.constants.CardTier",
     },
 }
 API_KEY_CUSTOM_HEADER = "HTTP_AUTHORIZATION"
