@@ -306,3 +306,66 @@ def test_lists_without_a_run_are_empty(db):
         assert r.status_code == 200 and list(r.context["page"].object_list) == []
     html = client(world.rm).get(detail(world.c_rm)).content.decode()
     assert 'data-testid="tier-unclassified"' in html
+
+
+# --- the assignments API ---
+
+@pytest.fixture
+def seg_key(key_client):
+    from org.constants import Scope
+
+    return key_client(scopes=[Scope.SEGMENTS_READ])
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("", {"c_rm", "c_rm_outlet", "c_other", "c_b2"}),
+    ("value_tier=secondary", {"c_other"}),
+    ("card_tier=private", {"c_b2"}),
+    ("potential=true", {"c_rm_outlet"}),
+    ("exit_review=true", {"c_b2"}),
+    ("lifecycle=growth", set()),
+    ("branch={b1}", {"c_rm", "c_rm_outlet", "c_other"}),  # with its outlet
+    ("rm={rm}", {"c_rm", "c_rm_outlet"}),
+    ("cif={cif}", {"c_rm"}),
+])
+def test_assignments_api_filters(w, seg_key, query, expected):
+    query = query.format(b1=w.b1.pk, rm=w.rm.pk, cif=w.c_rm.cif)
+    r = seg_key.get(f"/api/v1/segment-assignments/?{query}")
+    assert r.status_code == 200, r.content
+    assert {row["customer"] for row in r.json()["results"]} == {w.customers[k].pk for k in expected}
+
+
+def test_assignments_api_row(w, seg_key):
+    r = seg_key.get(f"/api/v1/segment-assignments/?cif={w.c_rm.cif}")
+    (row,) = r.json()["results"]
+    assert row["as_of"] == "2026-11-01" and row["run"] == w.run.pk and row["cif"] == w.c_rm.cif
+    assert (row["value_tier"], row["card_tier"], row["months_below"]) == ("important", "black_gold", 1)
+    assert row["aum_avg"] == "900000.00" and row["overridden"] is False
+
+
+def test_assignments_api_history(w, seg_key):
+    from .builders import RunFactory
+
+    old = RunFactory(as_of=dt.date(2026, 10, 1), is_current=False)
+    assign(old, w.c_rm, value_tier=ValueTier.SECONDARY)
+    RunFactory(as_of=dt.date(2026, 12, 1), status="failed", finished_at=None)  # never in anyone's history
+    r = seg_key.get(f"/api/v1/segment-assignments/history/?customer={w.c_rm.pk}")
+    assert r.status_code == 200
+    assert [(x["as_of"], x["value_tier"]) for x in r.json()["results"]] == [
+        ("2026-11-01", "important"), ("2026-10-01", "secondary")]
+    r = seg_key.get(f"/api/v1/segment-assignments/history/?run={old.pk}")
+    assert [x["customer"] for x in r.json()["results"]] == [w.c_rm.pk]
+    r = seg_key.get("/api/v1/segment-assignments/history/")
+    assert r.status_code == 400 and set(r.json()["errors"]) == {"customer"}
+
+
+def test_assignments_api_queries_do_not_grow_with_the_page(w, seg_key, django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        seg_key.get("/api/v1/segment-assignments/")
+    for _ in range(5):
+        assign(w.run, CustomerFactory(rm=w.rm, branch=w.b1))
+    with django_assert_num_queries(len(ctx.captured_queries)):
+        assert len(seg_key.get("/api/v1/segment-assignments/").json()["results"]) == 9
