@@ -207,12 +207,16 @@ def tier_history(customer: Customer, *, limit: int = 20) -> list[HistoryRow]:
     value_field, card_field = (Assignment._meta.get_field(f).verbose_name for f in ("value_tier", "card_tier"))
     for a in runs:
         changes = []
-        if a.value_tier_computed != a.previous_value_tier:
+        # The engine's previous value tier is the one in force (an override's): a pin the run kept is no change.
+        kept_pin = a.overridden and a.value_tier == a.previous_value_tier
+        if a.value_tier_computed != a.previous_value_tier and not kept_pin:
             changes.append((value_field, VALUE_LABELS.get(a.previous_value_tier, ""),
                             VALUE_LABELS.get(a.value_tier_computed, "")))
         if a.card_tier_held != a.previous_card_tier:
             changes.append((card_field, CARD_LABELS.get(a.previous_card_tier, ""),
                             CARD_LABELS.get(a.card_tier_held, "")))
+        if not changes:
+            continue
         rows.append(HistoryRow(at=a.run.finished_at or a.run.started_at, who=_("Segmentation run"),
                                source=_("Run of %(month)s (policy v%(version)s)")
                                % {"month": f"{a.run.as_of:%Y-%m}", "version": a.run.policy.version},

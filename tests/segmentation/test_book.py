@@ -369,3 +369,11 @@ def test_assignments_api_queries_do_not_grow_with_the_page(w, seg_key, django_as
         assign(w.run, CustomerFactory(rm=w.rm, branch=w.b1))
     with django_assert_num_queries(len(ctx.captured_queries)):
         assert len(seg_key.get("/api/v1/segment-assignments/").json()["results"]) == 9
+
+
+def test_a_pin_the_run_kept_is_not_a_tier_change(w):
+    a = w.assignments["c_other"]  # pinned important before the run, the run kept the pin; computed secondary
+    a.previous_value_tier, a.value_tier, a.overridden = ValueTier.IMPORTANT, ValueTier.IMPORTANT, True
+    a.previous_card_tier = a.card_tier_held
+    a.save()
+    assert selectors.tier_history(w.customers["c_other"]) == []
