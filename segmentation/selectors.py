@@ -164,17 +164,15 @@ def overrides_visible_to(actor) -> QuerySet[Override]:
 
 
 def customer_tiers(actor, customer: Customer, *, today: dt.date) -> CustomerTiers:
-    """The customer page's tier panel for ``customer`` (fetched through customers.selectors, so in scope): the
-    run in force's row, the active override, the last interaction; four queries at most."""
-    run = current_run()
+    """The customer page's tier panel for ``customer``, fetched through customers.selectors: in the actor's scope
+    now, so its row of the run in force is shown even if the customer changed branch or RM since the run. Two
+    queries: the row (with its run, policy and last interaction) and the active override."""
     override = override_view(active_override(customer.pk))
-    row = None
-    if run is not None:
-        row = (assignments(actor, run=run).filter(customer_id=customer.pk).select_related("branch")
-               .annotate(last_contact=_last_contact()).first())
+    row = (Assignment.objects.filter(run__is_current=True, customer_id=customer.pk)
+           .select_related("branch", "run__policy").annotate(last_contact=_last_contact()).first())
     if row is None:
         return CustomerTiers(classified=False, override=override)
-    policy = run.policy
+    run, policy = row.run, row.run.policy
     scope_label = _("the bank") if policy.ranking_scope == RankingScope.BANK else str(row.branch)
     needed = downgrade_needed(policy, row.card_tier)
     reasons = rules.reason_lines(

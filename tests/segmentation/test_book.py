@@ -118,7 +118,7 @@ def test_panel_costs_a_fixed_number_of_queries(w, django_assert_max_num_queries)
     rm = client(w.rm)
     rm.get(detail(w.c_rm))
     with translation.override("en"):
-        tiers_queries = 4  # run, override, row with last contact, scope
+        tiers_queries = 2  # the row (run, policy, last contact), the override
         with django_assert_max_num_queries(tiers_queries):
             selectors.customer_tiers(w.rm, w.c_rm, today=TODAY)
 
