@@ -46,6 +46,8 @@ def _staff_spec(n_rms: int):
     spec += [("rm1", Role.RM, b[0]), ("rm2", Role.RM, b[0]), ("rm3", Role.RM, b[1])]
     for k in range(4, n_rms + 1):
         spec.append((f"rm{k}", Role.RM, b[(k - 4 + 2) % len(b)]))
+    # a second head-office login, last so the others keep their names: four eyes on segmentation policies
+    spec.append(("hq2", Role.HEAD_OFFICE, "HO"))
     return spec
 
 

@@ -6,7 +6,9 @@ A part is a module of this package with
 - ``chunk(ctx, index, offset, n, ids)``: its COPY tables ``(table, columns, text, rows)`` for customers
   ``offset … offset+n-1`` of this run; ``ids`` holds the next free id per key and is advanced in place;
 - ``NEXT_IDS`` (id key → table: ids continue after the table's max(id)), ``COPY_TABLES`` (their id sequences
-  are set after the load) and ``TABLES`` (analysed at the end).
+  are set after the load) and ``TABLES`` (analysed at the end);
+- optionally ``finish(ctx, *, log)``: work on the loaded data through its app's services, after the load
+  (segmentation classifies the newest months).
 
 A new app adds its module to :data:`PARTS`, after the parts it builds on.
 """
@@ -20,10 +22,11 @@ from customers.models import Customer
 
 from . import customers as customers_part
 from . import org as org_part
+from . import segmentation as segmentation_part
 from .context import Chunk, make_context
 from .loader import Writer
 
-PARTS = (org_part, customers_part)
+PARTS = (org_part, customers_part, segmentation_part)
 CHUNK_SIZE = 50_000
 ADVISORY_LOCK_KEY = 0x5EED_DE30  # serialises concurrent seed runs (e.g. two `run` starts)
 
@@ -84,6 +87,12 @@ def seed(*, customers: int, seed: int = 1, months: int = 24, today: date, if_emp
         with connection.cursor() as cur:
             for table in (t for part in PARTS for t in part.TABLES):
                 cur.execute(f"VACUUM (ANALYZE) {table}" if vacuum else f"ANALYZE {table}")
+        for part in PARTS:
+            if hasattr(part, "finish"):  # work on the loaded data through the app's services (segmentation runs)
+                part.finish(ctx, log=log)
+        with connection.cursor() as cur:
+            for table in (t for part in PARTS if hasattr(part, "finish") for t in part.TABLES):
+                cur.execute(f"ANALYZE {table}")
         t_end = time.monotonic()
         log(f"{'VACUUM ANALYZE' if vacuum else 'ANALYZE'} in {t_end - t_loaded:.1f}s; total {t_end - t_start:.1f}s")
         return {"rows": writer.rows, "load_seconds": t_loaded - t_start, "total_seconds": t_end - t_start,

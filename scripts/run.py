@@ -79,7 +79,7 @@ def main():
     rm3        relationship manager, second branch
     sup1, sup2 supervisors of the first and second branch
     officer1   complaint officer, first branch
-    hq         head office
+    hq, hq2    head office (two: a segmentation policy needs a second person's approval)
   Press Ctrl-C to stop.
 """, flush=True)
     try:

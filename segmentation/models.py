@@ -212,6 +212,10 @@ class Run(models.Model):
     def __str__(self):
         return f"{self.as_of:%Y-%m} v{self.policy.version if self.policy_id else '?'} ({self.get_status_display()})"
 
+    @property
+    def percent(self) -> int:
+        return min(100, self.customers_done * 100 // self.customers_total) if self.customers_total else 0
+
 
 class Assignment(models.Model):
     """A customer's tiers from one run (one row per customer per run; the rows of the current run are the

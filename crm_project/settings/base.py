@@ -207,6 +207,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TaskStatusEnum": "customers.constants.TaskStatus",
         "HoldingStatusEnum": "customers.constants.HoldingStatus",
+        "RunStatusEnum": "segmentation.constants.RunStatus",
+        "PolicyStatusEnum": "segmentation.constants.PolicyStatus",
         "LifecycleStageEnum": "customers.constants.LifecycleStage",
         "ValueTierEnum": "segmentation.constants.ValueTier",
         "CardTierEnum": "segmentation.constants.CardTier",
@@ -296,6 +298,7 @@ SEGMENTATION_FOUR_EYES = env.bool("SEGMENTATION_FOUR_EYES", default=True)
 SEGMENTATION_OVERRIDE_MAX_DAYS = env.int("SEGMENTATION_OVERRIDE_MAX_DAYS", default=366)
 SEGMENTATION_CHUNK_SIZE = env.int("SEGMENTATION_CHUNK_SIZE", default=100_000)
 SEGMENTATION_HEARTBEAT_TIMEOUT_MINUTES = env.int("SEGMENTATION_HEARTBEAT_TIMEOUT_MINUTES", default=10)
+SEGMENTATION_QUEUE = env("SEGMENTATION_QUEUE", default=None)
 # Mail (the outbox's handlers send it, e.g. "your import finished"): console by default, e.g.
 # smtp+tls://user:password@smtp.example.com:587 in production. Links in mails start with CRM_SITE_URL.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -39,12 +40,12 @@ def _database_url():
     return f"postgres://{auth}@{host}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-@pytest.fixture
-def celery_worker(transactional_db, redis_url):
-    """Start `celery worker` on a private queue against the test database; yield the queue name.
+@contextmanager
+def _workers(count: int, redis_url: str):
+    """``count`` `celery worker` processes on one private queue against the test database; yields the queue.
 
-    The queue is named after the xdist worker and the test, so parallel workers never take each other's tasks.
-    """
+    The queue is named after the xdist worker and a random suffix, so parallel workers never take each other's
+    tasks."""
     from crm_project.celery import app
 
     queue = f"crm-it-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{uuid.uuid4().hex[:8]}"
@@ -52,18 +53,34 @@ def celery_worker(transactional_db, redis_url):
     app.conf.broker_url = app.conf.result_backend = redis_url
     env = dict(os.environ, DATABASE_URL=_database_url(), REDIS_URL=redis_url,
                DJANGO_SETTINGS_MODULE="crm_project.settings.test")
-    proc = subprocess.Popen(
+    procs = [subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "crm_project", "worker", "--pool=solo", "-Q", queue,
-         "--without-gossip", "--without-mingle", "--loglevel=INFO"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+         "-n", f"w{k}-{queue}@%h", "--without-gossip", "--without-mingle", "--loglevel=INFO"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for k in range(count)]
     try:
         yield queue
     finally:
-        proc.terminate()
-        try:
-            out, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                out, _ = proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, _ = proc.communicate()
+            print(out[-3000:])
         app.conf.broker_url, app.conf.result_backend = old
-        print(out[-3000:])
+
+
+@pytest.fixture
+def celery_worker(transactional_db, redis_url):
+    """One real `celery worker` process on a private queue against the test database; yields the queue name."""
+    with _workers(1, redis_url) as queue:
+        yield queue
+
+
+@pytest.fixture
+def two_celery_workers(transactional_db, redis_url):
+    """Two real `celery worker` processes taking tasks from one private queue; yields the queue name."""
+    with _workers(2, redis_url) as queue:
+        yield queue

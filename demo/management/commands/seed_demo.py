@@ -58,5 +58,5 @@ class Command(BaseCommand):
             log(self.style.SUCCESS("Demo bank ready."))
             return
         log(self.style.SUCCESS(
-            f"Demo bank ready. Logins (password {DEMO_PASSWORD}): hq (head office), sup1/sup2 (supervisors), "
+            f"Demo bank ready. Logins (password {DEMO_PASSWORD}): hq, hq2 (head office), sup1/sup2 (supervisors), "
             f"officer1 (complaint officer), rm1/rm2 (first branch), rm3 (second branch)."))
