@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from org.access import scope_of
 from org.models import Branch, User
 
-from . import rules
+from . import extensions, rules
 from .constants import AUDITED_FIELDS, TaskStatus
 from .models import Customer, CustomerChange, FinancialSnapshot, FollowUpTask, Holding, Interaction
 
@@ -146,8 +146,17 @@ def customer_360(customer: Customer) -> Customer360:
         interactions=list(Interaction.objects.filter(customer=customer).select_related("staff")[:20]),
         open_tasks=list(FollowUpTask.objects.filter(customer=customer, status=TaskStatus.OPEN)
                         .select_related("assignee").order_by("due_date")),
-        history=_history_rows(customer_history(customer)),
+        history=_with_extension_history(_history_rows(customer_history(customer)), customer),
     )
+
+
+def _with_extension_history(rows: list[HistoryRow], customer: Customer, *, limit: int = 20) -> list[HistoryRow]:
+    """The profile history with the entries other apps add (``customers.extensions.customer_history``, e.g. tier
+    changes), newest first."""
+    extra = extensions.history(customer)
+    if not extra:
+        return rows
+    return sorted([*rows, *extra], key=lambda row: row.at, reverse=True)[:limit]
 
 
 def _history_rows(entries: list[CustomerChange]) -> list[HistoryRow]:

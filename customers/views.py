@@ -20,7 +20,7 @@ from core.errors import Conflict, DomainError, NotPermitted, PreconditionFailed,
 from core.pagination import CappedPaginator
 from org.permissions import can
 
-from . import rules, selectors, services
+from . import extensions, rules, selectors, services
 from .constants import SENSITIVE_CUSTOMER_FIELDS, TaskStatus
 from .filters import CustomerFilter
 from .forms import CustomerForm, DoneForm, InteractionForm, RevealForm, SnoozeForm, TaskForm
@@ -78,6 +78,7 @@ def customer_list(request):
     query = request.GET.copy()
     query.pop("page", None)
     context = {"filter": filterset, "page": page, "sort": sort, "query": query.urlencode(),
+               "extra_filters": [filterset.form[name] for name in extensions.filter_names()],
                "can_add": can(request.user, "customers.add_customer"),
                "can_export": can(request.user, "customers.export_customers")}
     template = "customers/_list_table.html" if request.htmx and not request.htmx.boosted else "customers/list.html"
@@ -111,6 +112,7 @@ def _detail_context(request, customer, interaction_form, *, task_form=None, fail
         "task_form": task_form or TaskForm(initial={"due_date": today + timedelta(days=7)}),
         "reveal_forms": {f: RevealForm(prefix=f) for f in SENSITIVE_CUSTOMER_FIELDS},
         "today": today,
+        "panels": extensions.panels(request, customer),
     }
 
 

@@ -2,21 +2,42 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.core.paginator import Page
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    DecimalField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core import audit
 from core.models import AuditEvent
-from customers.constants import Channel
+from core.pagination import CappedPaginator
+from customers.constants import Channel, LifecycleStage
+from customers.models import Customer, Interaction
+from customers.selectors import HistoryRow
 from org.access import scope_of
 from org.permissions import can
 
 from . import engine, rules
-from .constants import CardTier, PolicyStatus, SegmentationEvent, ValueTier
-from .models import Assignment, Policy, Run
+from .constants import CardTier, PolicyStatus, RankingScope, RunStatus, SegmentationEvent, ValueTier
+from .models import Assignment, Override, Policy, Run
 
 
 def current_run() -> Run | None:
@@ -224,6 +245,303 @@ def policy_differences(policy: Policy, against: Policy | None) -> list[tuple[str
 
 
 # ---- the RM's book: customer tiers, overdue contacts, downgrade watch -------------------------------------------
+
+# The tiers a person reads, as labels (the customers' page and the lists show these, never the codes).
+VALUE_LABELS = dict(ValueTier.choices)
+CARD_LABELS = dict(CardTier.choices)
+LIFECYCLE_LABELS = dict(LifecycleStage.choices)
+OVERRIDE_EVENTS = (SegmentationEvent.OVERRIDE_SET, SegmentationEvent.OVERRIDE_ENDED, SegmentationEvent.OVERRIDE_EXPIRED)
+
+
+def current_assignment_exists(**conditions) -> Exists:
+    """EXISTS (a row of the run in force for the outer customer, matching ``conditions``): filters a customer
+    query set in one statement (the customer list and its API), never a query per row."""
+    current = Run.objects.filter(is_current=True).values("id")[:1]
+    return Exists(Assignment.objects.filter(run_id=Subquery(current), customer_id=OuterRef("pk"), **conditions))
+
+
+def _last_contact() -> Subquery:
+    """The time of the outer assignment's customer's last interaction (index interaction_customer)."""
+    return Subquery(Interaction.objects.filter(customer_id=OuterRef("customer_id")).order_by("-occurred_at")
+                    .values("occurred_at")[:1], output_field=DateTimeField())
+
+
+def _local_date(moment: dt.datetime | None) -> dt.date | None:
+    return timezone.localtime(moment).date() if moment is not None else None
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def downgrade_needed(policy: Policy, card_tier: str) -> int:
+    """Consecutive runs below the card tier ``card_tier`` that bring its downgrade (private banking: longer)."""
+    return policy.private_downgrade_after if card_tier == CardTier.PRIVATE else policy.downgrade_after
+
+
+def card_tier_from(policy: Policy, card_tier: str) -> Decimal | None:
+    """The inclusive lower bound in yuan of a card tier under ``policy`` (the AUM needed to keep it)."""
+    return policy.card_thresholds[CardTier.values.index(card_tier)] if card_tier in CardTier.values else None
+
+
+def contact_days(policy: Policy, value_tier: str) -> int | None:
+    """The contact interval in days of a value tier under ``policy`` (None: unclassified)."""
+    return dict(zip(ValueTier.values, policy.contact_days, strict=True)).get(value_tier)
+
+
+@dataclass(frozen=True)
+class OverrideView:
+    pk: int
+    value_tier: str  # label, "" when not pinned
+    card_tier: str
+    reason: str
+    expires_on: dt.date
+    set_by: str
+    set_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class CustomerTiers:
+    """A customer's segmentation as the customer page shows it: labels, reasons in the reader's language, the
+    next contact due; ``classified`` False when the run in force has no row for the customer (or there is none)."""
+
+    classified: bool
+    as_of: dt.date | None = None
+    value_tier: str = ""  # code
+    value_label: str = ""
+    card_tier: str = ""
+    card_label: str = ""
+    potential: bool | None = None
+    lifecycle: str = ""  # label
+    exit_review: bool = False
+    overridden: bool = False
+    reasons: tuple[str, ...] = ()
+    contact_days: int | None = None
+    last_contact: dt.date | None = None
+    next_contact_due: dt.date | None = None
+    overdue: bool = False
+    override: OverrideView | None = None
+
+
+def override_view(override: Override | None) -> OverrideView | None:
+    if override is None:
+        return None
+    return OverrideView(pk=override.pk, value_tier=VALUE_LABELS.get(override.value_tier, ""),
+                        card_tier=CARD_LABELS.get(override.card_tier, ""), reason=override.reason,
+                        expires_on=override.expires_on, set_by=str(override.created_by),
+                        set_at=override.created_at)
+
+
+def active_override(customer_id: int) -> Override | None:
+    return Override.objects.filter(customer_id=customer_id, ended_at__isnull=True).select_related("created_by").first()
+
+
+def assignment_history(actor) -> QuerySet[Assignment]:
+    """The rows of every completed run that ``actor`` may see (by the branch and RM each run recorded)."""
+    return scope_of(actor).filter(Assignment.objects.filter(run__status=RunStatus.DONE), branch="branch_id",
+                                  rm="rm_id")
+
+
+def overrides_visible_to(actor) -> QuerySet[Override]:
+    """Overrides of the customers ``actor`` may see (the customer's branch and RM now)."""
+    visible = scope_of(actor).filter(Customer.objects.all(), branch="branch_id", rm="rm_id")
+    return Override.objects.filter(customer__in=visible).select_related("customer", "created_by")
+
+
+def customer_tiers(actor, customer: Customer, *, today: dt.date) -> CustomerTiers:
+    """The customer page's tier panel for ``customer``, fetched through customers.selectors: in the actor's scope
+    now, so its row of the run in force is shown even if the customer changed branch or RM since the run. Two
+    queries: the row (with its run, policy and last interaction) and the active override."""
+    override = override_view(active_override(customer.pk))
+    row = (Assignment.objects.filter(run__is_current=True, customer_id=customer.pk)
+           .select_related("branch", "run__policy").annotate(last_contact=_last_contact()).first())
+    if row is None:
+        return CustomerTiers(classified=False, override=override)
+    run, policy = row.run, row.run.policy
+    scope_label = _("the bank") if policy.ranking_scope == RankingScope.BANK else str(row.branch)
+    needed = downgrade_needed(policy, row.card_tier)
+    reasons = rules.reason_lines(
+        value_tier=row.value_tier, value_label=VALUE_LABELS.get(row.value_tier, ""), rank_pct=row.rank_pct,
+        scope_label=scope_label, card_tier=row.card_tier, card_label=CARD_LABELS.get(row.card_tier, ""),
+        aum_avg=row.aum_avg, tier_from=card_tier_from(policy, row.card_tier), months_below=row.months_below,
+        needed=needed, codes=row.reasons, as_of_label=f"{run.as_of:%Y-%m}")
+    days = contact_days(policy, row.value_tier)
+    last = _local_date(row.last_contact)
+    due, overdue = rules.next_contact_due(last, days, today) if days else (None, False)
+    return CustomerTiers(
+        classified=bool(row.value_tier or row.card_tier), as_of=run.as_of, value_tier=row.value_tier,
+        value_label=VALUE_LABELS.get(row.value_tier, ""), card_tier=row.card_tier,
+        card_label=CARD_LABELS.get(row.card_tier, ""), potential=row.potential,
+        lifecycle=LIFECYCLE_LABELS.get(row.lifecycle, ""), exit_review=row.exit_review, overridden=row.overridden,
+        reasons=tuple(str(line) for line in reasons), contact_days=days, last_contact=last,
+        next_contact_due=due, overdue=overdue, override=override)
+
+
+def tier_history(customer: Customer, *, limit: int = 20) -> list[HistoryRow]:
+    """The customer's tier changes for its profile history (customers.extensions.customer_history): each
+    completed run that changed a tier in force, and every override set, ended or expired (its audit event).
+    Two queries."""
+    rows = []
+    # A run's entry is what the engine decided (the computed value tier, the card tier its hysteresis holds), so
+    # that an override set later on the run in force shows as the override's own entry, not as the run's.
+    runs = (Assignment.objects.filter(customer_id=customer.pk, run__status=RunStatus.DONE)
+            .exclude(value_tier_computed=F("previous_value_tier"), card_tier_held=F("previous_card_tier"))
+            .select_related("run__policy").order_by("-run__as_of", "-run_id")[:limit])
+    value_field, card_field = (Assignment._meta.get_field(f).verbose_name for f in ("value_tier", "card_tier"))
+    for a in runs:
+        changes = []
+        # The engine's previous value tier is the one in force (an override's): a pin the run kept is no change.
+        kept_pin = a.overridden and a.value_tier == a.previous_value_tier
+        if a.value_tier_computed != a.previous_value_tier and not kept_pin:
+            changes.append((value_field, VALUE_LABELS.get(a.previous_value_tier, ""),
+                            VALUE_LABELS.get(a.value_tier_computed, "")))
+        if a.card_tier_held != a.previous_card_tier:
+            changes.append((card_field, CARD_LABELS.get(a.previous_card_tier, ""),
+                            CARD_LABELS.get(a.card_tier_held, "")))
+        if not changes:
+            continue
+        rows.append(HistoryRow(at=a.run.finished_at or a.run.started_at, who=_("Segmentation run"),
+                               source=_("Run of %(month)s (policy v%(version)s)")
+                               % {"month": f"{a.run.as_of:%Y-%m}", "version": a.run.policy.version},
+                               created=False, changes=changes))
+    events = (AuditEvent.objects.filter(object_type="customer", object_id=str(customer.pk), type__in=OVERRIDE_EVENTS)
+              .select_related("user").order_by("-at", "-id")[:limit])
+    labels = {"value_tier": (value_field, VALUE_LABELS), "card_tier": (card_field, CARD_LABELS),
+              "reason": (Override._meta.get_field("reason").verbose_name, None),
+              "expires_on": (Override._meta.get_field("expires_on").verbose_name, None)}
+    for event in events:
+        changes = []
+        for field, (label, choices) in labels.items():
+            if field in event.changes:
+                old, new = event.changes[field]
+                if choices is not None:
+                    old, new = choices.get(old, old or ""), choices.get(new, new or "")
+                changes.append((label, old or "", new or ""))
+        who = str(event.user) if event.user else _("Expiry (automatic)")
+        rows.append(HistoryRow(at=event.at, who=who, source=str(audit.type_label(event.type)), created=False,
+                               changes=changes))
+    return rows
+
+
+# The lists: overdue contacts and the downgrade watch, in the actor's scope (RM: own book; supervisor: subtree;
+# head office: all), for the run in force.
+
+@dataclass(frozen=True)
+class OverdueRow:
+    customer_id: int
+    cif: str
+    name: str
+    rm: str
+    branch: str
+    value_label: str
+    contact_days: int
+    last_contact: dt.date | None  # None: never contacted
+    due: dt.date
+    days_overdue: int | None  # None: never contacted
+
+
+def _book(actor, run: Run, rm_id: int | None) -> QuerySet[Assignment]:
+    qs = assignments(actor, run=run)
+    return qs.filter(rm_id=rm_id) if rm_id is not None else qs
+
+
+def _overdue_qs(actor, run: Run, *, today: dt.date, rm_id: int | None) -> QuerySet[Assignment]:
+    days = dict(zip(ValueTier.values, run.policy.contact_days, strict=True))
+    overdue = Q(last_contact__isnull=True)
+    due = []
+    for tier, interval in days.items():
+        # last contact (a local date) + interval < today  ⇔  the contact was before midnight of today - interval
+        overdue |= Q(value_tier=tier, last_contact__lt=_midnight(today - dt.timedelta(days=interval)))
+        due.append(When(value_tier=tier, then=F("last_contact") + Value(dt.timedelta(days=interval))))
+    return (_book(actor, run, rm_id).exclude(value_tier="").annotate(last_contact=_last_contact())
+            .filter(overdue).annotate(due=Case(*due, output_field=DateTimeField())))
+
+
+def overdue_contacts(actor, *, today: dt.date, rm_id: int | None = None, page=None, per_page: int = 25) -> Page:
+    """Customers whose last interaction is older than their value tier's contact interval (or who were never
+    contacted), most overdue first (never contacted before all), one page of ``OverdueRow``; three queries (run,
+    count, page) plus the scope's branches."""
+    run = current_run()
+    if run is None:
+        return CappedPaginator(Assignment.objects.none(), per_page).get_page(1)
+    qs = (_overdue_qs(actor, run, today=today, rm_id=rm_id).select_related("customer", "rm", "branch")
+          .order_by(F("due").asc(nulls_first=True), "customer_id"))
+    result = CappedPaginator(qs, per_page).get_page(page)
+    policy_days = dict(zip(ValueTier.values, run.policy.contact_days, strict=True))
+    rows = []
+    for a in result.object_list:
+        last = _local_date(a.last_contact)
+        due, _overdue = rules.next_contact_due(last, policy_days[a.value_tier], today)
+        rows.append(OverdueRow(customer_id=a.customer_id, cif=a.customer.cif, name=a.customer.name,
+                               rm=str(a.rm) if a.rm else "", branch=str(a.branch),
+                               value_label=VALUE_LABELS[a.value_tier], contact_days=policy_days[a.value_tier],
+                               last_contact=last, due=due, days_overdue=(today - due).days if last else None))
+    result.object_list = rows
+    return result
+
+
+@dataclass(frozen=True)
+class RmCount:
+    rm_id: int | None
+    rm: str
+    count: int
+
+
+def overdue_per_rm(actor, *, today: dt.date) -> list[RmCount]:
+    """Overdue contacts per RM in the actor's scope (the supervisor's view of the list), most first; one query."""
+    run = current_run()
+    if run is None:
+        return []
+    counts = (_overdue_qs(actor, run, today=today, rm_id=None).order_by().values("rm_id", "rm__last_name",
+                                                                              "rm__first_name", "rm__username")
+              .annotate(n=Count("id")).order_by("-n", "rm_id"))
+    return [RmCount(rm_id=c["rm_id"], rm=(f"{c['rm__last_name'] or ''}{c['rm__first_name'] or ''}".strip()
+                                         or c["rm__username"] or "—"), count=c["n"]) for c in counts]
+
+
+@dataclass(frozen=True)
+class WatchRow:
+    customer_id: int
+    cif: str
+    name: str
+    rm: str
+    card_label: str
+    computed_label: str  # the tier the AUM reaches now
+    months_below: int
+    needed: int
+    runs_left: int
+    aum: Decimal | None
+    aum_needed: Decimal
+    gap: Decimal | None
+
+
+def downgrade_watch(actor, *, rm_id: int | None = None, page=None, per_page: int = 25) -> Page:
+    """Customers below their card tier in force at the last run (and not overridden): the runs left before the
+    downgrade and the AUM that keeps the tier (its lower bound under the run's policy), fewest runs left first,
+    then the largest gap; one page of ``WatchRow``, three queries plus the scope's branches."""
+    run = current_run()
+    if run is None:
+        return CappedPaginator(Assignment.objects.none(), per_page).get_page(1)
+    policy = run.policy
+    runs_left = Case(When(card_tier=CardTier.PRIVATE, then=Value(policy.private_downgrade_after)),
+                     default=Value(policy.downgrade_after), output_field=IntegerField()) - F("months_below")
+    bound = Case(*(When(card_tier=tier, then=Value(card_tier_from(policy, tier))) for tier in CardTier.values),
+                 output_field=DecimalField(max_digits=18, decimal_places=2))
+    qs = (_book(actor, run, rm_id).filter(months_below__gte=1, overridden=False).exclude(card_tier="")
+          .annotate(runs_left=runs_left, gap=bound - F("aum_avg")).select_related("customer", "rm")
+          .order_by("runs_left", F("gap").desc(nulls_last=True), "customer_id"))
+    result = CappedPaginator(qs, per_page).get_page(page)
+    rows = []
+    for a in result.object_list:
+        needed, bound = downgrade_needed(policy, a.card_tier), card_tier_from(policy, a.card_tier)
+        rows.append(WatchRow(
+            customer_id=a.customer_id, cif=a.customer.cif, name=a.customer.name, rm=str(a.rm) if a.rm else "",
+            card_label=CARD_LABELS[a.card_tier], computed_label=CARD_LABELS.get(a.card_tier_computed, ""),
+            months_below=a.months_below, needed=needed, runs_left=rules.runs_before_downgrade(a.months_below, needed),
+            aum=a.aum_avg, aum_needed=bound, gap=(bound - a.aum_avg) if a.aum_avg is not None else None))
+    result.object_list = rows
+    return result
+
 
 
 # ---- supervision: pyramid, Pareto, migration matrix, compliance -------------------------------------------------

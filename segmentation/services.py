@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -9,18 +10,19 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import audit
 from core.errors import Conflict, NotPermitted, ValidationFailed
 from core.jobs import enqueue_on_commit
-from customers.models import FinancialSnapshot
-from org.access import api_key_of, user_of
+from customers.models import Customer, FinancialSnapshot
+from org.access import api_key_of, scope_of, user_of
 from org.permissions import can
 
 from . import engine, rules
 from .constants import PolicyStatus, RunStatus, RunTrigger, SegmentationEvent
-from .models import Policy, Run
+from .models import Assignment, Override, Policy, Run
 
 # ---- policies ------------------------------------------------------------------------------------------------
 #
@@ -312,3 +314,133 @@ def runs_sweep(*, now) -> list[int]:
 
 
 # ---- overrides -----------------------------------------------------------------------------------------------
+
+# An override is in force up to the day before ``expires_on``: on that day ``overrides_expire`` ends it.
+
+OVERRIDE_CODE = "override"
+
+
+def _in_scope(actor, customer_id: int) -> bool:
+    return scope_of(actor).filter(Customer.objects.filter(pk=customer_id), branch="branch_id", rm="rm_id").exists()
+
+
+def _check_override_actor(actor, customer_id: int) -> None:
+    """Supervisors (their subtree) and head office; pages and the API fetch the customer through the scoped
+    selectors first, so a customer out of scope is a 404 there before it is refused here."""
+    if not can(actor, "segmentation.override_tier") or not _in_scope(actor, customer_id):
+        raise NotPermitted()
+
+
+def _current_row(customer_id: int) -> Assignment | None:
+    """The run in force's row of the customer, locked (None before the first run or for a customer it missed)."""
+    return (Assignment.objects.select_for_update(of=("self",))
+            .filter(run__in=Run.objects.filter(is_current=True), customer_id=customer_id).first())
+
+
+def _tiers(row: Assignment | None) -> dict:
+    return {"value_tier": row.value_tier, "card_tier": row.card_tier} if row is not None else {}
+
+
+def _pin(row: Assignment, override: Override) -> None:
+    row.value_tier = override.value_tier or row.value_tier_computed
+    row.card_tier = override.card_tier or row.card_tier_held
+    row.overridden = True
+    row.reasons = [*[c for c in row.reasons if c != OVERRIDE_CODE], OVERRIDE_CODE]
+    row.save(update_fields=["value_tier", "card_tier", "overridden", "reasons"])
+
+
+def _unpin(row: Assignment) -> None:
+    """Back to the engine's result: the computed value tier and the card tier its hysteresis holds."""
+    row.value_tier = row.value_tier_computed
+    row.card_tier = row.card_tier_held
+    row.overridden = False
+    row.reasons = [c for c in row.reasons if c != OVERRIDE_CODE]
+    row.save(update_fields=["value_tier", "card_tier", "overridden", "reasons"])
+
+
+def _changes(before: dict, after: dict, **extra) -> dict:
+    changes = {f: [before.get(f, ""), after.get(f, "")] for f in ("value_tier", "card_tier")
+               if before.get(f, "") != after.get(f, "")}
+    changes.update({f: list(v) for f, v in extra.items()})
+    return changes
+
+
+def override_set(*, actor, customer: Customer, value_tier: str, card_tier: str, reason: str, expires_on: dt.date,
+                 today: dt.date) -> Override:
+    """Pin a customer's value tier, card tier or both until ``expires_on`` (at most
+    ``SEGMENTATION_OVERRIDE_MAX_DAYS`` days ahead), with a reason. An active override of the customer is replaced
+    (the event keeps its values as the old ones); the run in force's row changes at once (the tier in force,
+    ``overridden``, the "override" reason). Audited (``OVERRIDE_SET``, on the customer)."""
+    _check_override_actor(actor, customer.pk)
+    value_tier, card_tier, reason = value_tier or "", card_tier or "", (reason or "").strip()
+    problems = rules.override_problems(reason=reason, expires_on=expires_on, value_tier=value_tier,
+                                       card_tier=card_tier, today=today,
+                                       max_days=settings.SEGMENTATION_OVERRIDE_MAX_DAYS)
+    if problems:
+        raise ValidationFailed(fields={f: [m] for f, m in problems.items()})
+    user = user_of(actor)
+    if user is None:
+        raise NotPermitted()  # an override names the supervisor who set it
+    with transaction.atomic():
+        locked = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)
+        previous = Override.objects.select_for_update().filter(customer=locked, ended_at__isnull=True).first()
+        if previous is not None:
+            previous.ended_at, previous.ended_by = timezone.now(), user
+            previous.save(update_fields=["ended_at", "ended_by"])
+        override = Override.objects.create(customer=locked, value_tier=value_tier, card_tier=card_tier,
+                                           reason=reason, expires_on=expires_on, created_by=user)
+        row = _current_row(locked.pk)
+        before = _tiers(row)
+        if row is not None:
+            _pin(row, override)
+        extra = {"reason": [previous.reason if previous else "", reason],
+                 "expires_on": [previous.expires_on.isoformat() if previous else "", expires_on.isoformat()],
+                 "override": [previous.pk if previous else None, override.pk]}
+        after = _tiers(row) if row is not None else {"value_tier": value_tier, "card_tier": card_tier}
+        audit.record(type=SegmentationEvent.OVERRIDE_SET, obj=locked, user=user,
+                     changes=_changes(before, after, **extra))
+    return override
+
+
+def _end(override: Override, *, ended_by, event: str) -> None:
+    override.ended_at, override.ended_by = timezone.now(), ended_by
+    override.save(update_fields=["ended_at", "ended_by"])
+    row = _current_row(override.customer_id)
+    before = _tiers(row)
+    if row is not None and row.overridden:
+        _unpin(row)
+    audit.record(type=event, obj=override.customer, user=ended_by, changes=_changes(
+        before, _tiers(row), reason=[override.reason, ""], expires_on=[override.expires_on.isoformat(), ""],
+        override=[override.pk, None]))
+
+
+def override_end(*, actor, override: Override) -> Override:
+    """End an active override before its expiry: the run in force's row goes back to the engine's tiers.
+    Audited (``OVERRIDE_ENDED``). An override already ended is a Conflict."""
+    _check_override_actor(actor, override.customer_id)
+    user = user_of(actor)
+    if user is None:
+        raise NotPermitted()
+    with transaction.atomic():
+        locked = Override.objects.select_for_update(of=("self",)).select_related("customer").get(pk=override.pk)
+        if locked.ended_at is not None:
+            raise Conflict()
+        _end(locked, ended_by=user, event=SegmentationEvent.OVERRIDE_ENDED)
+    return locked
+
+
+def overrides_expire(*, today: dt.date) -> int:
+    """End every active override whose expiry day has come (``expires_on`` ≤ ``today``): each in its own
+    transaction, audited (``OVERRIDE_EXPIRED``, by nobody), the run in force's row back to the computed tiers
+    with the hysteresis the engine kept (``card_tier_held``). Safe to run twice; returns how many ended."""
+    ended = 0
+    due = list(Override.objects.filter(ended_at__isnull=True, expires_on__lte=today).values_list("pk", flat=True))
+    for pk in due:
+        with transaction.atomic():
+            locked = (Override.objects.select_for_update(of=("self",), skip_locked=True).select_related("customer")
+                      .filter(pk=pk, ended_at__isnull=True, expires_on__lte=today).first())
+            if locked is None:
+                continue  # ended meanwhile, or being ended by someone else
+            _end(locked, ended_by=None, event=SegmentationEvent.OVERRIDE_EXPIRED)
+            ended += 1
+    return ended

@@ -55,3 +55,9 @@ def run_chunk(run_id: int, index: int, lo: int, hi: int, today: str) -> bool:
 def runs_sweep() -> list[int]:
     """Every few minutes: runs whose workers stopped answering are marked failed."""
     return services.runs_sweep(now=timezone.now())
+
+
+@shared_task
+def overrides_expire(today: str | None = None) -> int:
+    """Daily (beat): end the overrides whose expiry day has come; the computed tiers apply again."""
+    return services.overrides_expire(today=parse_day(today))

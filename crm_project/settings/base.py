@@ -210,6 +210,9 @@ SPECTACULAR_SETTINGS = {
         "RunStatusEnum": "segmentation.constants.RunStatus",
         "PolicyStatusEnum": "segmentation.constants.PolicyStatus",
         "ChannelEnum": "customers.constants.Channel",  # interactions and the segmentation policy's channels
+        "LifecycleStageEnum": "customers.constants.LifecycleStage",
+        "ValueTierEnum": "segmentation.constants.ValueTier",
+        "CardTierEnum": "segmentation.constants.CardTier",
     },
 }
 API_KEY_CUSTOM_HEADER = "HTTP_AUTHORIZATION"
