@@ -18,8 +18,8 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
-def redis_url():
+def reachable_redis_url() -> str:
+    """REDIS_URL (default db 15) if Redis answers; else a skip, or a failure under CI=true."""
     url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
@@ -29,6 +29,11 @@ def redis_url():
             pytest.fail(message)
         pytest.skip(message)
     return url
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    return reachable_redis_url()
 
 
 def _database_url():
@@ -41,7 +46,7 @@ def _database_url():
 
 
 @contextmanager
-def _workers(count: int, redis_url: str):
+def celery_workers(count: int, redis_url: str):
     """``count`` `celery worker` processes on one private queue against the test database; yields the queue.
 
     The queue is named after the xdist worker and a random suffix, so parallel workers never take each other's
@@ -75,12 +80,12 @@ def _workers(count: int, redis_url: str):
 @pytest.fixture
 def celery_worker(transactional_db, redis_url):
     """One real `celery worker` process on a private queue against the test database; yields the queue name."""
-    with _workers(1, redis_url) as queue:
+    with celery_workers(1, redis_url) as queue:
         yield queue
 
 
 @pytest.fixture
 def two_celery_workers(transactional_db, redis_url):
     """Two real `celery worker` processes taking tasks from one private queue; yields the queue name."""
-    with _workers(2, redis_url) as queue:
+    with celery_workers(2, redis_url) as queue:
         yield queue
