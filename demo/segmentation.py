@@ -33,14 +33,14 @@ def finish(ctx, *, log, chunk_size: int = 100_000) -> None:
     if not Policy.objects.filter(status=PolicyStatus.PUBLISHED).exists():
         publish_default_policy()
     for as_of in ctx.periods[-RUNS:]:
-        run, started = services.run_start(as_of=as_of, trigger=RunTrigger.SCHEDULE)
+        run, started = services.run_start(as_of=as_of, trigger=RunTrigger.SCHEDULE, dispatch=False)
         if not started:
             continue
         chunks = services.run_prepare(run_id=run.pk)
         for index, (lo, hi) in enumerate(chunks):
             engine.run_chunk(run.pk, index, lo, hi, today=ctx.today)
         run.refresh_from_db()
-        log(f"segmentation run {as_of:%Y-%m}: {run.get_status_display()}, {run.customers_done:,} customers")
+        log(f"segmentation run {as_of:%Y-%m}: {run.status}, {run.customers_done:,} customers")
 
 
 @transaction.atomic

@@ -252,10 +252,12 @@ def latest_period() -> date | None:
 
 
 def run_start(*, actor=None, as_of: date | None = None, trigger: str = RunTrigger.MANUAL,
-              queue: str | None = None) -> tuple[Run, bool]:
+              queue: str | None = None, dispatch: bool = True) -> tuple[Run, bool]:
     """Start a run of the published policy for ``as_of`` (default: the newest snapshot month); ``actor`` None is
     the monthly schedule. Returns (run, started): a completed run for the same month and policy version is
-    returned as it is (idempotent), without a second run. A run already running is refused ("already running")."""
+    returned as it is (idempotent), without a second run. A run already running is refused ("already running").
+    ``dispatch`` False: the caller takes the steps itself (the demo seeder, in its own process) instead of the
+    workers."""
     if actor is not None and not can(actor, "segmentation.start_run"):
         raise NotPermitted()
     as_of = as_of or latest_period()
@@ -284,7 +286,8 @@ def run_start(*, actor=None, as_of: date | None = None, trigger: str = RunTrigge
         from . import tasks  # the task module imports this one
 
         queue = queue or settings.SEGMENTATION_QUEUE
-        enqueue_on_commit(tasks.run_prepare, run.pk, queue, queue=queue)
+        if dispatch:
+            enqueue_on_commit(tasks.run_prepare, run.pk, queue, queue=queue)
     return run, True
 
 

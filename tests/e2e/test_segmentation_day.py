@@ -62,7 +62,7 @@ def segmented(day):
     v1 = services.policy_draft(actor=day.staff["ho_a"])
     services.policy_submit(actor=day.staff["ho_a"], policy=v1)
     services.policy_approve(actor=day.staff["ho_b"], policy=v1, now=timezone.now())
-    run, _ = services.run_start(as_of=last)
+    run, _ = services.run_start(as_of=last, dispatch=False)
     for index, (lo, hi) in enumerate(services.run_prepare(run_id=run.pk)):
         engine.run_chunk(run.pk, index, lo, hi, today=today)
     day.months = (last, this)
