@@ -1,6 +1,8 @@
 """Segmentation rules as pure functions (no database): the pyramid, ties, tiny scopes, card tiers, hysteresis."""
 
+import datetime as dt
 from collections import Counter
+from decimal import Decimal
 
 import numpy as np
 from hypothesis import given, settings
@@ -133,3 +135,117 @@ def test_hysteresis_runs_on_whole_columns():
                                                    np.array([2, 0, 1, 0], np.int16))
     assert tier.tolist() == [GOLD, GOLD, GOLD, PRIVATE]
     assert below.tolist() == [0, 1, 1, 0]
+
+
+# ---- the ranking shared by chunks, the report, the other rules ------------------------------------------------
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(-500, 5000), st.integers(0, 5)), min_size=1, max_size=300),
+       st.integers(1, 7))
+def test_placing_a_part_against_the_whole_ranking_equals_ranking_everything(pairs, parts):
+    """What a chunk does: its customers placed against the run's ranking get the tiers of the whole column."""
+    c = np.array([p[0] for p in pairs], dtype=float)
+    s = np.array([p[1] for p in pairs])
+    whole = rules.value_tiers(c, s)
+    ranking = rules.Ranking.from_bytes(rules.Ranking(c, s).to_bytes())  # as stored on the run row
+    for part in np.array_split(np.arange(len(c)), parts):
+        position, size = ranking.place(c[part], s[part])
+        assert (rules.tiers_by_place(position, size) == whole[part]).all()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(-10_000, 1_000_000), st.integers(0, 4)), min_size=1, max_size=400,
+                unique_by=lambda p: p[0]))
+def test_in_every_scope_each_tier_holds_its_share_within_one_customer(pairs):
+    c = np.array([p[0] for p in pairs], dtype=float)
+    s = np.array([p[1] for p in pairs])
+    tiers = rules.value_tiers(c, s)
+    for scope in set(s.tolist()):
+        counts = Counter(tiers[s == scope].tolist())
+        n = int((s == scope).sum())
+        for tier, share in enumerate(rules.DEFAULT_PYRAMID):
+            assert abs(counts[tier] - n * float(share) / 100) <= 1 + 1e-9
+
+
+def test_the_report_gives_cut_offs_and_says_when_ties_or_tiny_scopes_shift_the_shares():
+    c = np.r_[np.arange(100, 0, -1).astype(float), [5.0, 3.0]]
+    c[18:23] = 80.0
+    s = np.r_[np.zeros(100), [1, 1]]
+    big, tiny = rules.pyramid_report(rules.Ranking(c, s))
+    assert big["customers"] == 100 and big["asked"] == [1, 19, 30, 50] and big["assigned"] == [1, 22, 27, 50]
+    assert big["cut_offs"] == [100.0, 80.0, 51.0, 1.0] and big["notes"] == ["tie"]
+    assert tiny["customers"] == 2 and tiny["notes"] == ["tiny"] and tiny["assigned"] == [0, 0, 1, 1]
+
+
+def test_top_percent_and_the_contribution_formula():
+    assert rules.top_percent(np.array([0, 7, -1]), np.array([1000, 1000, 0])).round(2).tolist()[:2] == [0.1, 0.8]
+    scores = rules.contribution_scores((1, 0.5, 0, 2), [100, np.nan], [10, 1], [1e6, 1], [3, 1])
+    assert scores[0] == 111.0 and np.isnan(scores[1])
+
+
+def test_growth_exit_review_and_potential():
+    assert rules.growth_percent([110, 100, 5, np.nan], [100, 100, 0, 50]).tolist()[:3] == [10.0, 0.0, np.inf]
+    flag, dormant, negative, npl = rules.exit_review(dormant_months=[12, 11, np.nan, 0], negative_months=[0, 3, 0, 2],
+                                                     non_performing=[False, False, False, True])
+    assert flag.tolist() == [True, True, False, True] and dormant.tolist() == [True, False, False, False]
+    assert negative.tolist() == [False, True, False, False] and npl.tolist() == [False, False, False, True]
+    assert not rules.exit_review(dormant_months=[0], negative_months=[0], non_performing=[True],
+                                 use_non_performing=False)[0][0]
+    pot = rules.potential(value_tier=[IMPORTANT, ORDINARY, SMALL, SMALL, SMALL, ORDINARY, U],
+                          aum_growth=[50, 12, 0, 50, 50, 50, 50], income_growth=[0, 0, 25, 0, 0, 0, 0],
+                          products_held=[3, 1, 1, 0, 1, 1, 1], age=[40, 40, np.nan, 40, 70, 40, 40],
+                          exit_flag=[False, False, False, False, False, True, False])
+    assert pot.tolist() == [-1, 1, 1, 0, 0, 0, -1]  # key customers n/a; growth; income; no product; too old; exit
+
+
+def test_lifecycle_stages_in_order_of_precedence():
+    stage = rules.lifecycle_stages(
+        aum_avg=[np.nan, 0, 0, 1000, 1200, 900, 500_000, 50_000, 50_000],
+        earlier_aum=[np.nan, 0, 1000, 1000, 1000, 1000, 500_000, 50_000, 50_000],
+        products_held=[0, 0, 0, 1, 1, 1, 2, 1, 1], ever_held=[False, False, True, True, True, True, True, True, True],
+        dormant=[False] * 8 + [True])
+    assert [rules.LIFECYCLE[k] for k in stage] == [
+        "prospect", "prospect", "terminated", "development", "growth", "decline", "maturity", "development",
+        "decline"]
+
+
+def test_policy_problems_name_the_field():
+    ok = dict(zip(rules.PYRAMID_FIELDS, rules.DEFAULT_PYRAMID, strict=True)) | \
+        dict(zip(rules.THRESHOLD_FIELDS, rules.DEFAULT_CARD_THRESHOLDS[1:], strict=True)) | \
+        dict(zip(rules.WEIGHT_FIELDS, rules.DEFAULT_WEIGHTS, strict=True))
+    assert rules.policy_problems(ok) == {}
+    assert set(rules.policy_problems(ok | {"pct_small": Decimal(49)})) == {"pct_small"}
+    assert set(rules.policy_problems(ok | {"platinum_from": Decimal(2_000_000)})) == {"black_gold_from"}
+    assert set(rules.policy_problems(ok | {"gold_from": Decimal(0)})) == {"gold_from"}
+    assert set(rules.policy_problems(ok | {"weight_contribution": Decimal(0)})) == {"weight_contribution"}
+
+
+def test_override_problems_and_expiry_limits():
+    today = dt.date(2026, 12, 5)
+    good = {"reason": "私行客户家族关系", "value_tier": "important", "card_tier": "", "today": today, "max_days": 366}
+    assert rules.override_problems(expires_on=today + dt.timedelta(days=30), **good) == {}
+    assert set(rules.override_problems(expires_on=today, **good)) == {"expires_on"}
+    assert set(rules.override_problems(expires_on=today + dt.timedelta(days=367), **good)) == {"expires_on"}
+    assert set(rules.override_problems(expires_on=today + dt.timedelta(days=9), **(good | {"reason": "  "}))) == \
+        {"reason"}
+    assert set(rules.override_problems(expires_on=today + dt.timedelta(days=9), **(good | {"value_tier": ""}))) == \
+        {"value_tier"}
+
+
+def test_next_contact_due_and_runs_before_a_downgrade():
+    today = dt.date(2026, 12, 5)
+    assert rules.next_contact_due(dt.date(2026, 11, 1), 30, today) == (dt.date(2026, 12, 1), True)
+    assert rules.next_contact_due(dt.date(2026, 11, 20), 30, today) == (dt.date(2026, 12, 20), False)
+    assert rules.next_contact_due(None, 30, today) == (today, True)
+    assert rules.runs_before_downgrade(2, 3) == 1 and rules.runs_before_downgrade(5, 3) == 0
+
+
+def test_reasons_read_as_a_person_writes_them():
+    lines = rules.reason_lines(value_tier="important", value_label="重要客户", rank_pct=0.8, scope_label="北京分行",
+                               card_tier="black_gold", card_label="黑金卡", aum_avg=1_230_000, tier_from=1_000_000,
+                               months_below=0, needed=3, codes=["dormant:14"], as_of_label="2026-11")
+    assert "0.8" in str(lines[0]) and "北京分行" in str(lines[0]) and "1,230,000" in str(lines[1])
+    assert "1,000,000" in str(lines[1]) and "14" in str(lines[2])
+    assert len(rules.reason_lines(value_tier="", value_label="", rank_pct=None, scope_label="", card_tier="",
+                                  card_label="", aum_avg=None, tier_from=None, months_below=0, needed=3,
+                                  codes=["nosnap"], as_of_label="2026-11")) == 1
