@@ -33,6 +33,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from .org.builders import ALL_SCOPES, ApiKeyFactory
+from .segmentation.builders import build_segmented_world
 from .summary_plugin import summary_line
 
 application = get_wsgi_application()
@@ -56,7 +57,16 @@ REAL_IDS = {
     "/api/v1/holdings/": lambda w: w.holdings["c_rm"].pk,
     "/api/v1/interactions/": lambda w: w.interactions["c_rm"].pk,
     "/api/v1/tasks/": lambda w: w.tasks["c_rm"].pk,
+    "/api/v1/segment-runs/": lambda w: w.run.pk,
+    "/api/v1/segment-policies/": lambda w: w.run.policy_id,
+    "/api/v1/segment-assignments/": lambda w: w.assignments["c_rm"].pk,
 }
+
+
+@pytest.fixture
+def world(db):
+    """The customer book with a published segmentation policy and a run in force (tiers for every customer)."""
+    return build_segmented_world()
 
 FIGURES = Counter()
 OPERATIONS = set()

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from core.errors import ValidationFailed
 from customers import selectors as customer_selectors
+from customers.constants import LifecycleStage
 from customers.models import Customer
 from org.constants import Scope
 from org.permissions import can
@@ -27,7 +28,23 @@ ASSIGNMENT_FIELDS = [
 ]
 
 
+def blank_choice(choices, help_text):
+    """A read-only tier that may be empty (unclassified): declared, since DRF drops ``allow_blank`` from the
+    read-only fields it builds, and the schema would then refuse the empty value."""
+    return serializers.ChoiceField(choices=choices, allow_blank=True, read_only=True, help_text=help_text)
+
+
 class AssignmentSerializer(serializers.ModelSerializer):
+    value_tier = blank_choice(ValueTier.choices, gettext_lazy("The value tier in force (an override wins); empty: "
+                                                              "unclassified."))
+    value_tier_computed = blank_choice(ValueTier.choices, gettext_lazy("The value tier the engine computed."))
+    previous_value_tier = blank_choice(ValueTier.choices, gettext_lazy("The value tier in force before this run."))
+    card_tier = blank_choice(CardTier.choices, gettext_lazy("The card tier in force (an override wins)."))
+    card_tier_computed = blank_choice(CardTier.choices, gettext_lazy("The card tier the AUM reaches this run."))
+    card_tier_held = blank_choice(CardTier.choices, gettext_lazy("The card tier with hysteresis (what applies "
+                                                                 "without an override)."))
+    previous_card_tier = blank_choice(CardTier.choices, gettext_lazy("The card tier in force before this run."))
+    lifecycle = blank_choice(LifecycleStage.choices, gettext_lazy("The lifecycle stage the run derived."))
     as_of = serializers.DateField(source="run.as_of", read_only=True,
                                   help_text=gettext_lazy("The month of the run (its first day)."))
     cif = serializers.CharField(source="customer.cif", read_only=True,
@@ -42,15 +59,6 @@ class AssignmentSerializer(serializers.ModelSerializer):
             "customer": {"help_text": gettext_lazy("The CRM's id of the customer.")},
             "branch": {"help_text": gettext_lazy("The customer's branch when the run classified it.")},
             "rm": {"help_text": gettext_lazy("The customer's RM when the run classified it, or null.")},
-            "value_tier": {"help_text": gettext_lazy("The value tier in force (an override wins); empty: "
-                                                     "unclassified.")},
-            "value_tier_computed": {"help_text": gettext_lazy("The value tier the engine computed.")},
-            "card_tier": {"help_text": gettext_lazy("The card tier in force (an override wins).")},
-            "card_tier_computed": {"help_text": gettext_lazy("The card tier the AUM reaches this run.")},
-            "card_tier_held": {"help_text": gettext_lazy("The card tier with hysteresis (what applies without "
-                                                         "an override).")},
-            "previous_value_tier": {"help_text": gettext_lazy("The value tier in force before this run.")},
-            "previous_card_tier": {"help_text": gettext_lazy("The card tier in force before this run.")},
             "months_below": {"help_text": gettext_lazy("Consecutive runs below the card tier in force.")},
             "reasons": {"help_text": gettext_lazy("Short reason codes, e.g. held:2, dormant:14, npl, override.")},
         }
@@ -124,6 +132,9 @@ class AssignmentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 # ---- overrides ----------------------------------------------------------------------------------------------
 
 class OverrideSerializer(serializers.ModelSerializer):
+    value_tier = blank_choice(ValueTier.choices, gettext_lazy("The pinned value tier; empty: the computed one "
+                                                              "applies."))
+    card_tier = blank_choice(CardTier.choices, gettext_lazy("The pinned card tier; empty: the held one applies."))
     cif = serializers.CharField(source="customer.cif", read_only=True,
                                 help_text=gettext_lazy("The customer's core-banking customer number (CIF)."))
 
@@ -134,8 +145,6 @@ class OverrideSerializer(serializers.ModelSerializer):
         read_only_fields = fields
         extra_kwargs = {
             "customer": {"help_text": gettext_lazy("The CRM's id of the customer.")},
-            "value_tier": {"help_text": gettext_lazy("The pinned value tier; empty: the computed one applies.")},
-            "card_tier": {"help_text": gettext_lazy("The pinned card tier; empty: the held one applies.")},
             "created_by": {"help_text": gettext_lazy("The id of the supervisor who set it.")},
             "ended_by": {"help_text": gettext_lazy("The id of who ended it early; null if running or expired.")},
         }
