@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from django.utils import translation
 
 from core.errors import Conflict
 from segmentation import engine, rules, services
@@ -119,7 +120,7 @@ def test_a_run_for_the_same_month_and_policy_is_not_repeated(book):
 
 def test_a_second_trigger_while_one_runs_is_refused(book):
     Run.objects.create(as_of=OCT, policy=services.Policy.objects.get(), trigger="manual")
-    with pytest.raises(Conflict, match="already running"):
+    with translation.override("en"), pytest.raises(Conflict, match="already running"):
         services.run_start(as_of=NOV)
 
 

@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import pytest
 from django.test import Client
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from org.constants import Scope
 from segmentation import engine, selectors, services
@@ -74,7 +76,9 @@ def test_the_start_button_refuses_a_second_run_and_says_why(segmented, django_ca
     client = page(segmented, "ho_user")
     Run.objects.create(as_of=dt.date(2026, 10, 1), policy=segmented.run.policy, trigger="manual")
     response = client.post("/segments/runs/start/", {"as_of": "2026-09"}, follow=True)
-    assert "already running" in response.content.decode()
+    with translation.override(response.wsgi_request.LANGUAGE_CODE):
+        assert str(_("A segmentation run is already running (started %(when)s); wait for it to finish.")).split("（")[0] \
+            .split(" (")[0] in response.content.decode()
     assert Run.objects.filter(as_of=dt.date(2026, 9, 1)).count() == 0
 
 
@@ -110,7 +114,8 @@ def test_runs_api_for_keys(segmented, key_client):
     response = runner.post("/api/v1/segment-runs/", {"as_of": "2026-11-01"}, format="json")
     assert response.status_code == 200 and response.json()["id"] == segmented.run.pk  # already done: the same run
     Run.objects.create(as_of=dt.date(2026, 10, 1), policy=segmented.run.policy, trigger="api")
-    response = runner.post("/api/v1/segment-runs/", {"as_of": "2026-09-01"}, format="json")
+    response = runner.post("/api/v1/segment-runs/", {"as_of": "2026-09-01"}, format="json",
+                           HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 409 and "already running" in str(response.json())
     assert key_client(scopes=[Scope.CUSTOMERS_READ]).get("/api/v1/segment-runs/").status_code == 403
 
