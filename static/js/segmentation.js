@@ -37,7 +37,7 @@
   draw("pareto-chart", {
     tooltip: { trigger: "axis", valueFormatter: percent },
     legend: { top: 0 },
-    grid: { left: 10, right: 30, top: 35, bottom: 30, containLabel: true },
+    grid: { left: 10, right: 30, top: 60, bottom: 30, containLabel: true },
     xAxis: { type: "value", min: 0, max: 100, name: pareto.names.x, nameLocation: "middle", nameGap: 25,
              axisLabel: { formatter: "{value} %" } },
     yAxis: { type: "value", min: 0, max: 100, name: pareto.names.y, axisLabel: { formatter: "{value} %" } },
