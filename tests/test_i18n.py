@@ -304,7 +304,8 @@ def _template_strings():
 
         for m in TRANSLATE_TAG.finditer(text):
             ctx = CONTEXT.search(m.group("rest"))
-            yield where(m.start()), (ctx.group("ctx") if ctx else None), m.group("msg")
+            # makemessages writes a literal % of a template string as %% (it becomes a format string)
+            yield where(m.start()), (ctx.group("ctx") if ctx else None), m.group("msg").replace("%", "%%")
         for m in UNDERSCORE.finditer(text):
             yield where(m.start()), None, m.group("msg")
         for m in BLOCKTRANSLATE.finditer(text):
