@@ -86,7 +86,7 @@ def timed_run(workers: int, as_of) -> tuple[float, float, Run]:
         t0 = time.perf_counter()
         run, _started = services.run_start(as_of=as_of, queue=queue)
         while True:
-            run.refresh_from_db(fields=["status", "customers_done", "error"])
+            run.refresh_from_db(fields=["status", "customers_done", "chunks_total", "error"])
             if run.status != RunStatus.RUNNING:
                 break
             time.sleep(0.2)

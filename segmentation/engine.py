@@ -28,6 +28,7 @@ import pandas as pd
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.copy import copy_data, copy_field, join_fields
 from org.models import Branch
 
 from . import rules
@@ -43,8 +44,6 @@ ASSIGNMENT_COLUMNS = [
     "value_tier_computed", "previous_value_tier", "card_tier", "card_tier_computed", "card_tier_held",
     "previous_card_tier", "months_below", "potential", "lifecycle", "exit_review", "overridden", "reasons",
 ]
-TEXT_COLUMNS = ["value_tier", "value_tier_computed", "previous_value_tier", "card_tier", "card_tier_computed",
-                "card_tier_held", "previous_card_tier", "lifecycle"]
 
 
 def month_start(day: date, months_back: int = 0) -> date:
@@ -157,6 +156,7 @@ SELECT c.id AS customer_id, c.branch_id, c.rm_id, c.birth_date, c.last_txn_date 
 FROM customers_customer c
 LEFT JOIN w ON w.customer_id = c.id
 LEFT JOIN segmentation_assignment a ON a.run_id = %(previous)s AND a.customer_id = c.id
+  AND a.customer_id >= %(lo)s AND a.customer_id < %(hi)s
 LEFT JOIN segmentation_override o ON o.customer_id = c.id AND o.ended_at IS NULL AND o.expires_on > %(today)s
 WHERE c.id >= %(lo)s AND c.id < %(hi)s
 ORDER BY c.id
@@ -174,7 +174,7 @@ def chunk_frame(policy: Policy, as_of: date, lo: int, hi: int, *, previous_run_i
 def _index_of(values: pd.Series, names: list[str]) -> np.ndarray:
     """Tier names → their index in ``names`` (blank / missing → UNCLASSIFIED)."""
     lookup = {name: i for i, name in enumerate(names)}
-    return np.array([lookup.get(v, rules.UNCLASSIFIED) for v in _text(values)], dtype=np.int8)
+    return values.astype(object).map(lookup).fillna(rules.UNCLASSIFIED).to_numpy(dtype=np.int8)
 
 
 def _names(index: np.ndarray, names: list[str]) -> np.ndarray:
@@ -207,8 +207,9 @@ def classify(frame: pd.DataFrame, policy: Policy, ranking: rules.Ranking, *, as_
 
     last_txn = frame["last_txn"].where(frame["last_txn"].notna(), frame["customer_last_txn"])
     dormant_months = _months_since(last_txn, month_end(as_of))
+    negative_months = frame["negative_months"].to_numpy()
     exit_flag, dormant, negative, npl = rules.exit_review(
-        dormant_months=dormant_months, negative_months=frame["negative_months"].to_numpy(),
+        dormant_months=dormant_months, negative_months=negative_months,
         non_performing=frame["npl"].to_numpy(dtype=bool), dormant_after=policy.exit_dormant_months,
         negative_after=policy.exit_negative_months, use_non_performing=policy.exit_non_performing)
     aum_growth = rules.growth_percent(aum, frame["aum_start"].to_numpy(dtype=float))
@@ -232,26 +233,23 @@ def classify(frame: pd.DataFrame, policy: Policy, ranking: rules.Ranking, *, as_
     held_names = _names(held_card, CARD_TIERS)
     overridden = (pin_value != "") | (pin_card != "")
 
-    reasons = [[] for _ in range(n)]
-    codes = {
-        "nosnap": np.isnan(score),
-        "override": overridden,
-        "npl": npl,
-    }
-    for code, mask in codes.items():
-        for i in np.flatnonzero(mask):
-            reasons[i].append(code)
-    for i in np.flatnonzero(below > 0):
-        reasons[i].append(f"held:{below[i]}")
-    for i in np.flatnonzero(dormant):
-        reasons[i].append(f"dormant:{int(dormant_months[i])}")
-    for i in np.flatnonzero(negative):
-        reasons[i].append(f"negative:{int(frame['negative_months'].iat[i])}")
     signal = potential == 1
-    for i in np.flatnonzero(signal & (aum_growth >= float(policy.potential_aum_growth))):
-        reasons[i].append("aumgrowth:" + ("new" if np.isinf(aum_growth[i]) else f"{aum_growth[i]:.1f}"))
-    for i in np.flatnonzero(signal & (income_growth >= float(policy.potential_income_growth))):
-        reasons[i].append("incomegrowth:" + ("new" if np.isinf(income_growth[i]) else f"{income_growth[i]:.1f}"))
+    aum_signal = signal & (aum_growth >= float(policy.potential_aum_growth))
+    income_signal = signal & (income_growth >= float(policy.potential_income_growth))
+    codes = [  # (rows that get the code, the code's text per row)
+        (np.isnan(score), "nosnap"), (overridden, "override"), (npl, "npl"),
+        (below > 0, lambda i: f"held:{below[i]}"),
+        (dormant, lambda i: f"dormant:{int(dormant_months[i])}"),
+        (negative, lambda i: f"negative:{int(negative_months[i])}"),
+        (aum_signal, lambda i: "aumgrowth:" + ("new" if np.isinf(aum_growth[i]) else f"{aum_growth[i]:.1f}")),
+        (income_signal,
+         lambda i: "incomegrowth:" + ("new" if np.isinf(income_growth[i]) else f"{income_growth[i]:.1f}")),
+    ]
+    reasons = np.full(n, "", dtype=object)  # PostgreSQL array literals, built only for the rows with a code
+    for mask, code in codes:
+        for i in np.flatnonzero(mask):
+            text = code if isinstance(code, str) else code(i)
+            reasons[i] = f"{reasons[i]},{text}" if reasons[i] else text
 
     return pd.DataFrame({
         "customer_id": frame["customer_id"].to_numpy(),
@@ -272,23 +270,37 @@ def classify(frame: pd.DataFrame, policy: Policy, ranking: rules.Ranking, *, as_
         "lifecycle": np.array(rules.LIFECYCLE, dtype=object)[stage],
         "exit_review": exit_flag,
         "overridden": overridden,
-        "reasons": ["{" + ",".join(r) + "}" for r in reasons],
+        "reasons": "{" + reasons + "}",
     })
 
 
+def _money_text(values) -> np.ndarray:
+    """Floats as COPY text with two decimals; NaN → NULL."""
+    values = np.asarray(values, dtype=float)
+    text = np.char.mod("%.2f", np.nan_to_num(values)).astype(object)
+    text[np.isnan(values)] = None
+    return text
+
+
 def write_rows(run_id: int, rows: pd.DataFrame, lo: int, hi: int) -> None:
-    """The chunk's rows of the run, replacing any it wrote before (a chunk delivered twice)."""
-    rows = rows.assign(run_id=run_id)[ASSIGNMENT_COLUMNS]
-    buffer = io.StringIO()
-    rows.to_csv(buffer, header=False, index=False)
-    data = buffer.getvalue().encode()
+    """The chunk's rows of the run, replacing any it wrote before (a chunk delivered twice), with the one COPY
+    writer (core.copy)."""
+    rows = rows.assign(run_id=run_id)
+    fields = []
+    for name in ASSIGNMENT_COLUMNS:
+        column = rows[name]
+        if name in ("score", "rank_pct", "aum_avg"):
+            values = _money_text(column.to_numpy(dtype=float))
+        elif str(column.dtype) in ("Int64", "boolean"):
+            values = column.astype(object).where(column.notna(), None).to_numpy()
+        else:
+            values = column.to_numpy()
+        fields.append(copy_field(values))
     table = Assignment._meta.db_table
-    cols = ", ".join(ASSIGNMENT_COLUMNS)
     with connection.cursor() as cur:
         cur.execute(f"DELETE FROM {table} WHERE run_id = %s AND customer_id >= %s AND customer_id < %s",
                     [run_id, lo, hi])
-        cur.copy_expert(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL ({', '.join(TEXT_COLUMNS)}))",
-                        io.BytesIO(data), max(len(data), 8192))
+        copy_data(cur, table, ASSIGNMENT_COLUMNS, join_fields(fields))
 
 
 # ---- the run ------------------------------------------------------------------------------------------------------
@@ -332,6 +344,8 @@ def finish(run: Run) -> None:
     Run.objects.filter(is_current=True).exclude(pk=run.pk).update(is_current=False)
     Run.objects.filter(pk=run.pk).update(status=RunStatus.DONE, is_current=True, finished_at=timezone.now(),
                                          ranking=None)
+    with connection.cursor() as cur:  # fresh statistics for the next run's joins and the supervisor's queries
+        cur.execute(f"ANALYZE {Assignment._meta.db_table}")
 
 
 def fail(run_id: int, error: str) -> None:
