@@ -33,7 +33,7 @@ from org.models import Branch
 
 from . import rules
 from .constants import CardTier, RankingScope, RunStatus, ValueTier
-from .models import Assignment, Policy, Run
+from .models import Assignment, BranchScores, Figures, Policy, Run
 
 VALUE_TIERS = [t.value for t in ValueTier]
 CARD_TIERS = [t.value for t in CardTier]
@@ -342,10 +342,37 @@ def run_chunk(run_id: int, index: int, lo: int, hi: int, *, today: date) -> bool
 def finish(run: Run) -> None:
     """Make ``run`` the one in force (inside the last chunk's transaction)."""
     Run.objects.filter(is_current=True).exclude(pk=run.pk).update(is_current=False)
+    store_figures(run.pk)
     Run.objects.filter(pk=run.pk).update(status=RunStatus.DONE, is_current=True, finished_at=timezone.now(),
-                                         ranking=None)
+                                         ranking=None, figures_ready=True)
     with connection.cursor() as cur:  # fresh statistics for the next run's joins and the supervisor's queries
         cur.execute(f"ANALYZE {Assignment._meta.db_table}")
+
+
+def store_figures(run_id: int) -> None:
+    """The supervisor view's stored figures of a run whose rows are all written: its rows summed per branch, RM and
+    value tier (one INSERT … SELECT … GROUP BY), and each branch's contribution scores sorted best first, in fen
+    (one COPY out, sorted in numpy). Replaces what an earlier attempt stored."""
+    figures, scores = Figures._meta.db_table, BranchScores._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(f"DELETE FROM {figures} WHERE run_id = %s", [run_id])
+        cur.execute(f"DELETE FROM {scores} WHERE run_id = %s", [run_id])
+        cur.execute(
+            f"INSERT INTO {figures} (run_id, branch_id, rm_id, value_tier, customers, aum, contribution) "
+            f"SELECT run_id, branch_id, rm_id, value_tier, count(*), coalesce(sum(aum_avg), 0), coalesce(sum(score), 0) "
+            f"FROM {Assignment._meta.db_table} WHERE run_id = %s GROUP BY run_id, branch_id, rm_id, value_tier",
+            [run_id])
+    frame = read_frame(f"SELECT branch_id, (score * 100)::bigint AS fen FROM {Assignment._meta.db_table} "
+                       f"WHERE run_id = %(run)s AND score IS NOT NULL", {"run": run_id})
+    BranchScores.objects.bulk_create(
+        BranchScores(run_id=run_id, branch_id=int(branch),
+                     scores=np.sort(group.to_numpy(dtype=np.int64))[::-1].astype("<i8").tobytes())
+        for branch, group in frame.groupby("branch_id")["fen"])
+
+
+def branch_scores(data: bytes) -> np.ndarray:
+    """A branch's stored scores (fen, best first)."""
+    return np.frombuffer(bytes(data), dtype="<i8")
 
 
 def fail(run_id: int, error: str) -> None:

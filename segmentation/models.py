@@ -195,6 +195,11 @@ class Run(models.Model):
     ranking = models.BinaryField(null=True, blank=True, editable=False)
     chunks_finished = ArrayField(models.PositiveIntegerField(), default=list, blank=True, editable=False)
     error = models.TextField(_("error"), blank=True)
+    # The supervisor view's figures are stored when the run finishes (Figures, BranchScores): figures_ready. Contact
+    # compliance is counted for the run in force by a task (services.compliance_refresh) for one day at a time.
+    figures_ready = models.BooleanField(default=False, editable=False)
+    compliance_on = models.DateField(null=True, blank=True, editable=False)
+    compliance_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("segmentation run")
@@ -257,6 +262,38 @@ class Assignment(models.Model):
         constraints = [models.UniqueConstraint(fields=["run", "customer"], name="segassign_run_customer")]
         indexes = [models.Index(fields=["customer", "run"], name="segassign_customer"),
                    models.Index(fields=["run", "branch", "value_tier"], name="segassign_run_branch")]
+
+
+class Figures(models.Model):
+    """A finished run's rows summed per branch, RM and value tier (written once, with the run's last chunk): the
+    pyramid, the branch comparison and the customers per RM of the supervisor view read these few thousand rows
+    instead of the run's million. ``contacted``: of those customers, how many had their contact in time on the run's
+    ``compliance_on`` day (services.compliance_refresh)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="+", db_index=False)
+    branch = models.ForeignKey("org.Branch", on_delete=models.PROTECT, related_name="+", db_index=False)
+    rm = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                           related_name="+", db_index=False)
+    value_tier = models.CharField(max_length=10, choices=ValueTier.choices, blank=True)
+    customers = models.PositiveIntegerField()
+    aum = models.DecimalField(max_digits=22, decimal_places=2)
+    contribution = models.DecimalField(max_digits=24, decimal_places=2)
+    contacted = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["run", "branch"], name="segfigures_run_branch")]
+
+
+class BranchScores(models.Model):
+    """A finished run's contribution scores of one branch, sorted best first (int64 fen, little-endian): the
+    Pareto curve of any subtree is these arrays merged, without ranking the run's rows again."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="+", db_index=False)
+    branch = models.ForeignKey("org.Branch", on_delete=models.PROTECT, related_name="+", db_index=False)
+    scores = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "branch"], name="segscores_run_branch")]
 
 
 class Override(models.Model):

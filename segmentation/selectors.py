@@ -7,6 +7,7 @@ import itertools
 from dataclasses import dataclass
 from decimal import Decimal
 
+import numpy as np
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Page
@@ -46,7 +47,7 @@ from org.permissions import can
 
 from . import engine, rules
 from .constants import CardTier, PolicyStatus, RankingScope, RunStatus, SegmentationEvent, ValueTier
-from .models import Assignment, Override, Policy, Run
+from .models import Assignment, BranchScores, Figures, Override, Policy, Run
 
 
 def current_run() -> Run | None:
@@ -609,8 +610,7 @@ class Pyramid:
 def pyramid(actor, run: Run) -> Pyramid:
     """Per value tier of ``run``: customers, AUM (monthly daily average) and contribution score, with their shares
     of the actor's scope. One GROUP BY query (the one of ``_groups``)."""
-    scope = scope_of(actor)
-    return _pyramid(_groups(scope, _rows(scope, run)))
+    return _pyramid(_groups(scope_of(actor), run))
 
 
 @dataclass(frozen=True)
@@ -622,10 +622,17 @@ class _Groups:
     root: dict | None
 
 
-def _groups(scope, scoped: QuerySet[Assignment]) -> _Groups:
+def _stored(scope, model, run: Run) -> QuerySet:
+    """The stored figures (``Figures`` or ``BranchScores``) of ``run`` in ``scope``."""
+    return scope.filter(model.objects.filter(run=run), branch="branch_id",
+                        rm="rm_id" if model is Figures else None)
+
+
+def _groups(scope, run: Run) -> _Groups:
     """One GROUP BY query by value tier and by the branch one level below the scope's root (its code from the branch
     path: head office → each top-level branch with its outlets; a supervisor → their branch itself ("") and each
-    branch below it with its outlets), plus, for a subtree, the root branch's row."""
+    branch below it with its outlets), plus, for a subtree, the root branch's row. It sums the run's stored
+    ``Figures`` (a few thousand rows), or, for a run stored before them, counts the run's rows."""
     if scope.everything:
         root, depth = None, 1  # the tree's roots (head office) hold one code: "/HO/"
     elif scope.root_id is not None:
@@ -636,8 +643,13 @@ def _groups(scope, scoped: QuerySet[Assignment]) -> _Groups:
     else:
         return _Groups(rows=[], root=None)
     unit = Func(F("branch__path"), Value("/"), Value(depth + 2), function="split_part", output_field=CharField())
-    rows = list(scoped.order_by().annotate(unit=unit).values("unit", "value_tier")
-                .annotate(n=Count("id"), aum=Sum("aum_avg"), contribution=Sum("score")))
+    if run.figures_ready:
+        sums = {"n": Sum("customers"), "aum": Sum("aum"), "contribution": Sum("contribution")}
+        source = _stored(scope, Figures, run)
+    else:
+        sums = {"n": Count("id"), "aum": Sum("aum_avg"), "contribution": Sum("score")}
+        source = _rows(scope, run)
+    rows = list(source.order_by().annotate(unit=unit).values("unit", "value_tier").annotate(**sums))
     for r in rows:
         r["value_tier"] = r["value_tier"] or UNCLASSIFIED
         r["aum"], r["contribution"] = r["aum"] or Decimal(0), r["contribution"] or Decimal(0)
@@ -686,29 +698,50 @@ def pareto(actor, run: Run) -> Pareto:
     customers, whatever the order among equal scores); one query returns each bucket's count and sum, and the
     cumulative curve (at most 101 points) is added up here. The measured share of the top 20 % is read from the
     curve (linear between the two points around 20 %: the top 20 % of n customers are rarely whole customers)."""
-    return _pareto(_rows(scope_of(actor), run))
+    return _pareto(scope_of(actor), run)
 
 
-def _pareto(scoped: QuerySet[Assignment]) -> Pareto:
-    ranked = _sql(scoped.filter(score__isnull=False).order_by()
+def _pareto(scope, run: Run) -> Pareto:
+    if run.figures_ready and scope.rm_id is None:
+        return _pareto_curve(_stored_buckets(_stored(scope, BranchScores, run)))
+    ranked = _sql(_rows(scope, run).filter(score__isnull=False).order_by()
                   .annotate(pos=Window(RowNumber(), order_by=[F("score").desc(), F("customer_id").asc()]),
                             total=Window(Count("id")))
                   .values("score", "pos", "total"))
     if ranked is None:
-        return Pareto(points=[], customers=0, top_share=None)
+        return _pareto_curve([])
     sql, params = ranked
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT (s.pos - 1) * 100 / s.total + 1 AS bucket, count(*), sum(s.score), max(s.total) "
+        cursor.execute(f"SELECT (s.pos - 1) * 100 / s.total + 1 AS bucket, count(*), sum(s.score) "
                        f"FROM ({sql}) s GROUP BY 1 ORDER BY 1", params)
-        buckets = cursor.fetchall()
-    if not buckets:
+        return _pareto_curve([(count, score) for _bucket, count, score in cursor.fetchall()])
+
+
+def _stored_buckets(stored: QuerySet[BranchScores]) -> list[tuple[int, Decimal]]:
+    """The same buckets from the branches' stored scores: merged best first, cut at the same positions, summed
+    exactly in fen."""
+    arrays = [engine.branch_scores(data) for data in stored.values_list("scores", flat=True)]
+    scores = np.sort(np.concatenate(arrays))[::-1] if arrays else np.zeros(0, dtype=np.int64)
+    n = len(scores)
+    if not n:
+        return []
+    bucket = np.arange(n, dtype=np.int64) * 100 // n  # position − 1 → bucket − 1
+    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
+    counts = np.diff(np.r_[starts, n])
+    sums = np.add.reduceat(scores, starts)
+    return [(int(c), Decimal(int(f)) / 100) for c, f in zip(counts, sums, strict=True)]
+
+
+def _pareto_curve(buckets: list[tuple[int, Decimal]]) -> Pareto:
+    """The cumulative curve from the percentile buckets (customers, their contribution), best first."""
+    n = sum(count for count, _score in buckets)
+    if not n:
         return Pareto(points=[], customers=0, top_share=None)
-    n = buckets[0][3]
-    whole = sum((b[2] for b in buckets), Decimal(0))
+    whole = sum((score for _count, score in buckets), Decimal(0))
     if whole <= 0:
         return Pareto(points=[], customers=n, top_share=None)
     points, seen, produced = [(Decimal(0), Decimal(0))], 0, Decimal(0)
-    for _bucket, count, score, _total in buckets:
+    for count, score in buckets:
         seen, produced = seen + count, produced + score
         points.append(((Decimal(seen) * 100 / n).quantize(Decimal("0.01")),
                        (produced * 100 / whole).quantize(Decimal("0.01"))))
@@ -826,6 +859,7 @@ class Compliance:
     contact_days: list[tuple[str, int]]  # (tier label, days)
     rows: list[RmCompliance]  # worst share first
     total: RmCompliance
+    checked_at: dt.datetime | None = None  # when the stored counts were made (None: counted for this page)
 
 
 def _staff_name(first: str | None, last: str | None, username: str | None) -> str:
@@ -837,24 +871,50 @@ def compliance(actor, run: Run, today: dt.date) -> Compliance:
     an interaction (by anyone) on or after ``today`` minus their tier's contact interval (the run's policy) and not
     after ``today``: overdue = last interaction older than the interval, or none (rules.next_contact_due). One
     GROUP BY query with an EXISTS per row on the interaction index (customer, occurred_at)."""
-    return _compliance(_rows(scope_of(actor), run), run, today)
+    return _compliance(scope_of(actor), run, today)
 
 
-def _compliance(scoped: QuerySet[Assignment], run: Run, today: dt.date) -> Compliance:
-    days = dict(zip([t.value for t in ValueTier], run.policy.contact_days, strict=True))
+def with_contacted(rows: QuerySet[Assignment], run: Run, today: dt.date, *names: str) -> QuerySet:
+    """``rows`` grouped by ``names``: customers, and those contacted in time: an interaction (by anyone) on or after
+    ``today`` minus the row's tier's contact interval (the run's policy) and not after ``today``. One EXISTS per row
+    with the row's own cut-off (four EXISTS, one per tier, measured twice as slow), on the interaction index
+    (customer, occurred_at)."""
     tz = timezone.get_current_timezone()
     end = dt.datetime.combine(today + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
     since = Case(*[When(value_tier=tier, then=Value(dt.datetime.combine(today - dt.timedelta(days=interval),
                                                                         dt.time.min, tzinfo=tz)))
-                   for tier, interval in days.items()], output_field=DateTimeField())
-    # One EXISTS per row with the row's own cut-off (four EXISTS, one per tier, measured twice as slow).
-    contacted = Exists(Interaction.objects.filter(customer_id=OuterRef("customer_id"), occurred_at__gte=OuterRef("since"),
-                                                  occurred_at__lt=end))
-    rows = (scoped.exclude(value_tier="").order_by().annotate(since=since)
-            .values("rm_id", "rm__first_name", "rm__last_name", "rm__username")
+                   for tier, interval in _contact_days(run).items()], output_field=DateTimeField())
+    contacted = Exists(Interaction.objects.filter(customer_id=OuterRef("customer_id"),
+                                                  occurred_at__gte=OuterRef("since"), occurred_at__lt=end))
+    return (rows.exclude(value_tier="").order_by().annotate(since=since).values(*names)
             .annotate(customers=Count("id"), contacted=Count("id", filter=contacted)))
-    result = [RmCompliance(rm_id=r["rm_id"], customers=r["customers"], contacted=r["contacted"],
-                           overdue=r["customers"] - r["contacted"], share=_percent(r["contacted"], r["customers"]),
+
+
+def _contact_days(run: Run) -> dict[str, int]:
+    return dict(zip([t.value for t in ValueTier], run.policy.contact_days, strict=True))
+
+
+def contacted_per_group(run: Run, today: dt.date) -> dict[tuple[int, int | None, str], int]:
+    """Every classified row of ``run`` counted per (branch, RM, value tier) by ``with_contacted``: what
+    services.compliance_refresh stores in the run's ``Figures``. One query over the whole run."""
+    rows = with_contacted(Assignment.objects.filter(run=run), run, today, "branch_id", "rm_id", "value_tier")
+    return {(r["branch_id"], r["rm_id"], r["value_tier"]): r["contacted"] for r in rows}
+
+
+def _compliance(scope, run: Run, today: dt.date) -> Compliance:
+    """Per RM: the stored counts when the run's compliance was counted for ``today`` (the run in force, every quarter
+    hour), else counted now from the run's rows."""
+    names = ("rm_id", "rm__first_name", "rm__last_name", "rm__username")
+    checked_at = None
+    if run.figures_ready and run.compliance_on == today:
+        checked_at = run.compliance_at
+        rows = (_stored(scope, Figures, run).exclude(value_tier="").order_by().values(*names)
+                .annotate(customers=Sum("customers"), contacted=Sum("contacted")))
+    else:
+        rows = with_contacted(_rows(scope, run), run, today, *names)
+    result = [RmCompliance(rm_id=r["rm_id"], customers=r["customers"], contacted=r["contacted"] or 0,
+                           overdue=r["customers"] - (r["contacted"] or 0),
+                           share=_percent(r["contacted"] or 0, r["customers"]),
                            name=_staff_name(r["rm__first_name"], r["rm__last_name"], r["rm__username"])
                            if r["rm_id"] else _("No RM"))
               for r in rows]
@@ -863,7 +923,8 @@ def _compliance(scoped: QuerySet[Assignment], run: Run, today: dt.date) -> Compl
     total = RmCompliance(rm_id=None, name=_("Total"), customers=customers, contacted=reached,
                          overdue=customers - reached, share=_percent(reached, customers))
     labels = dict(tier_keys("value"))
-    return Compliance(today=today, contact_days=[(labels[t], d) for t, d in days.items()], rows=result, total=total)
+    return Compliance(today=today, contact_days=[(labels[t], d) for t, d in _contact_days(run).items()], rows=result,
+                      total=total, checked_at=checked_at)
 
 
 @dataclass(frozen=True)
@@ -881,8 +942,7 @@ def branch_comparison(actor, run: Run) -> list[BranchFigures]:
     """Per branch one level below the actor's root (head office: each top-level branch with its outlets; a
     supervisor: their branch itself and each branch below it with its outlets): customers per value tier, AUM and
     contribution. The GROUP BY query of ``_groups``, and one for the branches' names."""
-    scope = scope_of(actor)
-    return _branches(_groups(scope, _rows(scope, run)))
+    return _branches(_groups(scope_of(actor), run))
 
 
 def _branches(groups: _Groups) -> list[BranchFigures]:
@@ -921,7 +981,6 @@ def supervision(actor, run: Run, today: dt.date) -> Supervision:
     """Every figure of the supervision page for ``run`` in the actor's scope: the scope's branch ids read once, the
     pyramid and the branch comparison from one grouped query, the Pareto buckets, compliance per RM, branch names."""
     scope = scope_of(actor)
-    scoped = _rows(scope, run)
-    groups = _groups(scope, scoped)
-    return Supervision(pyramid=_pyramid(groups), pareto=_pareto(scoped), compliance=_compliance(scoped, run, today),
+    groups = _groups(scope, run)
+    return Supervision(pyramid=_pyramid(groups), pareto=_pareto(scope, run), compliance=_compliance(scope, run, today),
                        branches=_branches(groups))

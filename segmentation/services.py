@@ -20,9 +20,9 @@ from customers.models import Customer, FinancialSnapshot
 from org.access import api_key_of, scope_of, user_of
 from org.permissions import can
 
-from . import engine, rules
+from . import engine, rules, selectors
 from .constants import PolicyStatus, RunStatus, RunTrigger, SegmentationEvent
-from .models import Assignment, Override, Policy, Run
+from .models import Assignment, Figures, Override, Policy, Run
 
 # ---- policies ------------------------------------------------------------------------------------------------
 #
@@ -430,6 +430,23 @@ def override_end(*, actor, override: Override) -> Override:
             raise Conflict()
         _end(locked, ended_by=user, event=SegmentationEvent.OVERRIDE_ENDED)
     return locked
+
+
+def compliance_refresh(*, today: dt.date, now: datetime) -> int | None:
+    """Contact compliance of the run in force counted for ``today`` and stored in its ``Figures`` (one query over
+    the run's rows, then one transaction): the supervisor view reads the sums. Returns the run's id (None without a
+    run in force with stored figures). Safe to run twice."""
+    run = Run.objects.select_related("policy").filter(is_current=True, figures_ready=True).first()
+    if run is None:
+        return None
+    counted = selectors.contacted_per_group(run, today)
+    with transaction.atomic():
+        figures = list(Figures.objects.filter(run=run).only("pk", "branch_id", "rm_id", "value_tier"))
+        for row in figures:
+            row.contacted = counted.get((row.branch_id, row.rm_id, row.value_tier), 0)
+        Figures.objects.bulk_update(figures, ["contacted"], batch_size=2000)
+        Run.objects.filter(pk=run.pk).update(compliance_on=today, compliance_at=now)
+    return run.pk
 
 
 def overrides_expire(*, today: dt.date) -> int:

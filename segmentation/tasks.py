@@ -41,14 +41,17 @@ def run_prepare(run_id: int, queue: str | None = None) -> int:
     return len(chunks)
 
 
-@shared_task(acks_late=True)
-def run_chunk(run_id: int, index: int, lo: int, hi: int, today: str) -> bool:
-    """Step 2 for one chunk; the last one makes the run the one in force."""
+@shared_task(acks_late=True, bind=True)
+def run_chunk(self, run_id: int, index: int, lo: int, hi: int, today: str) -> bool:
+    """Step 2 for one chunk; the last one makes the run the one in force (then its contact compliance is counted)."""
     try:
-        return engine.run_chunk(run_id, index, lo, hi, today=parse_day(today))
+        finished = engine.run_chunk(run_id, index, lo, hi, today=parse_day(today))
     except Exception as error:
         engine.fail(run_id, repr(error))
         raise
+    if finished:  # on the run's own queue
+        compliance_refresh.apply_async(queue=(self.request.delivery_info or {}).get("routing_key"))
+    return finished
 
 
 @shared_task
@@ -61,3 +64,10 @@ def runs_sweep() -> list[int]:
 def overrides_expire(today: str | None = None) -> int:
     """Daily (beat): end the overrides whose expiry day has come; the computed tiers apply again."""
     return services.overrides_expire(today=parse_day(today))
+
+
+@shared_task
+def compliance_refresh() -> int | None:
+    """Every quarter hour (beat) and after a run: contact compliance of the run in force, counted for today."""
+    now = timezone.now()
+    return services.compliance_refresh(today=timezone.localdate(now), now=now)

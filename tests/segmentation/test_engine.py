@@ -11,7 +11,7 @@ from django.utils import translation
 from core.errors import Conflict
 from segmentation import engine, rules, services
 from segmentation.constants import CardTier, RankingScope, RunStatus, ValueTier
-from segmentation.models import Assignment, Override, Run
+from segmentation.models import Assignment, BranchScores, Figures, Override, Run
 from tests.customers.builders import CustomerFactory, FinancialSnapshotFactory, HoldingFactory
 from tests.org.builders import build_org
 from tests.segmentation.builders import published_policy
@@ -96,6 +96,22 @@ def test_the_engine_equals_the_pure_rules_on_the_same_data(book):
     again = rows_of(run_now(chunk_size=1000))
     assert {k: (r.value_tier, r.card_tier, r.rank_pct) for k, r in again.items()} == \
            {k: (r.value_tier, r.card_tier, r.rank_pct) for k, r in rows.items()}
+
+
+def test_a_finished_run_stores_the_supervisor_figures(book):
+    run = run_now(chunk_size=5)
+    assert run.figures_ready
+    rows = list(Assignment.objects.filter(run=run))
+    figures = Figures.objects.filter(run=run)
+    assert sum(f.customers for f in figures) == len(rows) == 30
+    assert sum(f.contribution for f in figures) == sum(r.score for r in rows if r.score is not None)
+    per_branch = {}
+    for r in rows:
+        if r.score is not None:
+            per_branch.setdefault(r.branch_id, []).append(int(r.score * 100))
+    stored = {s.branch_id: engine.branch_scores(s.scores).tolist() for s in BranchScores.objects.filter(run=run)}
+    assert stored == {b: sorted(v, reverse=True) for b, v in per_branch.items()}
+    assert not Figures.objects.exclude(run=run).exists()  # the run's own figures only
 
 
 def test_the_report_shows_cut_offs_ties_and_tiny_scopes_and_branches_without_snapshots(book):
