@@ -28,6 +28,21 @@ class Scope(models.TextChoices):
     SEGMENTS_RUN = "segments:run", _("Start segmentation runs")
 
 
+class CalendarKind(models.TextChoices):
+    """A per-date entry of the working calendar (org.rules.HOLIDAY / WORKDAY)."""
+
+    HOLIDAY = "holiday", _("Day off")
+    WORKDAY = "workday", _("Make-up working day")
+
+
+class CalendarSource(models.TextChoices):
+    """Where a year of the bank-wide calendar came from."""
+
+    PACKAGE = "package", _("chinesecalendar package")
+    IMPORT = "import", _("Imported file")
+    MANUAL = "manual", _("Entered by head office")
+
+
 class PiiField(models.TextChoices):
     ID_NUMBER = "id_number", _("ID number")
     MOBILE = "mobile", _("Mobile")
@@ -45,3 +60,7 @@ class AuditAction(models.TextChoices):
     API_KEY_CREATED = "api_key_created", _("API key created")
     API_KEY_CHANGED = "api_key_changed", _("API key changed")
     API_KEY_REVOKED = "api_key_revoked", _("API key revoked")
+    CALENDAR_DAY_SET = "calendar_day_set", _("Calendar day set")
+    CALENDAR_DAY_REMOVED = "calendar_day_removed", _("Calendar day removed")
+    WORKING_HOURS_SET = "working_hours_set", _("Working hours set")
+    CALENDAR_YEAR_LOADED = "calendar_year_loaded", _("Calendar year loaded")

@@ -5,7 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey
 
-from .constants import BranchLevel, PiiField, Role
+from .constants import BranchLevel, CalendarKind, CalendarSource, PiiField, Role
 
 BRANCH_CODE = r"[A-Za-z0-9_-]+"  # a branch code; a path is "/" + codes each followed by "/"
 
@@ -113,3 +113,50 @@ class PiiAccessLog(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.user or self.api_key} {self.field}"
+
+
+class WorkingHours(models.Model):
+    """A branch's working hours per weekday; the branches below it inherit them unless they set their own (none set
+    up to the root: org.rules.DEFAULT_WEEK). ``week``: seven lists, Monday first, of ["HH:MM", "HH:MM"] intervals
+    in order (a lunch break is the gap between two)."""
+
+    branch = models.OneToOneField(Branch, verbose_name=_("branch"), on_delete=models.CASCADE,
+                                  related_name="working_hours")
+    week = models.JSONField(_("working hours"))
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("working hours")
+        verbose_name_plural = _("working hours")
+
+
+class CalendarDay(models.Model):
+    """A per-date entry of the working calendar: a day off or a make-up working day (调休). Without a branch it is
+    the bank's (the State Council's schedule); a branch's own entry wins for that branch and the ones below it."""
+
+    branch = models.ForeignKey(Branch, verbose_name=_("branch"), null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="calendar_days")
+    day = models.DateField(_("date"))
+    kind = models.CharField(_("kind"), max_length=10, choices=CalendarKind.choices)
+    name = models.CharField(_("name"), max_length=60, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar day")
+        verbose_name_plural = _("calendar days")
+        ordering = ["day"]
+        constraints = [models.UniqueConstraint(fields=["branch", "day"], nulls_distinct=False,
+                                               name="calendarday_branch_day")]
+
+
+class CalendarYear(models.Model):
+    """A year whose bank-wide entries are complete (the State Council's schedule is in): a year without a row is
+    provisional (org.rules.WorkingCalendar)."""
+
+    year = models.PositiveSmallIntegerField(_("year"), unique=True)
+    source = models.CharField(_("source"), max_length=10, choices=CalendarSource.choices)
+    loaded_at = models.DateTimeField(_("loaded"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("calendar year")
+        verbose_name_plural = _("calendar years")
+        ordering = ["year"]

@@ -7,7 +7,7 @@ API-key principals (not Django users).
 
 import rules
 
-from .access import is_head_office
+from .access import is_head_office, is_staff_user
 
 ORG_ADMIN_PERMS = (
     "org.view_branch", "org.add_branch", "org.change_branch",
@@ -18,6 +18,9 @@ ORG_ADMIN_PERMS = (
 for _perm in ORG_ADMIN_PERMS:
     rules.add_perm(_perm, is_head_office)
 rules.add_perm("org.view_audit", is_head_office)
+# The working calendar: every member of staff reads it (deadlines follow it); head office changes it.
+rules.add_perm("org.view_calendar", is_staff_user)
+rules.add_perm("org.change_calendar", is_head_office)
 
 
 def can(actor, perm: str, obj=None) -> bool:

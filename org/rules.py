@@ -76,6 +76,13 @@ def chinese_calendar_entries() -> tuple[dict[dt.date, str], frozenset[int]]:
     return entries, frozenset(years)
 
 
+def chinese_calendar_names() -> dict[dt.date, str]:
+    """The ``chinesecalendar`` package's name of each of its days ("Spring Festival")."""
+    import chinese_calendar
+
+    return {**chinese_calendar.holidays, **chinese_calendar.workdays}
+
+
 @dataclass(frozen=True)
 class WorkingCalendar:
     """A branch's working calendar. ``week``: working hours Monday … Sunday; ``entries``: per-date days off and
@@ -107,6 +114,83 @@ class WorkingCalendar:
         """The calendar's date of an aware instant (a complaint received at 01:00 Shanghai, 17:00 UTC the day
         before, was received on the Shanghai date)."""
         return moment.astimezone(self.tz).date()
+
+
+# ---- checks of what head office enters -------------------------------------------------------------------------
+
+WEEK_SHAPE = "week_shape"
+BAD_TIME = "bad_time"
+EMPTY_INTERVAL = "empty_interval"
+OVERLAP = "overlap"
+NO_HOURS = "no_hours"
+
+
+def parse_week(week) -> tuple[tuple[Hours, ...], list[tuple[int, str]]]:
+    """Working hours as stored (seven lists, Monday first, of ["HH:MM", "HH:MM"]) → (the week, problems). Problems
+    are (weekday or -1 for the whole week, code): not seven days, a time that is not HH:MM, an interval that ends
+    before it starts, intervals out of order or overlapping, no working hours in the whole week."""
+    if not isinstance(week, list | tuple) or len(week) != 7:
+        return DEFAULT_WEEK, [(-1, WEEK_SHAPE)]
+    days, problems = [], []
+    for weekday, intervals in enumerate(week):
+        hours = []
+        for pair in intervals if isinstance(intervals, list | tuple) else [None]:
+            try:
+                start, end = (dt.time.fromisoformat(v) for v in pair)
+                if len(pair) != 2 or any(len(v) != 5 for v in pair):
+                    raise ValueError
+            except (TypeError, ValueError):
+                problems.append((weekday, BAD_TIME))
+                continue
+            if end <= start:
+                problems.append((weekday, EMPTY_INTERVAL))
+            elif hours and start < hours[-1][1]:
+                problems.append((weekday, OVERLAP))
+            else:
+                hours.append((start, end))
+        days.append(tuple(hours))
+    if not problems and not any(days):
+        problems.append((-1, NO_HOURS))
+    return tuple(days), problems
+
+
+def format_week(week: tuple[Hours, ...]) -> list[list[list[str]]]:
+    return [[[a.strftime("%H:%M"), b.strftime("%H:%M")] for a, b in day] for day in week]
+
+
+BAD_DATE = "bad_date"
+BAD_KIND = "bad_kind"
+OTHER_YEAR = "other_year"
+DUPLICATE = "duplicate"
+WEEKDAY_WORKDAY = "weekday_workday"
+KINDS = {"holiday": HOLIDAY, "workday": WORKDAY, "休": HOLIDAY, "班": WORKDAY, "假": HOLIDAY}
+
+
+def year_entries(year: int, rows) -> tuple[dict[dt.date, tuple[str, str]], list[tuple[int, str, str]]]:
+    """The rows of a calendar file for ``year`` (each: date as YYYY-MM-DD, kind — holiday / workday or 休 / 班 —,
+    optional name) → ({date: (kind, name)}, problems as (row number from 1, column, code)): a date that does not
+    exist, a kind that is neither, a date of another year, a date listed twice, a make-up working day on Monday to
+    Friday (those are working days already)."""
+    entries, problems = {}, []
+    for number, row in enumerate(rows, start=1):
+        raw_day, raw_kind, name = (list(row) + ["", "", ""])[:3]
+        try:
+            day = dt.date.fromisoformat(str(raw_day).strip())
+        except ValueError:
+            problems.append((number, "date", BAD_DATE))
+            continue
+        kind = KINDS.get(str(raw_kind).strip().lower())
+        if kind is None:
+            problems.append((number, "kind", BAD_KIND))
+        elif day.year != year:
+            problems.append((number, "date", OTHER_YEAR))
+        elif day in entries:
+            problems.append((number, "date", DUPLICATE))
+        elif kind == WORKDAY and day.weekday() < 5:
+            problems.append((number, "kind", WEEKDAY_WORKDAY))
+        else:
+            entries[day] = (kind, str(name).strip()[:60])
+    return entries, problems
 
 
 def coverage_warning(covered: frozenset[int], today: dt.date, *, days: int = WARN_DAYS) -> int | None:

@@ -5,9 +5,12 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from core import audit, idempotency, outbox
+from core.errors import NotPermitted, ValidationFailed
 
-from .constants import AuditAction, Role, Scope
-from .models import ApiKey, ApiKeyUse, Branch, PiiAccessLog, User
+from . import rules
+from .constants import AuditAction, CalendarKind, CalendarSource, Role, Scope
+from .models import ApiKey, ApiKeyUse, Branch, CalendarDay, CalendarYear, PiiAccessLog, User, WorkingHours
+from .permissions import can
 
 
 def _diff(old: dict, new: dict) -> dict:
@@ -196,3 +199,146 @@ def housekeeping_run(*, now) -> dict:
     attempts, _ = AccessAttempt.objects.filter(attempt_time__lt=now - settings.AXES_COOLOFF_TIME).delete()
     return {"sessions": sessions, "login_attempts": attempts, "idempotency_keys": idempotency.purge(now=now),
             "outbox_messages": outbox.purge(now=now)}
+
+
+# --- Working calendar ---
+
+def _calendar_actor(actor) -> None:
+    """Head office changes the calendar (``actor`` None: the system, e.g. a migration or the seed command)."""
+    if actor is not None and not can(actor, "org.change_calendar"):
+        raise NotPermitted
+
+
+def _week_messages(problems) -> list[str]:
+    days = [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
+    texts = {
+        rules.WEEK_SHAPE: _("Give the working hours of seven days, Monday first."),
+        rules.BAD_TIME: _("%(day)s: write each time as HH:MM, e.g. 09:00."),
+        rules.EMPTY_INTERVAL: _("%(day)s: an interval must end after it starts."),
+        rules.OVERLAP: _("%(day)s: intervals must be in order and must not overlap."),
+        rules.NO_HOURS: _("At least one day needs working hours."),
+    }
+    return [texts[code] % {"day": days[weekday] if weekday >= 0 else ""} for weekday, code in problems]
+
+
+@transaction.atomic
+def working_hours_set(*, branch: Branch, week, actor: User | None = None) -> WorkingHours:
+    """``branch``'s own working hours (seven lists, Monday first, of ["HH:MM", "HH:MM"]); the branches below it
+    inherit them unless they set their own."""
+    _calendar_actor(actor)
+    parsed, problems = rules.parse_week(week)
+    if problems:
+        raise ValidationFailed(fields={"week": _week_messages(problems)})
+    stored = rules.format_week(parsed)
+    current = WorkingHours.objects.select_for_update().filter(branch=branch).first()
+    old = current.week if current else None
+    if current is None:
+        current = WorkingHours.objects.create(branch=branch, week=stored)
+    elif old != stored:
+        current.week = stored
+        current.save(update_fields=["week", "updated_at"])
+    if old != stored:
+        audit.record(user=actor, type=AuditAction.WORKING_HOURS_SET, obj=branch, changes={"week": [old, stored]})
+    return current
+
+
+@transaction.atomic
+def working_hours_clear(*, branch: Branch, actor: User | None = None) -> bool:
+    """``branch`` inherits its working hours again."""
+    _calendar_actor(actor)
+    current = WorkingHours.objects.select_for_update().filter(branch=branch).first()
+    if current is None:
+        return False
+    audit.record(user=actor, type=AuditAction.WORKING_HOURS_SET, obj=branch, changes={"week": [current.week, None]})
+    current.delete()
+    return True
+
+
+@transaction.atomic
+def calendar_day_set(*, day, kind: str, name: str = "", branch: Branch | None = None,
+                     actor: User | None = None) -> CalendarDay:
+    """A day off or a make-up working day for the bank (``branch`` None) or for a branch and the ones below it."""
+    _calendar_actor(actor)
+    if kind not in CalendarKind.values:
+        raise ValidationFailed(fields={"kind": [_("Choose a day off or a make-up working day.")]})
+    if kind == CalendarKind.WORKDAY and day.weekday() < 5:
+        raise ValidationFailed(fields={"kind": [_("Monday to Friday are working days already: a make-up working "
+                                                  "day is a Saturday or a Sunday.")]})
+    entry = CalendarDay.objects.select_for_update().filter(branch=branch, day=day).first()
+    old = (entry.kind, entry.name) if entry else (None, None)
+    if entry is None:
+        entry = CalendarDay(branch=branch, day=day)
+    entry.kind, entry.name = kind, name.strip()
+    entry.full_clean(validate_unique=False)
+    entry.save()
+    if old != (entry.kind, entry.name):
+        audit.record(user=actor, type=AuditAction.CALENDAR_DAY_SET, obj=entry,
+                     changes={"day": [None, day.isoformat()], "kind": [old[0], kind], "name": [old[1], entry.name],
+                              "branch": [None, _branch_code(branch)]})
+    return entry
+
+
+@transaction.atomic
+def calendar_day_remove(*, day, branch: Branch | None = None, actor: User | None = None) -> bool:
+    _calendar_actor(actor)
+    entry = CalendarDay.objects.select_for_update().filter(branch=branch, day=day).first()
+    if entry is None:
+        return False
+    audit.record(user=actor, type=AuditAction.CALENDAR_DAY_REMOVED, obj=entry,
+                 changes={"day": [day.isoformat(), None], "kind": [entry.kind, None],
+                          "branch": [_branch_code(branch), None]})
+    entry.delete()
+    return True
+
+
+def _file_messages(problems) -> list[str]:
+    texts = {
+        rules.BAD_DATE: _("Row %(row)s: the date is not a date of the calendar (YYYY-MM-DD)."),
+        rules.BAD_KIND: _("Row %(row)s: the kind must be holiday or workday (休 or 班)."),
+        rules.OTHER_YEAR: _("Row %(row)s: the date is not in %(year)s."),
+        rules.DUPLICATE: _("Row %(row)s: the date is listed twice."),
+        rules.WEEKDAY_WORKDAY: _("Row %(row)s: a make-up working day must be a Saturday or a Sunday."),
+    }
+    return [(row, texts[code]) for row, _column, code in problems]
+
+
+@transaction.atomic
+def calendar_year_load(*, year: int, rows, source: str = CalendarSource.IMPORT,
+                       actor: User | None = None) -> dict:
+    """A whole year of the bank-wide calendar (the State Council's schedule) from rows of (date, kind, name):
+    checked first, then the year's bank-wide entries replaced in one transaction and the year marked complete (no
+    longer provisional). Branches' own entries stay. Returns the counts."""
+    _calendar_actor(actor)
+    if not 1990 <= year <= 2100:
+        raise ValidationFailed(fields={"year": [_("Enter a year between 1990 and 2100.")]})
+    entries, problems = rules.year_entries(year, rows)
+    if problems:
+        raise ValidationFailed(fields={"file": [text % {"row": row, "year": year}
+                                                for row, text in _file_messages(problems)[:50]]})
+    if not entries:
+        raise ValidationFailed(fields={"file": [_("The file holds no days.")]})
+    in_year = CalendarDay.objects.filter(branch__isnull=True, day__year=year)
+    before = {(d, k) for d, k in in_year.values_list("day", "kind")}
+    in_year.delete()
+    CalendarDay.objects.bulk_create(CalendarDay(branch=None, day=day, kind=kind, name=name)
+                                    for day, (kind, name) in sorted(entries.items()))
+    marked, _created = CalendarYear.objects.update_or_create(year=year, defaults={"source": source})
+    after = {(d, k) for d, (k, _n) in entries.items()}
+    counts = {"year": year, "days_off": sum(k == CalendarKind.HOLIDAY for _d, (k, _n) in entries.items()),
+              "workdays": sum(k == CalendarKind.WORKDAY for _d, (k, _n) in entries.items()),
+              "added": len(after - before), "removed": len(before - after)}
+    audit.record(user=actor, type=AuditAction.CALENDAR_YEAR_LOADED, obj=marked,
+                 changes={"source": [None, source], **{k: [None, v] for k, v in counts.items() if k != "year"}})
+    return counts
+
+
+def calendar_seed(*, years=None, actor: User | None = None) -> list[dict]:
+    """The bank-wide calendar of the years the ``chinesecalendar`` package holds (or of ``years`` among them) loaded
+    again from the package, a year per transaction."""
+    entries, covered = rules.chinese_calendar_entries()
+    names = rules.chinese_calendar_names()
+    wanted = sorted(covered if years is None else set(years) & covered)
+    return [calendar_year_load(year=year, source=CalendarSource.PACKAGE, actor=actor,
+                               rows=[(d.isoformat(), k, names.get(d, "")) for d, k in sorted(entries.items())
+                                     if d.year == year])
+            for year in wanted]
