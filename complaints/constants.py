@@ -1,0 +1,64 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Status(models.TextChoices):
+    NEW = "new", _("New")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    INVESTIGATING = "investigating", _("Investigating")
+    PENDING_CUSTOMER = "pending_customer", _("Waiting for the customer")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class Action(models.TextChoices):
+    """What a user does to a complaint; complaints.rules.TRANSITIONS says from which status to which."""
+
+    ACKNOWLEDGE = "acknowledge", _("Acknowledge")
+    INVESTIGATE = "investigate", _("Start investigating")
+    WAIT_CUSTOMER = "wait_customer", _("Wait for the customer")
+    RESUME = "resume", _("Resume")
+    RESOLVE = "resolve", _("Resolve")
+    CLOSE = "close", _("Close")
+    REOPEN = "reopen", _("Reopen")
+    WITHDRAW = "withdraw", _("Withdrawn by the customer")
+
+
+class Channel(models.TextChoices):
+    COUNTER = "counter", _("Counter")
+    HOTLINE = "hotline", _("Phone hotline")
+    ONLINE = "online", _("Online / app")
+    EMAIL = "email", _("Email")
+    LETTER = "letter", _("Letter")
+    REGULATOR = "regulator", _("Regulator referral")
+    SOCIAL = "social", _("Social media")
+
+
+class Priority(models.TextChoices):
+    LOW = "low", _("Low")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
+
+
+class ClockMode(models.TextChoices):
+    """How an SLA target is counted."""
+
+    CALENDAR = "calendar", _("Calendar time")
+    BUSINESS = "business", _("Working time")
+
+
+class SlaState(models.TextChoices):
+    ON_TRACK = "on_track", _("On track")
+    AT_RISK = "at_risk", _("At risk")
+    BREACHED = "breached", _("Breached")
+    PAUSED = "paused", _("Paused")
+    MET = "met", _("Met")
+
+
+class EscalationLevel(models.IntegerChoices):
+    HANDLER = 0, _("Handler")
+    SUPERVISOR = 1, _("Branch supervisor")
+    SUPERIOR_BRANCH = 2, _("Superior branch")
+    HEAD_OFFICE = 3, _("Head office")
