@@ -9,6 +9,7 @@ from customers.api.views import (
     InteractionViewSet,
     SnapshotViewSet,
 )
+from org.api import calendar as calendar_api
 from segmentation import api as segmentation_api
 
 router = DefaultRouter()
@@ -17,4 +18,5 @@ router.register("snapshots", SnapshotViewSet, basename="snapshot")
 router.register("holdings", HoldingViewSet, basename="holding")
 router.register("interactions", InteractionViewSet, basename="interaction")
 router.register("tasks", FollowUpTaskViewSet, basename="task")
+calendar_api.register(router)
 segmentation_api.register(router)

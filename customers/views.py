@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from core import exports, ratelimit
 from core.errors import Conflict, DomainError, NotPermitted, PreconditionFailed, RateLimited, ValidationFailed
+from core.forms import add_domain_errors
 from core.pagination import CappedPaginator
 from org.permissions import can
 
@@ -39,16 +40,6 @@ def _visible_customer(request, pk) -> Customer:
         raise Http404 from None
 
 
-def _add_errors(form, error: DomainError, rename: dict | None = None):
-    """The service's errors on the form; ``rename``: service field → form field where they differ."""
-    if not error.fields:
-        form.add_error(None, str(error.message))
-    for field, msgs in error.fields.items():
-        field = (rename or {}).get(field, field)
-        for msg in msgs if isinstance(msgs, list) else [msgs]:
-            form.add_error(field if field in form.fields else None, msg)
-
-
 def _add_check_errors(form, user, customer=None):
     """A customer form with field errors also shows the service's errors for the fields that did clean, so one
     submit shows every error (nothing is saved)."""
@@ -56,7 +47,7 @@ def _add_check_errors(form, user, customer=None):
     errors = services.customer_errors(actor=user, data=data, today=timezone.localdate(), customer=customer)
     errors = {f: m for f, m in errors.items() if f in data or f not in form.fields}
     if errors:
-        _add_errors(form, ValidationFailed(fields=errors))
+        add_domain_errors(form, ValidationFailed(fields=errors))
 
 
 def _listed_customers(request, base):
@@ -173,7 +164,7 @@ def customer_create(request):
             customer = services.customer_create(actor=request.user, data=form.changed_data_dict(),
                                                 today=timezone.localdate())
         except DomainError as e:
-            _add_errors(form, e)
+            add_domain_errors(form, e)
         else:
             messages.success(request, _("Customer %(name)s created.") % {"name": customer.name})
             return redirect("customers:detail", pk=customer.pk)
@@ -197,7 +188,7 @@ def customer_edit(request, pk):
             form.add_error(None, _("Someone else changed this customer since you opened the page: nothing was "
                                    "saved. Reload the page to see their changes, then make yours again."))
         except DomainError as e:
-            _add_errors(form, e)
+            add_domain_errors(form, e)
         else:
             messages.success(request, _("Changes saved."))
             return redirect("customers:detail", pk=customer.pk)
@@ -245,7 +236,7 @@ def customer_reveal(request, pk, field):
         except RateLimited as e:
             context["refused"], status, retry_after = str(e.message), 429, e.retry_after
         except DomainError as e:
-            _add_errors(form, e)
+            add_domain_errors(form, e)
     response = render(request, "customers/_pii.html", context, status=status)
     if status == 429:
         response["Retry-After"] = str(retry_after)
@@ -262,13 +253,13 @@ def interaction_create(request, pk):
         errors = services.interaction_errors(customer=customer, data=data, now=timezone.now())
         errors = {f: m for f, m in errors.items() if f in data}
         if errors:
-            _add_errors(form, ValidationFailed(fields=errors))
+            add_domain_errors(form, ValidationFailed(fields=errors))
     else:
         try:
             services.interaction_log(actor=request.user, customer=customer, data=form.cleaned_data,
                                      now=timezone.now())
         except DomainError as e:
-            _add_errors(form, e)
+            add_domain_errors(form, e)
         else:
             messages.success(request, _("Interaction recorded."))
             if form.cleaned_data.get("next_follow_up"):
@@ -299,7 +290,7 @@ def _task_action(request, customer, form, action, *, done, failed, rename=None):
             messages.error(request, str(e.message))
             return redirect("customers:detail", pk=customer.pk)
         except DomainError as e:
-            _add_errors(form, e, rename=rename)
+            add_domain_errors(form, e, rename=rename)
         else:
             messages.success(request, done)
             return redirect("customers:detail", pk=customer.pk)

@@ -26,6 +26,8 @@ class Scope(models.TextChoices):
     INTERACTIONS_WRITE = "interactions:write", _("Record interactions and tasks")
     SEGMENTS_READ = "segments:read", _("Read segments")
     SEGMENTS_RUN = "segments:run", _("Start segmentation runs")
+    COMPLAINTS_READ = "complaints:read", _("Read complaints and the working calendar")
+    COMPLAINTS_WRITE = "complaints:write", _("Record and work on complaints")
 
 
 class CalendarKind(models.TextChoices):

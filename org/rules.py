@@ -193,6 +193,17 @@ def year_entries(year: int, rows) -> tuple[dict[dt.date, tuple[str, str]], list[
     return entries, problems
 
 
+def calendar_rows(text: str) -> list[list[str]]:
+    """The rows of a calendar CSV file's text (blank lines and a header row "date" / "日期" left out)."""
+    import csv
+    import io
+
+    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
+    if rows and rows[0] and rows[0][0].strip().lstrip("\ufeff").lower() in ("date", "日期"):
+        rows = rows[1:]
+    return rows
+
+
 def coverage_warning(covered: frozenset[int], today: dt.date, *, days: int = WARN_DAYS) -> int | None:
     """The first year from ``today`` on that the calendar does not hold, when ``today`` is within ``days`` of its
     start or already in it: head office should enter the State Council's schedule for it. None otherwise."""

@@ -8,4 +8,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("language/", views.language_set, name="language-set"),
     path("audit/", views.audit_log, name="audit-log"),
+    path("calendar/", views.calendar, name="calendar"),
+    path("calendar/day/remove/", views.calendar_day_remove_view, name="calendar-day-remove"),
 ]

@@ -213,6 +213,8 @@ SPECTACULAR_SETTINGS = {
         "LifecycleStageEnum": "customers.constants.LifecycleStage",
         "ValueTierEnum": "segmentation.constants.ValueTier",
         "CardTierEnum": "segmentation.constants.CardTier",
+        "CalendarKindEnum": "org.constants.CalendarKind",
+        "KindEnum": "customers.constants.CustomerKind",  # the name it had before the calendar's kind
     },
 }
 API_KEY_CUSTOM_HEADER = "HTTP_AUTHORIZATION"

@@ -3,29 +3,17 @@ head office only (draft, change, submit, approve, send back), through the same s
 
 from django.http import Http404
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.serializers import StrictMixin
 from org.constants import Scope
 from org.permissions import can
 
 from .. import selectors, services
 from ..models import Policy
-
-
-class StrictMixin:
-    """Rejects fields it does not know, naming each one (a typo must not be silently dropped)."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({k: [_("Unknown field.")] for k in unknown})
-        return super().to_internal_value(data)
-
 
 RANKING_SCOPE_HELP = "Where customers are ranked by contribution: per branch, or bank-wide."
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core.errors import Conflict, DomainError, NotPermitted
+from core.forms import add_domain_errors
 from customers import selectors as customer_selectors
 from customers.models import Customer
 from org.permissions import can
@@ -82,14 +83,6 @@ def _visible_customer(request, pk) -> Customer:
         raise Http404 from None
 
 
-def _add_errors(form, error: DomainError):
-    if not error.fields:
-        form.add_error(None, str(error.message))
-    for field, msgs in error.fields.items():
-        for msg in msgs:
-            form.add_error(field if field in form.fields else None, msg)
-
-
 @login_required
 def override_set(request, pk):
     """Pin a customer's tiers: the form, then a confirmation page (old → new), then the service."""
@@ -113,7 +106,7 @@ def override_set(request, pk):
         except NotPermitted:
             raise PermissionDenied from None
         except DomainError as e:
-            _add_errors(form, e)
+            add_domain_errors(form, e)
         else:
             messages.success(request, _("The tier is pinned until %(date)s.") % {"date": data["expires_on"].isoformat()})
             return redirect("customers:detail", pk=customer.pk)

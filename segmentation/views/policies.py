@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.errors import Conflict, DomainError, NotPermitted
+from core.forms import add_domain_errors
 from core.pagination import CappedPaginator
 from org.permissions import can
 
@@ -37,14 +38,6 @@ def _visible_policy(request, pk) -> Policy:
 def _may_change(request) -> None:
     if not can(request.user, "segmentation.change_policy"):
         raise PermissionDenied
-
-
-def _add_errors(form, error: DomainError) -> None:
-    if not error.fields:
-        form.add_error(None, str(error.message))
-    for field, msgs in error.fields.items():
-        for msg in msgs:
-            form.add_error(field if field in form.fields else None, msg)
 
 
 def _flash(request, error: DomainError) -> None:
@@ -117,7 +110,7 @@ def policy_edit(request, pk):
         except Conflict as e:
             form.add_error(None, str(e.message))
         except DomainError as e:
-            _add_errors(form, e)
+            add_domain_errors(form, e)
         else:
             messages.success(request, _("Changes saved."))
             return redirect("segmentation:policy-detail", pk=policy.pk)
@@ -184,7 +177,7 @@ def policy_reject(request, pk):
             messages.error(request, str(e.message))
             return redirect("segmentation:policy-detail", pk=policy.pk)
         except DomainError as e:
-            _add_errors(form, e)
+            add_domain_errors(form, e)
         else:
             messages.success(request, _("Version %(version)s is a draft again.") % {"version": policy.version})
             return redirect("segmentation:policy-detail", pk=policy.pk)

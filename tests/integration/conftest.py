@@ -6,6 +6,7 @@ Locally they skip with a message when Redis is absent; under CI=true a missing R
 import os
 import subprocess
 import sys
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,6 +64,7 @@ def celery_workers(count: int, redis_url: str):
          "-n", f"w{k}-{queue}@%h", "--without-gossip", "--without-mingle", "--loglevel=INFO"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for k in range(count)]
     try:
+        _wait_until_ready(app, queue, count)
         yield queue
     finally:
         for proc in procs:
@@ -75,6 +77,17 @@ def celery_workers(count: int, redis_url: str):
                 out, _ = proc.communicate()
             print(out[-3000:])
         app.conf.broker_url, app.conf.result_backend = old
+
+
+def _wait_until_ready(app, queue: str, count: int, timeout: float = 90) -> None:
+    """Until every worker of ``queue`` answers a ping: a worker that starts late on a busy machine would otherwise
+    leave all the tasks to the first one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        replies = app.control.ping(timeout=1) or []
+        if sum(1 for reply in replies for name in reply if queue in name) >= count:
+            return
+    raise RuntimeError(f"{count} celery workers on {queue} did not answer within {timeout:.0f} s")
 
 
 @pytest.fixture

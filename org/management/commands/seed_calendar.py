@@ -1,12 +1,11 @@
 """``manage.py seed_calendar [--year 2026 ...] [--file 2027.csv --year 2027]``: the bank-wide working calendar."""
 
-import csv
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from core.errors import ValidationFailed
-from org import services
+from org import rules, services
 
 
 class Command(BaseCommand):
@@ -38,10 +37,6 @@ class Command(BaseCommand):
 
 def read_rows(path: Path) -> list[list[str]]:
     try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            rows = [row for row in csv.reader(f) if any(cell.strip() for cell in row)]
+        return rules.calendar_rows(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError) as error:
         raise CommandError(f"Cannot read {path}: {error}") from None
-    if rows and rows[0] and rows[0][0].strip().lower() in ("date", "日期"):
-        rows = rows[1:]
-    return rows
