@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class ComplaintsConfig(AppConfig):
     name = "complaints"
     verbose_name = _("Complaints")
+
+    def ready(self):
+        from core import audit
+
+        from .constants import ComplaintAudit
+
+        audit.event_types(ComplaintAudit)

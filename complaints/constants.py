@@ -62,3 +62,33 @@ class EscalationLevel(models.IntegerChoices):
     SUPERVISOR = 1, _("Branch supervisor")
     SUPERIOR_BRANCH = 2, _("Superior branch")
     HEAD_OFFICE = 3, _("Head office")
+
+
+class EventKind(models.TextChoices):
+    TRANSITION = "transition", _("Status change")
+    NOTE = "note", _("Internal note")
+    MESSAGE = "message", _("Message to or from the customer")
+    ASSIGNED = "assigned", _("Handler assigned")
+    CHANGED = "changed", _("Details changed")
+    CLOCK = "clock", _("Clock")
+    WARNING = "warning", _("SLA warning")
+    ESCALATION = "escalation", _("Escalation")
+    EXTENSION = "extension", _("Extension of the regulatory deadline")
+    SATISFACTION = "satisfaction", _("Satisfaction")
+
+
+class AlertKind(models.TextChoices):
+    WARNING = "warning", _("SLA warning")
+    ESCALATION = "escalation", _("Escalation")
+
+
+class ClockTarget(models.TextChoices):
+    FIRST_RESPONSE = "first_response", _("First response")
+    RESOLUTION = "resolution", _("Resolution")
+
+
+class ComplaintAudit(models.TextChoices):
+    """Audit event types of complaints (registered in apps.ready)."""
+
+    OPENED = "complaint_opened", _("Complaint recorded")
+    STATUS_CHANGED = "complaint_status_changed", _("Complaint status changed")

@@ -302,6 +302,9 @@ SEGMENTATION_OVERRIDE_MAX_DAYS = env.int("SEGMENTATION_OVERRIDE_MAX_DAYS", defau
 SEGMENTATION_CHUNK_SIZE = env.int("SEGMENTATION_CHUNK_SIZE", default=100_000)
 SEGMENTATION_HEARTBEAT_TIMEOUT_MINUTES = env.int("SEGMENTATION_HEARTBEAT_TIMEOUT_MINUTES", default=10)
 SEGMENTATION_QUEUE = env("SEGMENTATION_QUEUE", default=None)
+# Complaints: the regulator's deadline whose last day is not a working day moves to the next working day (the Civil
+# Code's count, Art. 203; on by default).
+COMPLAINTS_REGULATORY_ROLL_FORWARD = env.bool("COMPLAINTS_REGULATORY_ROLL_FORWARD", default=True)
 # Mail (the outbox's handlers send it, e.g. "your import finished"): console by default, e.g.
 # smtp+tls://user:password@smtp.example.com:587 in production. Links in mails start with CRM_SITE_URL.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

@@ -6,6 +6,7 @@ error fails the test too (``assert_clean``), so markup blocked by the CSP alone 
 """
 
 import datetime as dt
+import re
 
 from django.utils import timezone
 
@@ -15,6 +16,8 @@ from org.constants import Role
 from org.models import PiiAccessLog
 
 from .conftest import PASSWORD
+
+SHOWN = re.compile(r"\bshow\b")  # a Bootstrap collapse open (not "collapsing")
 
 IMG = "<img src=x onerror=window.__xss=1>"
 SCRIPT = "<script>window.__xss=1</script>"
@@ -170,6 +173,7 @@ def test_hostile_text_is_shown_literally_and_never_runs(e2e, day, client_for):
     page.get_by_test_id("reveal-id_number").click()
     reveal_form = page.get_by_test_id("reveal-form-id_number")
     expect(reveal_form).to_be_visible()
+    expect(reveal_form).to_have_class(SHOWN)  # the collapse has finished opening: its button no longer moves
     reveal_form.locator("select").select_option("other")
     with page.expect_response(lambda r: r.url.endswith("/reveal/id_number/")) as answer:
         page.get_by_test_id("reveal-submit-id_number").click()
@@ -213,6 +217,7 @@ def test_a_throttled_reveal_says_so_in_place(e2e, day, settings):
     visit(e2e, f"/customers/{zhang.pk}/")
     for field, status in (("mobile", 200), ("id_number", 429)):
         page.get_by_test_id(f"reveal-{field}").click()
+        expect(page.get_by_test_id(f"reveal-form-{field}")).to_have_class(SHOWN)
         page.get_by_test_id(f"reveal-form-{field}").locator("select").select_option("customer_request")
         with page.expect_response(lambda r, f=field: r.url.endswith(f"/reveal/{f}/")) as answer:
             page.get_by_test_id(f"reveal-submit-{field}").click()

@@ -1,6 +1,7 @@
 """An RM's day in the browser: sign in, find a customer, 360 view, reveal, log a contact, close the task, language."""
 
 import datetime as dt
+import re
 import warnings
 
 from django.utils import timezone
@@ -10,6 +11,8 @@ from customers.models import FollowUpTask, Interaction
 from org.models import PiiAccessLog
 
 from .conftest import t
+
+SHOWN = re.compile(r"\bshow\b")  # a Bootstrap collapse open (not "collapsing")
 
 # Strings of the navbar the language test relies on (templates/base.html). Until locale/zh_Hans is
 # translated the Chinese page shows the English msgid; once it is, these are the expected texts.
@@ -87,6 +90,7 @@ def test_rm_day(e2e, day):
     page.get_by_test_id("reveal-mobile").click()
     reveal_form = page.get_by_test_id("reveal-form-mobile")
     expect(reveal_form).to_be_visible()
+    expect(reveal_form).to_have_class(SHOWN)  # the collapse has finished opening: its button no longer moves
     reveal_form.locator("select").select_option("identity_verification")
     with page.expect_response(lambda r: r.url.endswith(f"/customers/{zhang.pk}/reveal/mobile/")) as reveal:
         page.get_by_test_id("reveal-submit-mobile").click()

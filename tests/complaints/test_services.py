@@ -1,0 +1,226 @@
+"""Complaint services on PostgreSQL: intake (bad input refused field by field, nothing written), the major
+complaint, the SLA policy chosen, both clocks computed on the branch calendar, the workflow through the one
+transition table with pauses, resumption, resolution, closing requirements, reopening and withdrawal, a message
+that meets the first response only, conflicts on a stale version."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import translation
+
+from complaints import services
+from complaints.constants import (
+    Action,
+    Channel,
+    ClockMode,
+    ComplaintAudit,
+    EscalationLevel,
+    EventKind,
+    Priority,
+    SlaState,
+    Status,
+)
+from complaints.models import Category, ClockRun, Complaint, ComplaintEvent, SlaPolicy
+from core.errors import Conflict, NotPermitted, ValidationFailed
+from core.models import AuditEvent
+from tests.customers.builders import CustomerFactory
+from tests.org.builders import build_org
+
+pytestmark = pytest.mark.django_db
+TZ = ZoneInfo("Asia/Shanghai")
+HOUR = dt.timedelta(hours=1)
+
+
+def at(y, m, d, h=0, mi=0):
+    return dt.datetime(y, m, d, h, mi, tzinfo=TZ)
+
+
+@pytest.fixture(autouse=True)
+def english():
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def world(db):
+    org = build_org()
+    org.customer = CustomerFactory(branch=org.b1, rm=org.rm)
+    org.category = Category.objects.get(code="card_fee")
+    return org
+
+
+def open_one(world, *, received=None, now=None, **kwargs):
+    actor = kwargs.pop("actor", world.sup_b1)
+    received = received or at(2026, 3, 2, 10)
+    values = {"customer": world.customer, "channel": Channel.HOTLINE, "category": world.category,
+              "description": "年费未经同意扣收", "received_at": received} | kwargs
+    return services.complaint_open(actor=actor, now=now or received + HOUR, **values)
+
+
+def test_a_complaint_for_a_customer_gets_both_clocks(world):
+    c = open_one(world)
+    assert c.number == f"TS20260302{c.pk:06d}" and c.branch == world.b1 and c.status == Status.NEW
+    assert c.policy.is_default and c.priority == Priority.NORMAL and not c.major
+    assert c.first_response_due == at(2026, 3, 3, 10)  # 24 hours of calendar time
+    assert c.resolution_due == at(2026, 3, 16, 10)  # 70 working hours: ten working days
+    assert c.regulatory_due_date == dt.date(2026, 3, 17)  # 15 calendar days, the day of receipt not counted
+    assert c.sla_state == SlaState.ON_TRACK and not c.calendar_provisional
+    assert list(ClockRun.objects.filter(complaint=c).values_list("started_at", "ended_at")) == [(at(2026, 3, 2, 10),
+                                                                                                 None)]
+    assert ComplaintEvent.objects.get(complaint=c).to_status == Status.NEW
+    assert AuditEvent.objects.filter(type=ComplaintAudit.OPENED, object_id=str(c.pk)).exists()
+
+
+def test_received_outside_working_time_starts_at_the_next_working_minute(world):
+    c = open_one(world, received=at(2026, 3, 6, 18, 30))  # Friday evening
+    assert c.resolution_due == at(2026, 3, 20, 17, 30)  # from Monday 09:00
+    assert c.first_response_due == at(2026, 3, 7, 18, 30)  # calendar time runs over the weekend
+
+
+def test_a_deadline_in_a_year_the_calendar_does_not_hold_is_provisional(world):
+    c = open_one(world, received=at(2026, 12, 24, 10))
+    assert c.calendar_provisional  # ten working days run into 2027
+    assert c.regulatory_due_date == dt.date(2027, 1, 8)
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"received_at": at(2026, 3, 2, 12)}, "received_at"),  # after now (11:00)
+    ({"received_at": None}, "received_at"),
+    ({"category": None}, "category"),
+    ({"description": "  "}, "description"),
+    ({"complainants": 0}, "complainants"),
+    ({"customer": None, "complainant_name": "", "complainant_phone": "13800138000"}, "complainant_name"),
+    ({"customer": None, "complainant_name": "匿名客户"}, "complainant_phone"),
+])
+def test_bad_intake_is_refused_field_by_field_and_nothing_is_written(world, change, field):
+    values = {"customer": world.customer, "channel": Channel.HOTLINE, "category": world.category,
+              "description": "年费未经同意扣收", "received_at": at(2026, 3, 2, 10), "branch": world.b1} | change
+    with pytest.raises(ValidationFailed) as refused:
+        services.complaint_open(actor=world.sup_b1, now=at(2026, 3, 2, 11), **values)
+    assert field in refused.value.fields
+    assert not Complaint.objects.exists() and not ClockRun.objects.exists()
+
+
+def test_an_inactive_category_and_a_branch_outside_the_scope_are_refused(world):
+    Category.objects.filter(pk=world.category.pk).update(active=False)
+    world.category.refresh_from_db()
+    with pytest.raises(ValidationFailed) as refused:
+        open_one(world)
+    assert list(refused.value.fields) == ["category"]
+    with pytest.raises(ValidationFailed) as refused:
+        open_one(world, customer=None, complainant_name="匿名", complainant_phone="13800138000", branch=world.b2,
+                 category=Category.objects.get(code="card_fraud"))
+    assert list(refused.value.fields) == ["branch"]
+    with pytest.raises(NotPermitted):  # a customer the RM of another branch may not see
+        open_one(world, actor=world.rm_b2, category=Category.objects.get(code="card_fraud"))
+    assert not Complaint.objects.exists()
+
+
+def test_twenty_people_at_the_counter_make_a_major_complaint(world):
+    urgent = SlaPolicy.objects.create(name="紧急", priority=Priority.URGENT, first_response_seconds=2 * 3600,
+                                      first_response_mode=ClockMode.CALENDAR, resolution_seconds=21 * 3600,
+                                      resolution_mode=ClockMode.BUSINESS)
+    c = open_one(world, channel=Channel.COUNTER, complainants=23)
+    assert c.major and c.priority == Priority.URGENT and c.escalation_level == EscalationLevel.HEAD_OFFICE
+    assert c.policy == urgent and c.first_response_due == at(2026, 3, 2, 12)
+
+
+def test_the_most_specific_policy_wins_and_a_sub_category_inherits_its_category(world):
+    card = SlaPolicy.objects.create(name="银行卡", category=Category.objects.get(code="card"),
+                                    first_response_seconds=8 * 3600, first_response_mode=ClockMode.BUSINESS,
+                                    resolution_seconds=35 * 3600, resolution_mode=ClockMode.BUSINESS)
+    SlaPolicy.objects.create(name="停用", category=world.category, active=False, first_response_seconds=3600,
+                             first_response_mode=ClockMode.BUSINESS, resolution_seconds=7200,
+                             resolution_mode=ClockMode.BUSINESS)
+    c = open_one(world)
+    assert c.policy == card
+    assert c.resolution_due == at(2026, 3, 9, 10)  # five working days
+    assert c.first_response_due == at(2026, 3, 3, 11)  # eight working hours: 6 on Monday, 2 on Tuesday
+
+
+def act(world, c, action, now, **kwargs):
+    return services.complaint_act(actor=kwargs.pop("actor", world.sup_b1), complaint=c, action=action, now=now,
+                                  **kwargs)
+
+
+def test_the_workflow_keeps_the_clocks(world):
+    c = open_one(world)
+    c = act(world, c, Action.ACKNOWLEDGE, at(2026, 3, 2, 11))
+    assert c.first_responded_at == at(2026, 3, 2, 11) and c.status == Status.ACKNOWLEDGED
+    c = act(world, c, Action.INVESTIGATE, at(2026, 3, 2, 14))
+    # waiting for the customer from Friday 16:00 to Monday 10:00 holds the service clock: 1.5 + 1 working hours
+    c = act(world, c, Action.WAIT_CUSTOMER, at(2026, 3, 6, 16), note="请客户补充扣费短信截图")
+    assert c.status == Status.PENDING_CUSTOMER and c.sla_state == SlaState.PAUSED and c.resolution_due is None
+    assert c.running_since is None
+    assert c.regulatory_due_date == dt.date(2026, 3, 17)  # the regulator's clock does not wait for the customer
+    c = act(world, c, Action.RESUME, at(2026, 3, 9, 10))
+    assert c.paused_seconds == int(2.5 * 3600)
+    assert c.resolution_due == at(2026, 3, 16, 14)  # 16 March 10:00 + 2.5 working hours (lunch skipped)
+    assert c.sla_state == SlaState.ON_TRACK
+    c = act(world, c, Action.RESOLVE, at(2026, 3, 10, 15))
+    assert c.status == Status.RESOLVED and c.sla_state == SlaState.MET and c.decided_on == dt.date(2026, 3, 10)
+    assert c.resolution_due == at(2026, 3, 16, 14)  # shown as it was
+    # closing needs the summary, the root cause, the remedy and the further remedies told: nothing changes
+    with pytest.raises(ValidationFailed) as refused:
+        act(world, c, Action.CLOSE, at(2026, 3, 11, 9), resolution_summary="已退还年费")
+    assert set(refused.value.fields) == {"root_cause", "remedy", "remedies_told"}
+    assert Complaint.objects.get(pk=c.pk).status == Status.RESOLVED
+    c = act(world, c, Action.CLOSE, at(2026, 3, 11, 9), resolution_summary="已退还年费", root_cause="fee_rule",
+            remedy="退还年费 200 元", remedies_told=True)
+    assert c.status == Status.CLOSED and c.closed_at == at(2026, 3, 11, 9)
+    # reopened: the clock resumes where it stood (not at zero, not failed)
+    c = act(world, c, Action.REOPEN, at(2026, 3, 16, 9), note="客户表示未收到退款")
+    assert c.status == Status.INVESTIGATING and c.sla_state == SlaState.ON_TRACK and c.resolved_at is None
+    assert c.resolution_due > at(2026, 3, 16, 9)
+    statuses = list(ComplaintEvent.objects.filter(complaint=c, kind=EventKind.TRANSITION).values_list(
+        "from_status", "to_status"))
+    assert statuses[-1] == (Status.CLOSED, Status.INVESTIGATING) and len(statuses) == 8
+
+
+def test_a_transition_the_table_does_not_allow_and_a_stale_version_are_conflicts(world):
+    c = open_one(world)
+    with pytest.raises(Conflict, match="cannot be"):
+        act(world, c, Action.CLOSE, at(2026, 3, 2, 12))
+    stale = c.version
+    act(world, c, Action.ACKNOWLEDGE, at(2026, 3, 2, 12), version=stale)
+    with pytest.raises(Conflict, match="Someone else changed this complaint"):
+        act(world, c, Action.INVESTIGATE, at(2026, 3, 2, 13), version=stale)
+    assert Complaint.objects.get(pk=c.pk).status == Status.ACKNOWLEDGED
+
+
+def test_a_withdrawal_ends_both_clocks(world):
+    c = open_one(world)
+    c = act(world, c, Action.WITHDRAW, at(2026, 3, 3, 10), note="客户来电撤诉")
+    assert c.status == Status.WITHDRAWN and c.withdrawn_at == at(2026, 3, 3, 10) and c.sla_state == SlaState.MET
+    assert not ClockRun.objects.filter(complaint=c, ended_at__isnull=True).exists()
+    with pytest.raises(Conflict):
+        act(world, c, Action.REOPEN, at(2026, 3, 4, 10))
+
+
+def test_a_reply_meets_the_first_response_only(world):
+    c = open_one(world)
+    c = services.complaint_message(actor=world.sup_b1, complaint=c, text="您好，我行已收到您的投诉。", outgoing=True,
+                                   now=at(2026, 3, 2, 15))
+    assert c.first_responded_at == at(2026, 3, 2, 15) and c.status == Status.NEW
+    assert c.resolution_due == at(2026, 3, 16, 10) and c.sla_state == SlaState.ON_TRACK
+    services.complaint_note(actor=world.sup_b1, complaint=c, text="内部：核查扣费规则", now=at(2026, 3, 2, 16))
+    kinds = list(ComplaintEvent.objects.filter(complaint=c).values_list("kind", flat=True))
+    assert kinds == [EventKind.TRANSITION, EventKind.MESSAGE, EventKind.NOTE]
+    with pytest.raises(ValidationFailed):
+        services.complaint_message(actor=world.sup_b1, complaint=c, text=" ", outgoing=True, now=at(2026, 3, 2, 17))
+
+
+def test_the_first_response_breaches_after_24_hours_without_a_reply(world):
+    c = open_one(world)
+    c = services.complaint_note(actor=world.sup_b1, complaint=c, text="稍后回复", now=at(2026, 3, 3, 11)).complaint
+    services.refresh_clocks(c, now=at(2026, 3, 3, 11))
+    assert c.sla_state == SlaState.BREACHED
+
+
+def test_others_cannot_act_on_a_complaint_outside_their_scope(world):
+    c = open_one(world)
+    for who in (world.sup_b2, world.rm_b2):
+        with pytest.raises(NotPermitted):
+            act(world, c, Action.ACKNOWLEDGE, at(2026, 3, 2, 12), actor=who)
+    assert act(world, c, Action.ACKNOWLEDGE, at(2026, 3, 2, 12), actor=world.rm).status == Status.ACKNOWLEDGED
