@@ -2,21 +2,15 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from core.serializers import StrictMixin
 from customers import rules, selectors
 from customers.constants import SENSITIVE_CUSTOMER_FIELDS, RevealReason
 from customers.models import Customer, FinancialSnapshot, FollowUpTask, Holding, Interaction
 from org.models import Branch, User
 
 
-class StrictSerializer(serializers.Serializer):
+class StrictSerializer(StrictMixin, serializers.Serializer):
     """Rejects fields it does not know, naming each one (a typo must not be silently dropped)."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({k: [_("Unknown field.")] for k in unknown})
-        return super().to_internal_value(data)
 
 
 class BoundedDateField(serializers.DateField):
