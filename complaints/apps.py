@@ -12,3 +12,9 @@ class ComplaintsConfig(AppConfig):
         from .constants import ComplaintAudit
 
         audit.event_types(ComplaintAudit)
+
+        from org.signals import calendar_changed
+
+        from . import receivers
+
+        calendar_changed.connect(receivers.calendar_changed, dispatch_uid="complaints.calendar_changed")

@@ -92,3 +92,5 @@ class ComplaintAudit(models.TextChoices):
 
     OPENED = "complaint_opened", _("Complaint recorded")
     STATUS_CHANGED = "complaint_status_changed", _("Complaint status changed")
+    EXTENSION_DECIDED = "complaint_extension_decided", _("Extension of a complaint's deadline decided")
+    SATISFACTION = "complaint_satisfaction", _("Complaint satisfaction recorded")

@@ -120,6 +120,7 @@ class Complaint(models.Model):
     regulatory_due_date = models.DateField(_("regulatory deadline"))
     extensions = models.PositiveSmallIntegerField(_("extensions"), default=0, validators=[MaxValueValidator(2)])
     regulatory_paused_days = models.PositiveSmallIntegerField(_("days held by appraisal or mediation"), default=0)
+    regulatory_held_since = models.DateField(_("held by appraisal or mediation since"), null=True, blank=True)
     decided_on = models.DateField(_("decided on"), null=True, blank=True)
 
     # closing and satisfaction
@@ -130,6 +131,7 @@ class Complaint(models.Model):
     remedies_told = models.BooleanField(_("told of further remedies"), default=False)
     satisfaction = models.PositiveSmallIntegerField(_("satisfaction"), null=True, blank=True,
                                                     validators=[MinValueValidator(1), MaxValueValidator(5)])
+    satisfaction_note = models.CharField(_("satisfaction comment"), max_length=500, blank=True)
     review_of = models.ForeignKey("self", verbose_name=_("re-check of"), null=True, blank=True,
                                   on_delete=models.PROTECT, related_name="reviews")
     version = models.PositiveIntegerField(default=1, editable=False)  # every change adds one (conflicts: 409)

@@ -88,6 +88,18 @@ def regulatory_due_date(received: dt.date, calendar: WorkingCalendar, *, extensi
     return regulatory_due(received, days, calendar, roll_forward=roll_forward)
 
 
+def may_approve_extension(number: int, *, head_office: bool, approver_path: str | None,
+                          complaint_path: str) -> bool:
+    """Who approves the ``number``-th extension (Art. 18): the first, a supervisor of the complaint's branch or of
+    a branch above it; the second, the superior branch (a supervisor of a branch strictly above it) or head
+    office. Paths are the branches' materialised paths ("/HO/BJ/BJ01/")."""
+    if head_office:
+        return True
+    if not approver_path or not complaint_path.startswith(approver_path):
+        return False
+    return number == 1 or approver_path != complaint_path
+
+
 def review_window_open(decided: dt.date, requested: dt.date) -> bool:
     """A re-check request counts within 30 days of the decision."""
     return decided <= requested <= decided + dt.timedelta(days=REVIEW_DAYS)

@@ -19,14 +19,15 @@ from django.utils.translation import gettext as _
 from core import audit
 from core.errors import Conflict, NotPermitted, ValidationFailed
 from customers import selectors as customer_selectors
+from customers import services as customer_services
 from customers.models import Customer
-from org.access import api_key_of, scope_of, user_of
+from org.access import api_key_of, is_head_office, is_supervisor, scope_of, user_of
 from org.models import Branch
 from org.rules import epoch
 
 from . import rules, selectors
 from .constants import Action, ComplaintAudit, EventKind, Priority, SlaState, Status
-from .models import Category, ClockRun, Complaint, ComplaintEvent, SlaPolicy
+from .models import Category, ClockRun, Complaint, ComplaintEvent, Extension, SlaPolicy
 
 STATE_ORDER = [SlaState.MET, SlaState.ON_TRACK, SlaState.PAUSED, SlaState.AT_RISK, SlaState.BREACHED]
 
@@ -65,10 +66,11 @@ def choose_policy(*, priority: str, channel: str, category: Category) -> SlaPoli
     return default
 
 
-def refresh_clocks(complaint: Complaint, *, now: dt.datetime) -> None:
+def refresh_clocks(complaint: Complaint, *, now: dt.datetime, clock=None) -> None:
     """Both clocks of ``complaint`` from its runs, its policy, its branch's calendar and its regulatory extensions
-    and pauses (the caller saves): due times, SLA state, the provisional flag, the regulatory deadline."""
-    calendar, clock = selectors.business_clock(complaint.branch, complaint.received_at)
+    and pauses (the caller saves): due times, SLA state, the provisional flag, the regulatory deadline. ``clock``:
+    (calendar, business clock) of its branch over its days, when the caller has them."""
+    calendar, clock = clock or selectors.business_clock(complaint.branch, complaint.received_at)
     runs = [(epoch(r.started_at), _moment(r.ended_at)) for r in complaint.clock_runs.all()]
     policy, at = complaint.policy, epoch(now)
     first = rules.service_clock(runs, target=policy.first_response_seconds, mode=policy.first_response_mode,
@@ -238,8 +240,8 @@ def complaint_act(*, actor, complaint: Complaint, action: str, now: dt.datetime,
         complaint.decided_on = timezone.localtime(now).date()
     if action == Action.WITHDRAW:
         complaint.withdrawn_at = now
-    if action == Action.ACKNOWLEDGE and complaint.first_responded_at is None:
-        complaint.first_responded_at = now  # acknowledging is telling the customer: the first response
+    if action in (Action.ACKNOWLEDGE, Action.RESOLVE) and complaint.first_responded_at is None:
+        complaint.first_responded_at = now  # acknowledging, or telling the decision, is the first response
     complaint.status = target
     complaint.version += 1
     refresh_clocks(complaint, now=now)
@@ -286,3 +288,164 @@ def complaint_note(*, actor, complaint: Complaint, text: str, now: dt.datetime) 
     complaint = _locked(actor, complaint, None)
     return _event(complaint, actor, EventKind.NOTE, now, text=text.strip())
 
+
+
+# ---- the regulator's clock: extensions and holds ---------------------------------------------------------------
+
+@transaction.atomic
+def extension_request(*, actor, complaint: Complaint, reason: str, now: dt.datetime) -> Extension:
+    """Ask to extend the regulator's deadline (to 30 days, then a further 30) with the reason; it takes effect when
+    approved. One request at a time; a complaint already decided or withdrawn cannot be extended."""
+    complaint = _locked(actor, complaint, None)
+    if complaint.status not in rules.OPEN:
+        raise Conflict(_("Only an open complaint's deadline can be extended."))
+    if complaint.extensions >= len(rules.REGULATORY_DAYS) - 1:
+        raise Conflict(_("The deadline has been extended twice already: 60 days is the most the rules allow."))
+    if complaint.extension_requests.filter(state=Extension.State.REQUESTED).exists():
+        raise Conflict(_("An extension is already awaiting approval."))
+    if not reason.strip():
+        raise ValidationFailed(fields={"reason": [_("Give the reason for the extension.")]})
+    extension = Extension.objects.create(complaint=complaint, number=complaint.extensions + 1, reason=reason.strip(),
+                                         requested_by=user_of(actor), requested_at=now)
+    _event(complaint, actor, EventKind.EXTENSION, now, text=extension.reason,
+           data={"number": extension.number, "state": Extension.State.REQUESTED})
+    return extension
+
+
+@transaction.atomic
+def extension_decide(*, actor, extension: Extension, approve: bool, now: dt.datetime,
+                     complainant_told: bool = False, note: str = "") -> Extension:
+    """Approve or refuse an extension. The first is approved by a supervisor of the complaint's branch (or above)
+    or head office, the second by the superior branch or head office; never by who asked for it; an approval needs
+    the record that the complainant was told. Approved, the regulator's deadline moves to 30 (60) days."""
+    complaint = _locked(actor, extension.complaint, None)
+    extension = Extension.objects.select_for_update().get(pk=extension.pk)
+    if extension.state != Extension.State.REQUESTED:
+        raise Conflict(_("This extension has been decided already."))
+    approver = user_of(actor)
+    allowed = approver is not None and approver.pk != extension.requested_by_id and (
+        is_head_office(approver) or is_supervisor(approver)) and rules.may_approve_extension(
+        extension.number, head_office=is_head_office(approver),
+        approver_path=approver.branch.path if approver.branch_id else None, complaint_path=complaint.branch.path)
+    if not allowed:
+        raise NotPermitted(_("The first extension is approved by a supervisor of the branch, the second by the "
+                             "superior branch or head office, and never by who asked for it."))
+    if approve and not complainant_told:
+        raise ValidationFailed(fields={"complainant_told": [_("Record that the complainant was told of the "
+                                                              "extension.")]})
+    extension.state = Extension.State.APPROVED if approve else Extension.State.REFUSED
+    extension.decided_by, extension.decided_at, extension.complainant_told = approver, now, complainant_told
+    extension.save()
+    if approve:
+        complaint.extensions = extension.number
+        complaint.version += 1
+        refresh_clocks(complaint, now=now)
+        complaint.save()
+    _event(complaint, actor, EventKind.EXTENSION, now, text=note.strip(),
+           data={"number": extension.number, "state": extension.state,
+                 "regulatory_due_date": complaint.regulatory_due_date.isoformat()})
+    _audit(complaint, actor, ComplaintAudit.EXTENSION_DECIDED,
+           {"extension": [None, extension.number], "state": [Extension.State.REQUESTED, extension.state]})
+    return extension
+
+
+@transaction.atomic
+def regulatory_hold(*, actor, complaint: Complaint, held: bool, now: dt.datetime, note: str = "") -> Complaint:
+    """An external appraisal or mediation starts (``held``) or ends: the only thing that holds the regulator's
+    clock (waiting for the customer does not). The calendar days it held are added to the deadline."""
+    complaint = _locked(actor, complaint, None)
+    today = timezone.localtime(now).date()
+    if complaint.status not in rules.OPEN:
+        raise Conflict(_("The complaint is no longer open."))
+    if held == (complaint.regulatory_held_since is not None):
+        raise Conflict(_("An appraisal or mediation is already under way.") if held
+                       else _("No appraisal or mediation is under way."))
+    if not note.strip():
+        raise ValidationFailed(fields={"note": [_("Say which appraisal or mediation, and that the complainant was "
+                                                  "told.")]})
+    if held:
+        complaint.regulatory_held_since = today
+    else:
+        complaint.regulatory_paused_days += (today - complaint.regulatory_held_since).days
+        complaint.regulatory_held_since = None
+    complaint.version += 1
+    refresh_clocks(complaint, now=now)
+    complaint.save()
+    _event(complaint, actor, EventKind.CLOCK, now, text=note.strip(),
+           data={"regulatory_hold": held, "regulatory_due_date": complaint.regulatory_due_date.isoformat()})
+    return complaint
+
+
+# ---- satisfaction -------------------------------------------------------------------------------------------------
+
+DISSATISFIED = 2  # a score at or below this is a dissatisfied answer
+
+
+@transaction.atomic
+def satisfaction_record(*, actor, complaint: Complaint, score: int, now: dt.datetime, note: str = "",
+                        follow_up: str = "reopen") -> Complaint:
+    """The customer's satisfaction (1–5), asked after resolution. A dissatisfied answer (1 or 2) reopens the
+    complaint (``follow_up="reopen"``) or gives the customer's RM a follow-up task (``"task"``)."""
+    complaint = _locked(actor, complaint, None)
+    if complaint.status not in (Status.RESOLVED, Status.CLOSED):
+        raise Conflict(_("Satisfaction is asked once the complaint is resolved."))
+    if not isinstance(score, int) or not 1 <= score <= 5:
+        raise ValidationFailed(fields={"score": [_("Give a score from 1 (very dissatisfied) to 5 (very satisfied).")]})
+    if follow_up not in ("reopen", "task"):
+        raise ValidationFailed(fields={"follow_up": [_("Choose to reopen the complaint or to create a task.")]})
+    if score <= DISSATISFIED and follow_up == "task" and complaint.customer_id is None:
+        raise ValidationFailed(fields={"follow_up": [_("A follow-up task needs an identified customer: reopen the "
+                                                       "complaint instead.")]})
+    old = complaint.satisfaction
+    complaint.satisfaction, complaint.satisfaction_note = score, note.strip()[:500]
+    complaint.version += 1
+    complaint.save(update_fields=["satisfaction", "satisfaction_note", "version"])
+    _event(complaint, actor, EventKind.SATISFACTION, now, text=complaint.satisfaction_note, data={"score": score})
+    _audit(complaint, actor, ComplaintAudit.SATISFACTION, {"satisfaction": [old, score]})
+    if score <= DISSATISFIED:
+        if follow_up == "reopen":
+            return complaint_act(actor=actor, complaint=complaint, action=Action.REOPEN, now=now,
+                                 note=_("Reopened: the customer is dissatisfied (%(score)s/5).") % {"score": score})
+        customer_services.task_create(
+            actor=actor, customer=complaint.customer, today=timezone.localtime(now).date(),
+            due_date=timezone.localtime(now).date() + dt.timedelta(days=FOLLOW_UP_DAYS),
+            title=_("Complaint %(number)s: the customer is dissatisfied (%(score)s/5)") % {
+                "number": complaint.number, "score": score})
+    return complaint
+
+
+FOLLOW_UP_DAYS = 3  # a dissatisfied customer's follow-up task is due within this many days
+
+
+# ---- a changed calendar ------------------------------------------------------------------------------------------
+
+CLOCK_FIELDS = ["first_response_due", "resolution_due", "sla_state", "calendar_provisional", "regulatory_due_date"]
+
+
+def complaints_recompute(*, branch_id: int | None, now: dt.datetime, batch: int = 500) -> int:
+    """After a working calendar changed: both clocks of every open complaint of ``branch_id``'s subtree (None: of
+    every branch) computed again from their runs, so time already used stays used and only what is still to
+    run follows the new calendar. In batches, each in its own transaction (a complaint locked and changed
+    meanwhile is skipped: its own change recomputed it). Returns how many were recomputed."""
+    open_ones = Complaint.objects.filter(status__in=rules.OPEN)
+    if branch_id is not None:
+        open_ones = open_ones.filter(branch__path__startswith=Branch.objects.get(pk=branch_id).path)
+    ids = list(open_ones.order_by("pk").values_list("pk", flat=True))
+    done, clocks = 0, {}
+    for start in range(0, len(ids), batch):
+        with transaction.atomic():
+            chunk = list(Complaint.objects.filter(pk__in=ids[start:start + batch], status__in=rules.OPEN)
+                         .select_for_update(skip_locked=True, of=("self",)).select_related("policy", "branch")
+                         .prefetch_related("clock_runs"))
+            earliest: dict = {}
+            for complaint in chunk:
+                earliest[complaint.branch_id] = min(earliest.get(complaint.branch_id, complaint.received_at),
+                                                    complaint.received_at)
+            for complaint in chunk:  # one calendar per branch, over the days of its earliest complaint on
+                key = complaint.branch_id
+                if key not in clocks or clocks[key][2] > earliest[key]:
+                    clocks[key] = (*selectors.business_clock(complaint.branch, earliest[key]), earliest[key])
+                refresh_clocks(complaint, now=now, clock=clocks[key][:2])
+            Complaint.objects.bulk_update(chunk, CLOCK_FIELDS)
+            done += len(chunk)
+    return done

@@ -11,6 +11,7 @@ from . import rules
 from .constants import AuditAction, CalendarKind, CalendarSource, Role, Scope
 from .models import ApiKey, ApiKeyUse, Branch, CalendarDay, CalendarYear, PiiAccessLog, User, WorkingHours
 from .permissions import can
+from .signals import calendar_changed
 
 
 def _diff(old: dict, new: dict) -> dict:
@@ -203,6 +204,12 @@ def housekeeping_run(*, now) -> dict:
 
 # --- Working calendar ---
 
+def _calendar_changed(branch: Branch | None) -> None:
+    """After the change commits: ``org.signals.calendar_changed`` for the apps whose deadlines follow it."""
+    branch_id = branch.pk if branch is not None else None
+    transaction.on_commit(lambda: calendar_changed.send(sender=CalendarDay, branch_id=branch_id))
+
+
 def _calendar_actor(actor) -> None:
     """Head office changes the calendar (``actor`` None: the system, e.g. a migration or the seed command)."""
     if actor is not None and not can(actor, "org.change_calendar"):
@@ -239,6 +246,7 @@ def working_hours_set(*, branch: Branch, week, actor: User | None = None) -> Wor
         current.save(update_fields=["week", "updated_at"])
     if old != stored:
         audit.record(user=actor, type=AuditAction.WORKING_HOURS_SET, obj=branch, changes={"week": [old, stored]})
+        _calendar_changed(branch)
     return current
 
 
@@ -251,6 +259,7 @@ def working_hours_clear(*, branch: Branch, actor: User | None = None) -> bool:
         return False
     audit.record(user=actor, type=AuditAction.WORKING_HOURS_SET, obj=branch, changes={"week": [current.week, None]})
     current.delete()
+    _calendar_changed(branch)
     return True
 
 
@@ -275,6 +284,7 @@ def calendar_day_set(*, day, kind: str, name: str = "", branch: Branch | None = 
         audit.record(user=actor, type=AuditAction.CALENDAR_DAY_SET, obj=entry,
                      changes={"day": [None, day.isoformat()], "kind": [old[0], kind], "name": [old[1], entry.name],
                               "branch": [None, _branch_code(branch)]})
+        _calendar_changed(branch)
     return entry
 
 
@@ -288,6 +298,7 @@ def calendar_day_remove(*, day, branch: Branch | None = None, actor: User | None
                  changes={"day": [day.isoformat(), None], "kind": [entry.kind, None],
                           "branch": [_branch_code(branch), None]})
     entry.delete()
+    _calendar_changed(branch)
     return True
 
 
@@ -329,6 +340,7 @@ def calendar_year_load(*, year: int, rows, source: str = CalendarSource.IMPORT,
               "added": len(after - before), "removed": len(before - after)}
     audit.record(user=actor, type=AuditAction.CALENDAR_YEAR_LOADED, obj=marked,
                  changes={"source": [None, source], **{k: [None, v] for k, v in counts.items() if k != "year"}})
+    _calendar_changed(None)
     return counts
 
 

@@ -224,3 +224,165 @@ def test_others_cannot_act_on_a_complaint_outside_their_scope(world):
         with pytest.raises(NotPermitted):
             act(world, c, Action.ACKNOWLEDGE, at(2026, 3, 2, 12), actor=who)
     assert act(world, c, Action.ACKNOWLEDGE, at(2026, 3, 2, 12), actor=world.rm).status == Status.ACKNOWLEDGED
+
+
+# ---- the regulator's clock: extensions and holds ----
+
+@pytest.fixture
+def ho2(world):
+    from tests.org.builders import HeadOfficeUserFactory
+
+    return HeadOfficeUserFactory(username="ho2", branch=world.ho)
+
+
+def test_extensions_need_a_reason_the_right_approver_and_the_complainant_told(world, ho2):
+    from complaints.models import Extension
+
+    c = open_one(world, customer=CustomerFactory(branch=world.b1a, rm=world.rm))  # an outlet under B1
+    with pytest.raises(ValidationFailed) as refused:
+        services.extension_request(actor=world.rm, complaint=c, reason=" ", now=at(2026, 3, 10, 10))
+    assert list(refused.value.fields) == ["reason"]
+    first = services.extension_request(actor=world.rm, complaint=c, reason="需调取监控录像", now=at(2026, 3, 10, 10))
+    with pytest.raises(Conflict):  # one request at a time
+        services.extension_request(actor=world.rm, complaint=c, reason="再次申请", now=at(2026, 3, 10, 11))
+    for who in (world.rm, world.sup_b2, world.co_b1):  # the requester, another branch's supervisor, an officer
+        with pytest.raises(NotPermitted):
+            services.extension_decide(actor=who, extension=first, approve=True, complainant_told=True,
+                                      now=at(2026, 3, 10, 12))
+    with pytest.raises(ValidationFailed) as refused:
+        services.extension_decide(actor=world.sup_b1, extension=first, approve=True, now=at(2026, 3, 10, 12))
+    assert list(refused.value.fields) == ["complainant_told"]
+    services.extension_decide(actor=world.sup_b1, extension=first, approve=True, complainant_told=True,
+                              now=at(2026, 3, 10, 12))
+    c.refresh_from_db()
+    assert c.extensions == 1 and c.regulatory_due_date == dt.date(2026, 4, 1)  # 30 days
+    second = services.extension_request(actor=world.rm, complaint=c, reason="需外部鉴定", now=at(2026, 3, 20, 10))
+    with pytest.raises(NotPermitted):  # B1's supervisor is the superior of the outlet... but not of B1 itself
+        services.extension_decide(actor=world.sup_b2, extension=second, approve=True, complainant_told=True,
+                                  now=at(2026, 3, 20, 12))
+    services.extension_decide(actor=world.sup_b1, extension=second, approve=True, complainant_told=True,
+                              now=at(2026, 3, 20, 12))  # B1 is the superior branch of the outlet B1A
+    c.refresh_from_db()
+    assert c.extensions == 2 and c.regulatory_due_date == dt.date(2026, 5, 6)  # 60 days, past May 1–5
+    with pytest.raises(Conflict, match="twice"):
+        services.extension_request(actor=world.rm, complaint=c, reason="第三次", now=at(2026, 4, 1, 10))
+    assert Extension.objects.filter(complaint=c, state=Extension.State.APPROVED).count() == 2
+
+
+def test_the_second_extension_of_a_branch_complaint_needs_the_superior_branch(world, ho2):
+    c = open_one(world)  # handled by B1 itself
+    first = services.extension_request(actor=world.rm, complaint=c, reason="复杂", now=at(2026, 3, 10, 10))
+    services.extension_decide(actor=world.sup_b1, extension=first, approve=True, complainant_told=True,
+                              now=at(2026, 3, 10, 11))
+    second = services.extension_request(actor=world.rm, complaint=c, reason="特别复杂", now=at(2026, 3, 20, 10))
+    with pytest.raises(NotPermitted):
+        services.extension_decide(actor=world.sup_b1, extension=second, approve=True, complainant_told=True,
+                                  now=at(2026, 3, 20, 11))
+    refused = services.extension_decide(actor=world.ho_user, extension=second, approve=False,
+                                        now=at(2026, 3, 20, 11), note="理由不充分")
+    c.refresh_from_db()
+    assert refused.state == "refused" and c.extensions == 1
+    again = services.extension_request(actor=world.rm, complaint=c, reason="补充鉴定材料", now=at(2026, 3, 21, 10))
+    services.extension_decide(actor=ho2, extension=again, approve=True, complainant_told=True, now=at(2026, 3, 21, 11))
+    c.refresh_from_db()
+    assert c.extensions == 2
+
+
+def test_only_appraisal_or_mediation_holds_the_regulators_clock(world):
+    c = open_one(world)
+    c = act(world, c, Action.INVESTIGATE, at(2026, 3, 2, 12))
+    c = act(world, c, Action.WAIT_CUSTOMER, at(2026, 3, 3, 10))
+    assert c.regulatory_due_date == dt.date(2026, 3, 17)  # waiting for the customer: no change
+    with pytest.raises(ValidationFailed):
+        services.regulatory_hold(actor=world.sup_b1, complaint=c, held=True, now=at(2026, 3, 4, 10))
+    c = services.regulatory_hold(actor=world.sup_b1, complaint=c, held=True, now=at(2026, 3, 4, 10),
+                                 note="提交司法鉴定，已告知客户")
+    with pytest.raises(Conflict):
+        services.regulatory_hold(actor=world.sup_b1, complaint=c, held=True, now=at(2026, 3, 5, 10), note="重复")
+    c = services.regulatory_hold(actor=world.sup_b1, complaint=c, held=False, now=at(2026, 3, 11, 10),
+                                 note="鉴定结束")
+    assert c.regulatory_paused_days == 7 and c.regulatory_due_date == dt.date(2026, 3, 24)
+
+
+# ---- satisfaction ----
+
+def resolved(world):
+    c = open_one(world)
+    c = act(world, c, Action.INVESTIGATE, at(2026, 3, 2, 12))
+    return act(world, c, Action.RESOLVE, at(2026, 3, 3, 10))
+
+
+def test_satisfaction_is_asked_after_resolution(world):
+    c = open_one(world)
+    with pytest.raises(Conflict):
+        services.satisfaction_record(actor=world.sup_b1, complaint=c, score=5, now=at(2026, 3, 2, 12))
+    c = resolved(world)
+    for bad in (0, 6, "5"):
+        with pytest.raises(ValidationFailed):
+            services.satisfaction_record(actor=world.sup_b1, complaint=c, score=bad, now=at(2026, 3, 4, 10))
+    c = services.satisfaction_record(actor=world.sup_b1, complaint=c, score=4, now=at(2026, 3, 4, 10), note="满意")
+    assert c.satisfaction == 4 and c.status == Status.RESOLVED
+
+
+def test_a_dissatisfied_answer_reopens_or_gives_the_rm_a_task(world):
+    from customers.models import FollowUpTask
+
+    c = resolved(world)
+    c = services.satisfaction_record(actor=world.sup_b1, complaint=c, score=2, now=at(2026, 3, 4, 10))
+    assert c.status == Status.INVESTIGATING and c.satisfaction == 2
+    c = act(world, c, Action.RESOLVE, at(2026, 3, 5, 10))
+    services.satisfaction_record(actor=world.sup_b1, complaint=c, score=1, now=at(2026, 3, 6, 10), follow_up="task")
+    task = FollowUpTask.objects.get(customer=world.customer)
+    assert task.assignee == world.rm and task.due_date == dt.date(2026, 3, 9) and c.number in task.title
+    assert Complaint.objects.get(pk=c.pk).status == Status.RESOLVED
+
+
+# ---- a changed calendar ----
+
+def test_a_calendar_edit_moves_open_deadlines_and_keeps_the_time_used(world):
+    from org.constants import CalendarKind
+    from org.services import calendar_day_set
+
+    c = open_one(world)  # Monday 2 March 10:00, due Monday 16 March 10:00
+    other = open_one(world, customer=CustomerFactory(branch=world.b2, rm=world.rm_b2), actor=world.ho_user)
+    done = act(world, open_one(world), Action.INVESTIGATE, at(2026, 3, 2, 12))
+    done = act(world, done, Action.RESOLVE, at(2026, 3, 2, 15))
+    # head office closes B1 on Wednesday 11 March (after the complaint has run 5 working days)
+    calendar_day_set(branch=world.b1, day=dt.date(2026, 3, 11), kind=CalendarKind.HOLIDAY, name="分行系统升级",
+                     actor=world.ho_user)
+    assert services.complaints_recompute(branch_id=world.b1.pk, now=at(2026, 3, 9, 10)) == 1
+    c.refresh_from_db()
+    other.refresh_from_db()
+    assert c.resolution_due == at(2026, 3, 17, 10)  # one working day later
+    assert other.resolution_due == at(2026, 3, 16, 10)  # B2's calendar did not change
+    assert services.complaints_recompute(branch_id=None, now=at(2026, 3, 9, 10)) == 2  # resolved ones left alone
+    done.refresh_from_db()
+    assert done.sla_state == SlaState.MET
+
+
+def test_a_calendar_change_is_announced_after_it_commits(world, django_capture_on_commit_callbacks):
+    from org.constants import CalendarKind
+    from org.services import calendar_day_set, working_hours_set
+    from org.signals import calendar_changed
+
+    heard = []
+
+    def listen(sender, branch_id=None, **kwargs):
+        heard.append(branch_id)
+
+    calendar_changed.disconnect(dispatch_uid="complaints.calendar_changed")  # only this test's listener
+    calendar_changed.connect(listen)
+    try:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            calendar_day_set(branch=world.b1, day=dt.date(2026, 3, 11), kind=CalendarKind.HOLIDAY,
+                             actor=world.ho_user)
+            working_hours_set(branch=world.b2, week=[[["09:00", "17:00"]]] * 5 + [[], []], actor=world.ho_user)
+        assert heard == []  # nothing before the commit
+        for callback in callbacks:
+            callback()
+        assert heard == [world.b1.pk, world.b2.pk]
+    finally:
+        calendar_changed.disconnect(listen)
+        from complaints import receivers
+
+        calendar_changed.connect(receivers.calendar_changed, dispatch_uid="complaints.calendar_changed")
