@@ -108,7 +108,7 @@ def review_window_open(decided: dt.date, requested: dt.date) -> bool:
 # ---- the service clock ---------------------------------------------------------------------------------------------
 
 WARNINGS = (0.75, 0.9)  # shares of the allowed time at which the handler is warned
-LADDER = (1.0, 1.25, 1.5)  # shares at which the complaint climbs to supervisor, superior branch, head office
+LADDER = (1.0, 1.25, 1.5)  # shares beyond which the complaint climbs to supervisor, superior branch, head office
 
 
 @dataclass(frozen=True)
@@ -177,9 +177,9 @@ def warnings_reached(share: float, thresholds: Sequence[float] = WARNINGS) -> li
 
 def escalation_level(share: float, *, major: bool = False, ladder: Sequence[float] = LADDER) -> int:
     """The level the ladder has reached at ``share`` of the resolution target: the handler until the target is
-    breached, then the branch supervisor, at 125 % the superior branch, at 150 % head office; a major complaint
-    is at head office from the start."""
-    level = sum(share >= step for step in ladder)
+    breached, then the branch supervisor, beyond 125 % the superior branch, beyond 150 % head office; a major
+    complaint is at head office from the start."""
+    level = sum(share > step for step in ladder)
     return EscalationLevel.HEAD_OFFICE if major else level
 
 

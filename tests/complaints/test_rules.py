@@ -144,7 +144,8 @@ def test_met_within_the_target_stays_met_and_met_late_stays_breached():
 
 
 def test_the_escalation_ladder():
-    assert [rules.escalation_level(s) for s in (0.5, 0.99, 1.0, 1.2, 1.25, 1.5, 3.0)] == [0, 0, 1, 1, 2, 3, 3]
+    levels = [rules.escalation_level(s) for s in (0.5, 0.99, 1.0, 1.01, 1.25, 1.26, 1.5, 1.51, 3.0)]
+    assert levels == [0, 0, 0, 1, 1, 2, 2, 3, 3]  # the due instant itself is still in time
     assert rules.escalation_level(0.1, major=True) == EscalationLevel.HEAD_OFFICE
     assert rules.warnings_reached(0.74) == [] and rules.warnings_reached(0.95) == [0, 1]
     assert rules.shares([10, 5], [0, 10]).tolist() == [1.0, 0.5]
