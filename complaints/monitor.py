@@ -44,30 +44,30 @@ def _columns(now: dt.datetime):
 
 def _used(runs, complaints, now: dt.datetime, today: dt.date) -> tuple[dict, dict, dict]:
     """Per complaint: business and calendar seconds its clock ran up to ``now``; per branch: whether ``now`` is in
-    its working time. One business clock per branch, over its earliest run to tomorrow."""
-    branch_of = {c[0]: c[1] for c in complaints}
-    by_branch: dict[int, list] = defaultdict(list)
-    for complaint_id, start, end in runs:
-        by_branch[branch_of[complaint_id]].append((complaint_id, epoch(start), epoch(min(end or now, now))))
-    business, calendar, working = defaultdict(int), defaultdict(int), {}
+    its working time. One business clock per branch, over its earliest run to tomorrow; numpy over the runs."""
     at = epoch(now)
+    branch_of = {c[0]: c[1] for c in complaints}
+    ids = np.array([r[0] for r in runs], dtype=np.int64)
+    starts = np.array([epoch(r[1]) for r in runs], dtype=np.int64)
+    ends = np.array([epoch(r[2]) if r[2] is not None else at for r in runs], dtype=np.int64)
+    ends = np.minimum(ends, at)
+    branches_of_runs = np.array([branch_of[i] for i in ids.tolist()], dtype=np.int64)
+    counted = np.zeros(len(runs), dtype=np.int64)
+    working = {}
     branches = {b.pk: b for b in Branch.objects.filter(pk__in={c[1] for c in complaints})}
-    for branch_id in {c[1] for c in complaints}:
-        rows = by_branch.get(branch_id, [])
-        first = min((r[1] for r in rows), default=at)
+    for branch_id, branch in branches.items():
+        mask = branches_of_runs == branch_id
+        first = int(starts[mask].min()) if mask.any() else at
         first_day = timezone.localtime(dt.datetime.fromtimestamp(first, dt.UTC)).date()
-        clock = BusinessClock(org_selectors.working_calendar(branches[branch_id]), first_day - dt.timedelta(days=1),
+        clock = BusinessClock(org_selectors.working_calendar(branch), first_day - dt.timedelta(days=1),
                               today + dt.timedelta(days=1))
         working[branch_id] = bool(clock.next_working(at) == at)
-        if not rows:
-            continue
-        ids = np.array([r[0] for r in rows])
-        starts = np.array([r[1] for r in rows], dtype=np.int64)
-        ends = np.array([r[2] for r in rows], dtype=np.int64)
-        counted = clock.business_seconds(starts, ends)
-        for complaint_id, b, c in zip(ids.tolist(), counted.tolist(), (ends - starts).tolist(), strict=True):
-            business[complaint_id] += b
-            calendar[complaint_id] += c
+        if mask.any():
+            counted[mask] = clock.business_seconds(starts[mask], ends[mask])
+    business, calendar = defaultdict(int), defaultdict(int)
+    for complaint_id, b, c in zip(ids.tolist(), counted.tolist(), (ends - starts).clip(0).tolist(), strict=True):
+        business[complaint_id] += b
+        calendar[complaint_id] += c
     return business, calendar, working
 
 
@@ -92,7 +92,11 @@ def _due_alerts(complaints, business, calendar, working) -> tuple[list[tuple], d
 
 
 def _insert(alerts: list[tuple], now: dt.datetime) -> list[tuple]:
-    """The alerts this pass is the first to record (ON CONFLICT DO NOTHING … RETURNING)."""
+    """The alerts this pass is the first to record: those not recorded before (read once), inserted with ON CONFLICT
+    DO NOTHING … RETURNING (another pass at the same moment may record some of them first)."""
+    recorded = set(Alert.objects.filter(complaint__status__in=rules.OPEN).values_list(
+        "complaint_id", "kind", "target", "level"))
+    alerts = [a for a in alerts if a not in recorded]
     if not alerts:
         return []
     table = Alert._meta.db_table
@@ -116,22 +120,26 @@ def sla_monitor(*, now: dt.datetime) -> dict:
     new = _insert(due, now)
     levels = {c[0]: c[4] for c in complaints}
     climbed: dict[int, int] = {}
-    events = []
-    for complaint_id, kind, target, level in new:
-        if kind == AlertKind.ESCALATION:
-            climbed[complaint_id] = max(climbed.get(complaint_id, levels[complaint_id]), level)
-        events.append(ComplaintEvent(complaint_id=complaint_id, at=now,
-                                     kind=EventKind.ESCALATION if kind == AlertKind.ESCALATION else EventKind.WARNING,
-                                     data={"target": target, "level": level}))
-        outbox.emit(ALERT_TOPIC, {"complaint": complaint_id, "kind": kind, "target": target, "level": level})
-    ComplaintEvent.objects.bulk_create(events)
-    for complaint_id, level in climbed.items():
-        if level > levels[complaint_id]:
-            Complaint.objects.filter(pk=complaint_id, escalation_level__lt=level).update(escalation_level=level)
+    for complaint_id, kind, _target, level in new:
+        if kind == AlertKind.ESCALATION and level > climbed.get(complaint_id, levels[complaint_id]):
+            climbed[complaint_id] = level
+    ComplaintEvent.objects.bulk_create(
+        [ComplaintEvent(complaint_id=complaint_id, at=now, data={"target": target, "level": level},
+                        kind=EventKind.ESCALATION if kind == AlertKind.ESCALATION else EventKind.WARNING)
+         for complaint_id, kind, target, level in new], batch_size=5000)
+    outbox.emit_many(ALERT_TOPIC, [{"complaint": complaint_id, "kind": kind, "target": target, "level": level}
+                                   for complaint_id, kind, target, level in new])
     current = {c[0]: c[5] for c in complaints}
-    changed = [(pk, s) for pk, s in states.items() if s is not None and s != current[pk]]
-    for state in {s for _pk, s in changed}:
-        Complaint.objects.filter(pk__in=[pk for pk, s in changed if s == state], sla_state__in=[
-            SlaState.ON_TRACK, SlaState.AT_RISK]).update(sla_state=state)
+    changed = {pk: s for pk, s in states.items() if s is not None and s != current[pk]}
+    with connection.cursor() as cur:  # one statement each, whatever the number of complaints
+        if climbed:
+            cur.execute(f"UPDATE {Complaint._meta.db_table} c SET escalation_level = v.l "
+                        f"FROM unnest(%s::bigint[], %s::int[]) AS v(id, l) "
+                        f"WHERE c.id = v.id AND c.escalation_level < v.l", [list(climbed), list(climbed.values())])
+        if changed:
+            cur.execute(f"UPDATE {Complaint._meta.db_table} c SET sla_state = v.s "
+                        f"FROM unnest(%s::bigint[], %s::text[]) AS v(id, s) "
+                        f"WHERE c.id = v.id AND c.sla_state IN ('on_track', 'at_risk')",
+                        [list(changed), [str(s) for s in changed.values()]])
     return {"open": len(complaints), "alerts": len(new), "escalated": len(climbed)}
 

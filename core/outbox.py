@@ -45,9 +45,16 @@ def handler(topic: str):
 
 def emit(topic: str, payload: dict) -> OutboxMessage:
     """Queue a message in the caller's transaction (refused outside one: it would outlive a rollback)."""
+    return emit_many(topic, [payload])[0]
+
+
+def emit_many(topic: str, payloads: list[dict]) -> list[OutboxMessage]:
+    """Queue many messages of one topic at once (one bulk insert), in the caller's transaction."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("core.outbox.emit must run inside the transaction of the change that causes it")
-    return OutboxMessage.objects.create(topic=topic, payload=payload, available_at=timezone.now())
+    now = timezone.now()
+    return OutboxMessage.objects.bulk_create(
+        [OutboxMessage(topic=topic, payload=payload, available_at=now) for payload in payloads], batch_size=5000)
 
 
 def retry_delay(attempts: int) -> timedelta:
