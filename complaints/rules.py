@@ -80,11 +80,12 @@ REVIEW_DAYS = 30  # Art. 19/20: a re-check is requested within 30 days of the de
 
 
 def regulatory_due_date(received: dt.date, calendar: WorkingCalendar, *, extensions: int = 0, paused_days: int = 0,
-                        roll_forward: bool = True) -> dt.date:
+                        roll_forward: bool = True, review: bool = False) -> dt.date:
     """The decision's last day: 15 calendar days after the day of receipt (that day not counted), 30 after one
-    extension, 60 after two; the days an external appraisal or mediation held it added; a last day that is not a
-    working day rolled to the next working day (a setting)."""
-    days = REGULATORY_DAYS[min(max(extensions, 0), len(REGULATORY_DAYS) - 1)] + max(paused_days, 0)
+    extension, 60 after two — a re-check (``review``) is answered within 30 days; the days an external appraisal or
+    mediation held it added; a last day that is not a working day rolled to the next working day (a setting)."""
+    base = REVIEW_DAYS if review else REGULATORY_DAYS[min(max(extensions, 0), len(REGULATORY_DAYS) - 1)]
+    days = base + max(paused_days, 0)
     return regulatory_due(received, days, calendar, roll_forward=roll_forward)
 
 

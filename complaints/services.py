@@ -90,7 +90,7 @@ def refresh_clocks(complaint: Complaint, *, now: dt.datetime, clock=None) -> Non
     received = timezone.localtime(complaint.received_at).date()
     complaint.regulatory_due_date = rules.regulatory_due_date(
         received, calendar, extensions=complaint.extensions, paused_days=complaint.regulatory_paused_days,
-        roll_forward=settings.COMPLAINTS_REGULATORY_ROLL_FORWARD)
+        roll_forward=settings.COMPLAINTS_REGULATORY_ROLL_FORWARD, review=complaint.review_of_id is not None)
     due_days = [d for d in (complaint.resolution_due, complaint.first_response_due) if d is not None]
     complaint.calendar_provisional = any(calendar.provisional(timezone.localtime(d).date()) for d in due_days) or \
         calendar.provisional(complaint.regulatory_due_date) or calendar.provisional(received)
@@ -449,3 +449,44 @@ def complaints_recompute(*, branch_id: int | None, now: dt.datetime, batch: int 
             Complaint.objects.bulk_update(chunk, CLOCK_FIELDS)
             done += len(chunk)
     return done
+
+
+# ---- a re-check (核查) ---------------------------------------------------------------------------------------------
+
+@transaction.atomic
+def review_open(*, actor, complaint: Complaint, requested_at: dt.datetime, now: dt.datetime,
+                description: str = "") -> Complaint:
+    """The complainant asks the superior branch to re-check a decision (Art. 19–20): within 30 days of the decision,
+    a linked complaint handled by the superior branch (the same branch at the top of the tree) with its own 30-day
+    clock; one re-check per decision."""
+    original = _locked(actor, complaint, None)
+    if original.decided_on is None or original.status not in (Status.RESOLVED, Status.CLOSED):
+        raise Conflict(_("A re-check is asked for a decided complaint."))
+    if requested_at > now:
+        raise ValidationFailed(fields={"requested_at": [_("The time received cannot be in the future.")]})
+    if not rules.review_window_open(original.decided_on, timezone.localtime(requested_at).date()):
+        raise ValidationFailed(fields={"requested_at": [_("A re-check must be asked within 30 days of the decision "
+                                                          "(decided on %(day)s).") % {
+            "day": original.decided_on.isoformat()}]})
+    if original.reviews.exists():
+        raise Conflict(_("This decision is being re-checked already."))
+    superior = original.branch.parent or original.branch
+    review = Complaint(
+        number=f"TMP-{epoch(now)}", customer=original.customer, branch=superior, channel=original.channel,
+        category=original.category, received_at=requested_at, complainants=original.complainants,
+        description=(description.strip() or original.description)[:4000], priority=original.priority,
+        complainant_name=original.complainant_name, complainant_phone=original.complainant_phone,
+        complainant_email=original.complainant_email, created_by=user_of(actor), review_of=original,
+        policy=original.policy, regulatory_due_date=timezone.localtime(requested_at).date())
+    review.save()
+    review.number = f"HC{timezone.localtime(requested_at):%Y%m%d}{review.pk:06d}"
+    ClockRun.objects.create(complaint=review, started_at=requested_at)
+    review.running_since = requested_at
+    refresh_clocks(review, now=now)
+    review.save()
+    _event(review, actor, EventKind.TRANSITION, now, to_status=Status.NEW, data={"review_of": original.number})
+    _event(original, actor, EventKind.CHANGED, now, text=_("Re-check requested: %(number)s") % {
+        "number": review.number}, data={"review": review.pk})
+    _audit(review, actor, ComplaintAudit.OPENED, {"number": [None, review.number], "review_of": [None,
+                                                                                                 original.number]})
+    return review

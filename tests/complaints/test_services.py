@@ -386,3 +386,25 @@ def test_a_calendar_change_is_announced_after_it_commits(world, django_capture_o
         from complaints import receivers
 
         calendar_changed.connect(receivers.calendar_changed, dispatch_uid="complaints.calendar_changed")
+
+
+# ---- a re-check ----
+
+def test_a_re_check_is_a_linked_complaint_of_the_superior_branch_with_its_own_30_days(world):
+    outlet_customer = CustomerFactory(branch=world.b1a, rm=world.rm)
+    c = open_one(world, customer=outlet_customer)
+    with pytest.raises(Conflict):  # not decided yet
+        services.review_open(actor=world.sup_b1, complaint=c, requested_at=at(2026, 3, 3), now=at(2026, 3, 3, 10))
+    c = act(world, c, Action.INVESTIGATE, at(2026, 3, 2, 12))
+    c = act(world, c, Action.RESOLVE, at(2026, 3, 5, 10))  # decided on 5 March
+    with pytest.raises(ValidationFailed) as refused:
+        services.review_open(actor=world.sup_b1, complaint=c, requested_at=at(2026, 4, 6, 9), now=at(2026, 4, 6, 10))
+    assert list(refused.value.fields) == ["requested_at"]  # 32 days after the decision
+    review = services.review_open(actor=world.sup_b1, complaint=c, requested_at=at(2026, 4, 3, 9),
+                                  now=at(2026, 4, 3, 10), description="客户对处理结果不服，申请核查")
+    assert review.review_of == c and review.branch == world.b1 and review.number.startswith("HC20260403")
+    assert review.regulatory_due_date == dt.date(2026, 5, 6)  # 30 days: 3 May is in the May holiday, then 4–5
+    assert review.status == Status.NEW and review.customer == outlet_customer
+    with pytest.raises(Conflict):
+        services.review_open(actor=world.sup_b1, complaint=c, requested_at=at(2026, 4, 3, 9), now=at(2026, 4, 3, 11))
+    assert ComplaintEvent.objects.filter(complaint=c, kind=EventKind.CHANGED).exists()
