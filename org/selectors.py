@@ -143,6 +143,14 @@ STATUTORY_LABELS = {
     rules.LABOUR_DAY: _("Labour Day"), rules.DRAGON_BOAT: _("Dragon Boat Festival"),
     rules.MID_AUTUMN: _("Mid-Autumn Festival"), rules.NATIONAL_DAY: _("National Day"),
 }
+# The chinesecalendar package names its days in English; shown in the reader's language (other names as entered).
+PACKAGE_NAMES = {
+    "New Year's Day": STATUTORY_LABELS[rules.NEW_YEAR], "Spring Festival": STATUTORY_LABELS[rules.SPRING_FESTIVAL],
+    "Tomb-sweeping Day": STATUTORY_LABELS[rules.QINGMING], "Labour Day": STATUTORY_LABELS[rules.LABOUR_DAY],
+    "Dragon Boat Festival": STATUTORY_LABELS[rules.DRAGON_BOAT],
+    "Mid-autumn Festival": STATUTORY_LABELS[rules.MID_AUTUMN], "National Day": STATUTORY_LABELS[rules.NATIONAL_DAY],
+    "Anti-Fascist 70th Day": _("70th anniversary of the victory over fascism"),
+}
 WEEKDAYS = (_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday"))
 
 
@@ -186,7 +194,7 @@ def calendar_view(*, year: int, branch: Branch | None, today: date) -> CalendarV
     calendar, names = built.calendar, {b["pk"]: b["name"] for b in path}
     labels = dict(CalendarKind.choices)
     entries = [CalendarEntry(day=day, weekday=str(WEEKDAYS[day.weekday()]), kind=kind, kind_label=str(labels[kind]),
-                             name=name, branch=names.get(branch_id), own=branch_id == (branch.pk if branch else None))
+                             name=str(PACKAGE_NAMES.get(name, name)), branch=names.get(branch_id), own=branch_id == (branch.pk if branch else None))
                for day, (kind, name, branch_id) in sorted(built.days.items()) if day.year == year]
     covered = calendar.covered
     first = date(year, 1, 1)

@@ -11,6 +11,7 @@ changes it, through the same services as the page.
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -56,9 +57,9 @@ def _year(value, default: int) -> int:
     try:
         year = int(value) if value not in (None, "") else default
     except (TypeError, ValueError):
-        raise serializers.ValidationError({"year": ["Enter a year, e.g. 2026."]}) from None
+        raise serializers.ValidationError({"year": [_("Enter a year, e.g. 2026.")]}) from None
     if not 1990 <= year <= 2100:
-        raise serializers.ValidationError({"year": ["Enter a year between 1990 and 2100."]})
+        raise serializers.ValidationError({"year": [_("Enter a year between 1990 and 2100.")]})
     return year
 
 
