@@ -15,6 +15,6 @@ class ComplaintsConfig(AppConfig):
 
         from org.signals import calendar_changed
 
-        from . import notifications, receivers  # noqa: F401 (notifications registers its outbox handler)
+        from . import notifications, permissions, receivers  # noqa: F401 (outbox handler, permission rules)
 
         calendar_changed.connect(receivers.calendar_changed, dispatch_uid="complaints.calendar_changed")

@@ -94,3 +94,7 @@ class ComplaintAudit(models.TextChoices):
     STATUS_CHANGED = "complaint_status_changed", _("Complaint status changed")
     EXTENSION_DECIDED = "complaint_extension_decided", _("Extension of a complaint's deadline decided")
     SATISFACTION = "complaint_satisfaction", _("Complaint satisfaction recorded")
+    ASSIGNED = "complaint_assigned", _("Complaint handler assigned")
+    CHANGED = "complaint_changed", _("Complaint details changed")
+    POLICY_SAVED = "complaint_sla_policy_saved", _("SLA policy saved")
+    CATEGORY_SAVED = "complaint_category_saved", _("Complaint category saved")

@@ -1,6 +1,7 @@
-"""Scoped reads of complaints. Every read goes through ``org.access.scope_of``: head office sees every complaint, a
-supervisor or a complaint officer the complaints of their branch subtree, an RM the complaints of the customers in
-their book; anything else is a 404."""
+"""Scoped reads of complaints. Every read goes through ``org.access.complaint_scope_of``: head office sees every
+complaint, a supervisor or a complaint officer the complaints of their branch subtree, an RM the complaints of the
+customers in their book, an API key those of its branches; anything else is a 404. A complaint officer sees the
+complainant's data only on the complaints they handle (``org.access.sees_complainant``)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import datetime as dt
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from customers.models import Customer
 from org import selectors as org_selectors
-from org.access import scope_of
+from org.access import complaint_scope_of
 from org.models import Branch
 from org.rules import BusinessClock, WorkingCalendar
 
@@ -18,7 +20,7 @@ from .models import Category, Complaint, SlaPolicy
 
 
 def complaints_visible_to(actor) -> QuerySet[Complaint]:
-    return scope_of(actor).filter(Complaint.objects.all(), branch="branch_id", rm="customer__rm_id")
+    return complaint_scope_of(actor).filter(Complaint.objects.all(), branch="branch_id", rm="customer__rm_id")
 
 
 def complaint_get(actor, pk) -> Complaint:
@@ -47,3 +49,9 @@ def business_clock(branch: Branch, received_at: dt.datetime) -> tuple[WorkingCal
     calendar = org_selectors.working_calendar(branch)
     day = timezone.localtime(received_at).date()
     return calendar, BusinessClock(calendar, day - SPAN_BEFORE, day + SPAN_AFTER)
+
+
+def complainable_customers(actor) -> QuerySet[Customer]:
+    """The customers ``actor`` may record a complaint for: those of the complaints it sees (an RM their book, a
+    supervisor or complaint officer their branch subtree, head office all)."""
+    return complaint_scope_of(actor).filter(Customer.objects.all(), branch="branch_id", rm="rm_id")

@@ -18,11 +18,18 @@ from django.utils.translation import gettext as _
 
 from core import audit
 from core.errors import Conflict, NotPermitted, ValidationFailed
-from customers import selectors as customer_selectors
 from customers import services as customer_services
 from customers.models import Customer
-from org.access import api_key_of, is_head_office, is_supervisor, scope_of, user_of
+from org.access import (
+    api_key_of,
+    complaint_scope_of,
+    is_head_office,
+    is_supervisor,
+    may_handle_complaint,
+    user_of,
+)
 from org.models import Branch
+from org.permissions import can
 from org.rules import epoch
 
 from . import rules, selectors
@@ -124,7 +131,7 @@ def _intake_checks(actor, *, customer: Customer | None, branch: Branch | None, c
         errors["received_at"] = [_("The time received cannot be in the future.")]
     if complainants < 1:
         errors["complainants"] = [_("At least one complainant.")]
-    if branch is not None and not scope_of(actor).may_place(branch.pk):
+    if branch is not None and not complaint_scope_of(actor).may_place(branch.pk):
         errors["branch"] = [_("Choose a branch within your scope.")]
     return errors
 
@@ -138,9 +145,11 @@ def complaint_open(*, actor, channel: str, category: Category | None, descriptio
     chosen), or for an unidentified complainant with contact data. Twenty or more people in person make a major
     complaint: urgent, escalated to head office at once. The SLA policy is the most specific active one; the
     service clock starts at receipt (in working time: at the next working minute)."""
+    if not can(actor, "complaints.add_complaint"):
+        raise NotPermitted(_("You may not record complaints."))
     if customer is not None:
         try:
-            customer = customer_selectors.customers_visible_to(actor).get(pk=customer.pk)
+            customer = selectors.complainable_customers(actor).select_related("branch").get(pk=customer.pk)
         except Customer.DoesNotExist:
             raise NotPermitted from None
         branch = branch or customer.branch
@@ -177,12 +186,19 @@ def complaint_open(*, actor, channel: str, category: Category | None, descriptio
 
 # ---- the workflow --------------------------------------------------------------------------------------------------
 
-def _locked(actor, complaint: Complaint, version: int | None) -> Complaint:
+WORK = "complaints.work_complaint"
+
+
+def _locked(actor, complaint: Complaint, version: int | None, perm: str | None = WORK) -> Complaint:
+    """The complaint, locked, in the actor's scope (else not found) and that the actor may change with ``perm``;
+    a stale ``version`` is a conflict."""
     try:
         current = (selectors.complaints_visible_to(actor).select_for_update(of=("self",))
                    .select_related("policy", "branch", "category").get(pk=complaint.pk))
     except Complaint.DoesNotExist:
         raise NotPermitted from None
+    if perm is not None and not can(actor, perm, current):
+        raise NotPermitted(_("You may not change this complaint."))
     if version is not None and version != current.version:
         raise Conflict(_("Someone else changed this complaint meanwhile: reload it and try again."))
     return current
@@ -285,7 +301,7 @@ def complaint_note(*, actor, complaint: Complaint, text: str, now: dt.datetime) 
     """An internal note: kept inside the bank, apart from the messages with the customer."""
     if not text.strip():
         raise ValidationFailed(fields={"text": [_("Write the note.")]})
-    complaint = _locked(actor, complaint, None)
+    complaint = _locked(actor, complaint, None, "complaints.note_complaint")
     return _event(complaint, actor, EventKind.NOTE, now, text=text.strip())
 
 
@@ -318,7 +334,7 @@ def extension_decide(*, actor, extension: Extension, approve: bool, now: dt.date
     """Approve or refuse an extension. The first is approved by a supervisor of the complaint's branch (or above)
     or head office, the second by the superior branch or head office; never by who asked for it; an approval needs
     the record that the complainant was told. Approved, the regulator's deadline moves to 30 (60) days."""
-    complaint = _locked(actor, extension.complaint, None)
+    complaint = _locked(actor, extension.complaint, None, None)
     extension = Extension.objects.select_for_update().get(pk=extension.pk)
     if extension.state != Extension.State.REQUESTED:
         raise Conflict(_("This extension has been decided already."))
@@ -490,3 +506,153 @@ def review_open(*, actor, complaint: Complaint, requested_at: dt.datetime, now: 
     _audit(review, actor, ComplaintAudit.OPENED, {"number": [None, review.number], "review_of": [None,
                                                                                                  original.number]})
     return review
+
+
+# ---- handler and details -----------------------------------------------------------------------------------------
+
+@transaction.atomic
+def complaint_assign(*, actor, complaint: Complaint, handler, now: dt.datetime, version: int | None = None,
+                     note: str = "") -> Complaint:
+    """Give ``complaint`` a handler (None: nobody). Supervisors, head office and integration keys assign anyone who
+    may handle it (org.access.may_handle_complaint); a complaint officer takes an unassigned one for themselves."""
+    complaint = _locked(actor, complaint, version, None)
+    assigning = can(actor, "complaints.assign_complaint", complaint)
+    taking = can(actor, "complaints.take_complaint", complaint) and handler is not None and handler.pk == actor.pk
+    if not (assigning or taking):
+        raise NotPermitted(_("Only a supervisor assigns complaints; an officer takes an unassigned one."))
+    if handler is not None and not may_handle_complaint(handler, complaint.branch_id):
+        raise ValidationFailed(fields={"handler": [_("Choose a complaint officer or supervisor of this branch or "
+                                                     "a branch above it.")]})
+    if complaint.status not in rules.OPEN and complaint.status != Status.RESOLVED:
+        raise Conflict(_("The complaint is no longer open."))
+    old = complaint.handler_id
+    complaint.handler = handler
+    complaint.version += 1
+    complaint.save(update_fields=["handler", "version"])
+    _event(complaint, actor, EventKind.ASSIGNED, now, text=note.strip(),
+           data={"handler": handler.pk if handler else None, "name": str(handler) if handler else ""})
+    _audit(complaint, actor, ComplaintAudit.ASSIGNED, {"handler": [old, handler.pk if handler else None]})
+    return complaint
+
+
+@transaction.atomic
+def complaint_change(*, actor, complaint: Complaint, now: dt.datetime, version: int | None = None,
+                     priority: str | None = None, category: Category | None = None, note: str = "") -> Complaint:
+    """Change a complaint's priority or category: the SLA policy is chosen again, and the time already used and the
+    pauses already taken are kept (the clocks are computed again over the same runs)."""
+    complaint = _locked(actor, complaint, version)
+    if complaint.status not in rules.OPEN:
+        raise Conflict(_("The complaint is no longer open."))
+    errors = {}
+    if priority is not None and priority not in Priority.values:
+        errors["priority"] = [_("Choose a priority.")]
+    if category is not None and not category.active:
+        errors["category"] = [_("Choose a category in use.")]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    changes: dict = {}
+    if priority is not None and priority != complaint.priority and not complaint.major:
+        changes["priority"] = [complaint.priority, priority]
+        complaint.priority = priority
+    if category is not None and category.pk != complaint.category_id:
+        changes["category"] = [complaint.category_id, category.pk]
+        complaint.category = category
+    if not changes:
+        return complaint
+    policy = choose_policy(priority=complaint.priority, channel=complaint.channel, category=complaint.category)
+    if policy.pk != complaint.policy_id:
+        changes["policy"] = [complaint.policy_id, policy.pk]
+        complaint.policy = policy
+    complaint.version += 1
+    refresh_clocks(complaint, now=now)
+    complaint.save()
+    _event(complaint, actor, EventKind.CHANGED, now, text=note.strip(), data={k: v[1] for k, v in changes.items()})
+    _audit(complaint, actor, ComplaintAudit.CHANGED, changes)
+    return complaint
+
+
+# ---- SLA policies and the taxonomy (head office) ------------------------------------------------------------------
+
+POLICY_FIELDS = ("name", "active", "priority", "channel", "category", "first_response_seconds",
+                 "first_response_mode", "resolution_seconds", "resolution_mode")
+POLICY_MESSAGES = {
+    rules.TARGET_NOT_POSITIVE: _("Allow more than no time."),
+    rules.FIRST_AFTER_RESOLUTION: _("The first response cannot be allowed longer than the resolution."),
+}
+
+
+def _require_settings(actor) -> None:
+    if not can(actor, "complaints.change_settings"):
+        raise NotPermitted(_("Only head office changes SLA policies and the complaint categories."))
+
+
+@transaction.atomic
+def sla_policy_save(*, actor, values: dict, policy: SlaPolicy | None = None) -> SlaPolicy:
+    """Create an SLA policy or change one (head office). Targets in seconds, each counted in calendar or working
+    time; the first response cannot be allowed longer than the resolution; the default policy matches every
+    complaint and stays active. Open complaints keep the policy they have until their details change."""
+    _require_settings(actor)
+    unknown = set(values) - set(POLICY_FIELDS)
+    if unknown:
+        raise ValidationFailed(fields={name: [_("Unknown field.")] for name in sorted(unknown)})
+    target = SlaPolicy.objects.select_for_update().get(pk=policy.pk) if policy is not None else SlaPolicy()
+    old = {name: getattr(target, name + "_id" if name == "category" else name) for name in values}
+    for name, value in values.items():
+        setattr(target, name, "" if value is None and name in ("priority", "channel") else value)
+    errors: dict[str, list[str]] = {}
+    for name, problem in rules.policy_problems(first_response_seconds=target.first_response_seconds or 0,
+                                               resolution_seconds=target.resolution_seconds or 0).items():
+        errors[f"{name}_seconds"] = [POLICY_MESSAGES[problem]]
+    if target.is_default and not target.active:
+        errors["active"] = [_("The default policy stays active: every complaint needs one.")]
+    if target.is_default and (target.priority or target.channel or target.category_id):
+        errors["priority"] = [_("The default policy matches every complaint: leave its criteria blank.")]
+    if target.category_id is not None and not target.category.active:
+        errors["category"] = [_("Choose a category in use.")]
+    try:
+        target.full_clean(exclude=["category"])
+    except DjangoValidationError as invalid:
+        for name, messages in invalid.message_dict.items():
+            errors.setdefault(name, []).extend(messages)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    target.save()
+    audit.record(type=ComplaintAudit.POLICY_SAVED, obj=target, user=user_of(actor), api_key=api_key_of(actor),
+                 changes={name: [old[name], getattr(target, name + "_id" if name == "category" else name)]
+                          for name in values})
+    return target
+
+
+CATEGORY_FIELDS = ("code", "name", "parent", "active", "position")
+
+
+@transaction.atomic
+def category_save(*, actor, values: dict, category: Category | None = None) -> Category:
+    """Create a complaint category or change one (head office): two levels (a sub-category's parent is a
+    top-level category); a category is retired (``active`` off), never deleted, so past complaints keep theirs."""
+    _require_settings(actor)
+    unknown = set(values) - set(CATEGORY_FIELDS)
+    if unknown:
+        raise ValidationFailed(fields={name: [_("Unknown field.")] for name in sorted(unknown)})
+    target = Category.objects.select_for_update().get(pk=category.pk) if category is not None else Category()
+    old = {name: getattr(target, name + "_id" if name == "parent" else name) for name in values}
+    for name, value in values.items():
+        setattr(target, name, value)
+    errors: dict[str, list[str]] = {}
+    parent = target.parent if target.parent_id else None
+    if parent is not None and (parent.parent_id is not None or parent.pk == target.pk):
+        errors["parent"] = [_("A sub-category sits under a top-level category.")]
+    elif parent is not None and target.pk and target.children.exists():
+        errors["parent"] = [_("This category has sub-categories: it stays at the top level.")]
+    try:
+        target.full_clean(exclude=["parent"])
+    except DjangoValidationError as invalid:
+        for name, messages in invalid.message_dict.items():
+            errors.setdefault(name, []).extend(messages)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    target.save()
+    audit.record(type=ComplaintAudit.CATEGORY_SAVED, obj=target, user=user_of(actor), api_key=api_key_of(actor),
+                 changes={name: [old[name], getattr(target, name + "_id" if name == "parent" else name)]
+                          for name in values})
+    return target

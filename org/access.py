@@ -8,12 +8,14 @@ answers for any of them (DOMAIN.md §1):
 - branch supervisor → their branch subtree;
 - relationship manager → their own book (the customers assigned to them); they place customers in their
   branch subtree, and only in their own book;
-- complaint officer → nothing through the customer book (the complaints app grants purpose-bound access);
+- complaint officer → nothing through the customer book; the complaints of their branch subtree
+  (``complaint_scope_of``), with the complainants' data only of the complaints they handle (purpose-bound
+  access, ``sees_complainant``);
 - API key → every branch, or its branch subtree when the key is limited to one; what it may do is
   decided by its scopes (``key_has_scope``), per endpoint;
 - anyone else (anonymous, an inactive user, no role) → nothing.
 
-A new kind of access (e.g. complaint officers' purpose-bound access) is added here, as a function of the
+A new kind of access (as complaint officers' purpose-bound access was) is added here, as a function of the
 actor, never as a role check in an app.
 """
 
@@ -203,3 +205,32 @@ def scope_of(actor) -> AccessScope:
     if is_rm(actor):
         return AccessScope(root_id=actor.branch_id, rm_id=actor.pk)
     return NOTHING
+
+
+# --- complaints: purpose-bound access ---
+
+def complaint_scope_of(actor) -> AccessScope:
+    """Which complaints ``actor`` sees: head office every one; a supervisor, and a complaint officer, those handled
+    in their branch subtree; an RM those of the customers in their book (``rm`` lookup: the customer's RM); an API
+    key those of its branches (what it may do: its ``complaints:*`` scopes); anyone else none."""
+    if is_complaint_officer(actor):
+        return AccessScope(root_id=actor.branch_id)
+    return scope_of(actor)
+
+
+def sees_complainant(actor, *, handler_id: int | None) -> bool:
+    """Whether ``actor``, who sees a complaint (``complaint_scope_of``), also sees who complained and how to reach
+    them. A complaint officer sees complainants' data only for the complaints they handle (purpose-bound access);
+    whoever else sees the complaint sees its complainant."""
+    if is_complaint_officer(actor):
+        return handler_id is not None and handler_id == actor.pk
+    return is_staff_user(actor) or is_api_client(actor)
+
+
+def may_handle_complaint(user, branch_id: int) -> bool:
+    """Whether ``user`` can be the handler of a complaint of branch ``branch_id``: an active member of staff who sees
+    every complaint of that branch (an officer or supervisor of it or of a branch above it, head office)."""
+    if not is_staff_user(user):
+        return False
+    scope = complaint_scope_of(user)
+    return scope.rm_id is None and scope.may_place(branch_id)

@@ -223,7 +223,12 @@ def test_others_cannot_act_on_a_complaint_outside_their_scope(world):
     for who in (world.sup_b2, world.rm_b2):
         with pytest.raises(NotPermitted):
             act(world, c, Action.ACKNOWLEDGE, at(2026, 3, 2, 12), actor=who)
-    assert act(world, c, Action.ACKNOWLEDGE, at(2026, 3, 2, 12), actor=world.rm).status == Status.ACKNOWLEDGED
+    # in scope but not theirs to work on: the customer's RM reads it; an officer works on what they handle
+    for who in (world.rm, world.co_b1):
+        with pytest.raises(NotPermitted):
+            act(world, c, Action.ACKNOWLEDGE, at(2026, 3, 2, 12), actor=who)
+    services.complaint_assign(actor=world.co_b1, complaint=c, handler=world.co_b1, now=at(2026, 3, 2, 11))
+    assert act(world, c, Action.ACKNOWLEDGE, at(2026, 3, 2, 12), actor=world.co_b1).status == Status.ACKNOWLEDGED
 
 
 # ---- the regulator's clock: extensions and holds ----
@@ -239,13 +244,15 @@ def test_extensions_need_a_reason_the_right_approver_and_the_complainant_told(wo
     from complaints.models import Extension
 
     c = open_one(world, customer=CustomerFactory(branch=world.b1a, rm=world.rm))  # an outlet under B1
+    services.complaint_assign(actor=world.sup_b1, complaint=c, handler=world.co_b1, now=at(2026, 3, 2, 11))
     with pytest.raises(ValidationFailed) as refused:
-        services.extension_request(actor=world.rm, complaint=c, reason=" ", now=at(2026, 3, 10, 10))
+        services.extension_request(actor=world.co_b1, complaint=c, reason=" ", now=at(2026, 3, 10, 10))
     assert list(refused.value.fields) == ["reason"]
-    first = services.extension_request(actor=world.rm, complaint=c, reason="需调取监控录像", now=at(2026, 3, 10, 10))
+    first = services.extension_request(actor=world.co_b1, complaint=c, reason="需调取监控录像",
+                                       now=at(2026, 3, 10, 10))
     with pytest.raises(Conflict):  # one request at a time
-        services.extension_request(actor=world.rm, complaint=c, reason="再次申请", now=at(2026, 3, 10, 11))
-    for who in (world.rm, world.sup_b2, world.co_b1):  # the requester, another branch's supervisor, an officer
+        services.extension_request(actor=world.co_b1, complaint=c, reason="再次申请", now=at(2026, 3, 10, 11))
+    for who in (world.co_b1, world.sup_b2, world.rm):  # the requester, another branch's supervisor, an RM
         with pytest.raises(NotPermitted):
             services.extension_decide(actor=who, extension=first, approve=True, complainant_told=True,
                                       now=at(2026, 3, 10, 12))
@@ -256,7 +263,7 @@ def test_extensions_need_a_reason_the_right_approver_and_the_complainant_told(wo
                               now=at(2026, 3, 10, 12))
     c.refresh_from_db()
     assert c.extensions == 1 and c.regulatory_due_date == dt.date(2026, 4, 1)  # 30 days
-    second = services.extension_request(actor=world.rm, complaint=c, reason="需外部鉴定", now=at(2026, 3, 20, 10))
+    second = services.extension_request(actor=world.co_b1, complaint=c, reason="需外部鉴定", now=at(2026, 3, 20, 10))
     with pytest.raises(NotPermitted):  # B1's supervisor is the superior of the outlet... but not of B1 itself
         services.extension_decide(actor=world.sup_b2, extension=second, approve=True, complainant_told=True,
                                   now=at(2026, 3, 20, 12))
@@ -265,16 +272,17 @@ def test_extensions_need_a_reason_the_right_approver_and_the_complainant_told(wo
     c.refresh_from_db()
     assert c.extensions == 2 and c.regulatory_due_date == dt.date(2026, 5, 6)  # 60 days, past May 1–5
     with pytest.raises(Conflict, match="twice"):
-        services.extension_request(actor=world.rm, complaint=c, reason="第三次", now=at(2026, 4, 1, 10))
+        services.extension_request(actor=world.co_b1, complaint=c, reason="第三次", now=at(2026, 4, 1, 10))
     assert Extension.objects.filter(complaint=c, state=Extension.State.APPROVED).count() == 2
 
 
 def test_the_second_extension_of_a_branch_complaint_needs_the_superior_branch(world, ho2):
     c = open_one(world)  # handled by B1 itself
-    first = services.extension_request(actor=world.rm, complaint=c, reason="复杂", now=at(2026, 3, 10, 10))
+    services.complaint_assign(actor=world.sup_b1, complaint=c, handler=world.co_b1, now=at(2026, 3, 2, 11))
+    first = services.extension_request(actor=world.co_b1, complaint=c, reason="复杂", now=at(2026, 3, 10, 10))
     services.extension_decide(actor=world.sup_b1, extension=first, approve=True, complainant_told=True,
                               now=at(2026, 3, 10, 11))
-    second = services.extension_request(actor=world.rm, complaint=c, reason="特别复杂", now=at(2026, 3, 20, 10))
+    second = services.extension_request(actor=world.sup_b1, complaint=c, reason="特别复杂", now=at(2026, 3, 20, 10))
     with pytest.raises(NotPermitted):
         services.extension_decide(actor=world.sup_b1, extension=second, approve=True, complainant_told=True,
                                   now=at(2026, 3, 20, 11))
@@ -282,7 +290,7 @@ def test_the_second_extension_of_a_branch_complaint_needs_the_superior_branch(wo
                                         now=at(2026, 3, 20, 11), note="理由不充分")
     c.refresh_from_db()
     assert refused.state == "refused" and c.extensions == 1
-    again = services.extension_request(actor=world.rm, complaint=c, reason="补充鉴定材料", now=at(2026, 3, 21, 10))
+    again = services.extension_request(actor=world.co_b1, complaint=c, reason="补充鉴定材料", now=at(2026, 3, 21, 10))
     services.extension_decide(actor=ho2, extension=again, approve=True, complainant_told=True, now=at(2026, 3, 21, 11))
     c.refresh_from_db()
     assert c.extensions == 2
