@@ -2,6 +2,7 @@
 
 from rest_framework.routers import DefaultRouter
 
+from complaints import api as complaints_api
 from customers.api.views import (
     CustomerViewSet,
     FollowUpTaskViewSet,
@@ -20,3 +21,4 @@ router.register("interactions", InteractionViewSet, basename="interaction")
 router.register("tasks", FollowUpTaskViewSet, basename="task")
 calendar_api.register(router)
 segmentation_api.register(router)
+complaints_api.register(router)

@@ -210,6 +210,11 @@ SPECTACULAR_SETTINGS = {
         "RunStatusEnum": "segmentation.constants.RunStatus",
         "PolicyStatusEnum": "segmentation.constants.PolicyStatus",
         "ChannelEnum": "customers.constants.Channel",  # interactions and the segmentation policy's channels
+        "ComplaintChannelEnum": "complaints.constants.Channel",
+        "ClockModeEnum": "complaints.constants.ClockMode",
+        "ComplaintStatusEnum": "complaints.constants.Status",
+        "ComplaintPriorityEnum": "complaints.constants.Priority",
+        "ComplaintActionEnum": "complaints.constants.Action",
         "LifecycleStageEnum": "customers.constants.LifecycleStage",
         "ValueTierEnum": "segmentation.constants.ValueTier",
         "CardTierEnum": "segmentation.constants.CardTier",

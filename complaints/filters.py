@@ -1,0 +1,101 @@
+"""The complaint queue's filters, shared by the page and ``/api/v1/complaints/`` (django-filter)."""
+
+import django_filters
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from org.access import branch_subtree_ids, complaint_scope_of
+from org.models import Branch, User
+
+from . import selectors
+from .constants import Channel, Priority, SlaState, Status
+from .models import Category, Complaint
+
+OPEN = "open"
+STATUS_CHOICES = [(OPEN, _("Open (any open status)")), *Status.choices]
+ORDERINGS = {
+    "due": (F("resolution_due").asc(nulls_last=True), "id"),
+    "received": ("-received_at", "-id"),
+    "regulatory": ("regulatory_due_date", "id"),
+    "escalation": ("-escalation_level", F("resolution_due").asc(nulls_last=True), "id"),
+}
+ORDERING_CHOICES = [("due", _("Service deadline, soonest first")), ("received", _("Received, newest first")),
+                    ("regulatory", _("Regulatory deadline, soonest first")),
+                    ("escalation", _("Escalation level, highest first"))]
+
+
+def _handlers(request):
+    return selectors.complaint_handlers(request.user) if request else User.objects.none()
+
+
+def _branches(request):
+    return complaint_scope_of(request.user).branches() if request else Branch.objects.none()
+
+
+def _categories(request):
+    return Category.objects.select_related("parent")
+
+
+class ComplaintFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_q", max_length=30, label=_("Number"),
+                                  help_text=_("A complaint number or its beginning."))
+    status = django_filters.ChoiceFilter(choices=STATUS_CHOICES, method="filter_status", label=_("Status"))
+    sla_state = django_filters.ChoiceFilter(choices=SlaState.choices, label=_("SLA state"))
+    category = django_filters.ModelChoiceFilter(queryset=_categories, method="filter_category",
+                                                label=_("Category"), help_text=_("A category with its sub-categories."))
+    channel = django_filters.ChoiceFilter(choices=Channel.choices, label=_("Channel"))
+    priority = django_filters.ChoiceFilter(choices=Priority.choices, label=_("Priority"))
+    handler = django_filters.ModelChoiceFilter(queryset=_handlers, label=_("Handler"))
+    unassigned = django_filters.BooleanFilter(field_name="handler", lookup_expr="isnull", label=_("Unassigned"))
+    branch = django_filters.ModelChoiceFilter(queryset=_branches, method="filter_branch",
+                                              label=_("Branch (with its outlets)"))
+    overdue = django_filters.BooleanFilter(method="filter_overdue", label=_("Overdue"),
+                                           help_text=_("Open and past the service deadline or the regulatory "
+                                                       "deadline."))
+    received_from = django_filters.DateFilter(field_name="received_at", lookup_expr="date__gte",
+                                              label=_("Received from"))
+    received_to = django_filters.DateFilter(field_name="received_at", lookup_expr="date__lte",
+                                            label=_("Received to"))
+    customer = django_filters.NumberFilter(field_name="customer_id", label=_("Customer id"))
+    ordering = django_filters.ChoiceFilter(choices=ORDERING_CHOICES, method="filter_ordering", label=_("Sort"),
+                                           empty_label=None)
+
+    class Meta:
+        model = Complaint
+        fields = []
+
+    def filter_q(self, queryset, name, value):
+        value = value.strip().upper()
+        return queryset.filter(number__startswith=value) if value else queryset
+
+    def filter_status(self, queryset, name, value):
+        if value == OPEN:
+            return queryset.filter(status__in=selectors.OPEN_STATUSES)
+        return queryset.filter(status=value) if value else queryset
+
+    def filter_category(self, queryset, name, value):
+        return queryset.filter(Q(category=value) | Q(category__parent=value)) if value else queryset
+
+    def filter_branch(self, queryset, name, value):
+        return queryset.filter(branch_id__in=branch_subtree_ids(value.pk)) if value else queryset
+
+    def filter_overdue(self, queryset, name, value):
+        if value is None:
+            return queryset
+        now = timezone.now()
+        late = Q(status__in=selectors.OPEN_STATUSES) & (
+            Q(sla_state=SlaState.BREACHED) | Q(resolution_due__lt=now, sla_state__in=[SlaState.ON_TRACK,
+                                                                                      SlaState.AT_RISK])
+            | Q(regulatory_due_date__lt=timezone.localdate(now)))
+        return queryset.filter(late) if value else queryset.exclude(late)
+
+    def filter_ordering(self, queryset, name, value):
+        return queryset.order_by(*ORDERINGS.get(value or "due", ORDERINGS["due"]))
+
+    @property
+    def qs(self):
+        qs = super().qs
+        if not self.form.cleaned_data.get("ordering"):
+            qs = qs.order_by(*ORDERINGS["due"])
+        return qs
