@@ -18,3 +18,9 @@ class ComplaintsConfig(AppConfig):
         from . import notifications, permissions, receivers  # noqa: F401 (outbox handler, permission rules)
 
         calendar_changed.connect(receivers.calendar_changed, dispatch_uid="complaints.calendar_changed")
+
+        from customers import extensions
+
+        from . import views
+
+        extensions.customer_panel(views.customer_panel)

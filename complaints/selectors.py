@@ -178,8 +178,7 @@ def _event_title(event: ComplaintEvent) -> str:
     data = event.data or {}
     if event.kind == EventKind.TRANSITION:
         if event.from_status:
-            return _("%(from)s → %(to)s") % {"from": Status(event.from_status).label,
-                                             "to": Status(event.to_status).label}
+            return f"{Status(event.from_status).label} → {Status(event.to_status).label}"
         return _("Recorded as “%(status)s”") % {"status": Status(event.to_status).label}
     if event.kind == EventKind.WARNING:
         target = ClockTarget(data.get("target", ClockTarget.RESOLUTION)).label
@@ -261,12 +260,24 @@ def complaint_view(actor, pk, *, now: dt.datetime) -> ComplaintView:
 
 # ---- the supervisor board ------------------------------------------------------------------------------------------
 
+def held_label(seconds: int) -> str:
+    """Working time held, as a person reads it: "3 h 20 min", "45 min"."""
+    hours, minutes = divmod(int(seconds) // 60, 60)
+    if hours:
+        return _("%(h)d h %(m)d min") % {"h": hours, "m": minutes}
+    return _("%(m)d min") % {"m": minutes}
+
+
 @dataclass(frozen=True)
 class HandlerPause:
     handler: str
     open_count: int
     paused_now: int
     paused_seconds: int
+
+    @property
+    def held_label(self) -> str:
+        return held_label(self.paused_seconds)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ urlpatterns = [
     path("", include("org.urls")),
     path("customers/", include("customers.urls")),
     path("segments/", include("segmentation.urls")),
+    path("complaints/", include("complaints.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(router.urls)),
