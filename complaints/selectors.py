@@ -74,15 +74,17 @@ def complaint_handlers(actor) -> QuerySet[User]:
     return complaint_scope_of(actor).filter(qs, branch="branch_id")
 
 
-def complainant_of(complaint: Complaint, visible: bool) -> tuple[str, str]:
-    """(name, contact) of who complained, masked unless ``visible`` (purpose-bound access)."""
+def complainant_of(complaint: Complaint, visible: bool, *, revealed: bool = False) -> tuple[str, str]:
+    """(name, contact) of who complained. Not ``visible`` (purpose-bound access): both masked. Visible: the name,
+    the phone masked unless ``revealed`` (services.complainant_reveal logs it), the email."""
     customer = complaint.customer if complaint.customer_id else None
     name = customer.name if customer is not None else complaint.complainant_name
     phone = (customer.mobile if customer is not None else complaint.complainant_phone) or ""
     email = (customer.email if customer is not None else complaint.complainant_email) or ""
-    if visible:
-        return name, " · ".join(v for v in (phone, email) if v)
-    return (name[:1] + "*" * max(len(name) - 1, 1)) if name else "", mask_mobile(phone) if phone else ""
+    if not visible:
+        return (name[:1] + "*" * max(len(name) - 1, 1)) if name else "", mask_mobile(phone) if phone else ""
+    shown = phone if revealed else mask_mobile(phone)
+    return name, " · ".join(v for v in (shown, email) if v)
 
 
 # ---- the queue -----------------------------------------------------------------------------------------------------
@@ -226,6 +228,7 @@ class ComplaintView:
     complainant: str
     contact: str
     sees_complainant: bool
+    revealed: bool
     sla_state: str
     sla_label: str
     due: dt.datetime | None
@@ -236,7 +239,7 @@ class ComplaintView:
     reviews: list[Complaint]
 
 
-def complaint_view(actor, pk, *, now: dt.datetime) -> ComplaintView:
+def complaint_view(actor, pk, *, now: dt.datetime, revealed: bool = False) -> ComplaintView:
     """A complaint in the actor's scope as its page shows it (``Complaint.DoesNotExist`` outside the scope)."""
     try:
         complaint = (complaints_visible_to(actor).select_related(
@@ -245,12 +248,13 @@ def complaint_view(actor, pk, *, now: dt.datetime) -> ComplaintView:
     except (ValueError, TypeError, OverflowError):
         raise Complaint.DoesNotExist from None
     visible = sees_complainant(actor, handler_id=complaint.handler_id)
-    name, contact = complainant_of(complaint, visible)
+    name, contact = complainant_of(complaint, visible, revealed=revealed and visible)
     extensions = list(complaint.extension_requests.select_related("requested_by", "decided_by").order_by("number",
                                                                                                        "id"))
     state = sla_state_now(complaint, now)
     return ComplaintView(
-        complaint=complaint, complainant=name, contact=contact, sees_complainant=visible, sla_state=state,
+        complaint=complaint, complainant=name, contact=contact, sees_complainant=visible,
+        revealed=revealed and visible, sla_state=state,
         sla_label=SlaState(state).label, due=next_due(complaint) if complaint.status in OPEN_STATUSES else None,
         timeline=timeline(complaint), extensions=extensions,
         pending_extension=next((e for e in extensions if e.state == Extension.State.REQUESTED), None),

@@ -28,8 +28,10 @@ from org.access import (
     is_head_office,
     is_supervisor,
     may_handle_complaint,
+    sees_complainant,
     user_of,
 )
+from org.constants import PiiField
 from org.models import Branch
 from org.permissions import can
 from org.rules import epoch
@@ -509,6 +511,17 @@ def review_open(*, actor, complaint: Complaint, requested_at: dt.datetime, now: 
     _audit(review, actor, ComplaintAudit.OPENED, {"number": [None, review.number], "review_of": [None,
                                                                                                  original.number]})
     return review
+
+
+# ---- the complainant's phone --------------------------------------------------------------------------------------
+
+def complainant_reveal(*, actor, complaint: Complaint) -> None:
+    """Record that ``actor`` had the complainant's full phone number shown (PiiAccessLog); only whoever sees the
+    complainant (org.access.sees_complainant: an officer only as the handler) may."""
+    if not sees_complainant(actor, handler_id=complaint.handler_id) or user_of(actor) is None:
+        raise NotPermitted
+    pii_access_record(field=PiiField.MOBILE, user=user_of(actor), customer=complaint.customer,
+                      reason=_("Complaint %(number)s: the complainant's phone") % {"number": complaint.number})
 
 
 # ---- handler and details -----------------------------------------------------------------------------------------

@@ -118,10 +118,10 @@ def customer_panel(request, customer) -> str:
 
 # ---- one complaint --------------------------------------------------------------------------------------------------
 
-def _view(request, pk) -> selectors.ComplaintView:
+def _view(request, pk, revealed: bool = False) -> selectors.ComplaintView:
     _require(request, "complaints.view_complaint")
     try:
-        return selectors.complaint_view(request.user, pk, now=timezone.now())
+        return selectors.complaint_view(request.user, pk, now=timezone.now(), revealed=revealed)
     except Complaint.DoesNotExist:
         raise Http404 from None
 
@@ -155,6 +155,18 @@ def _page(request, view: selectors.ComplaintView, bound: dict | None = None, sta
 @login_required
 def detail(request, pk):
     return _page(request, _view(request, pk))
+
+
+@login_required
+@require_POST
+def reveal(request, pk):
+    """The complainant's full phone number, shown once on the page and logged."""
+    view = _view(request, pk)
+    try:
+        services.complainant_reveal(actor=request.user, complaint=view.complaint)
+    except NotPermitted:
+        raise PermissionDenied from None
+    return _page(request, _view(request, pk, revealed=True))
 
 
 def _post(request, pk, key: str, form_class, run, **form_kwargs):
@@ -349,6 +361,7 @@ urlpatterns = [
     path("export/", export, name="export"),
     path("<int:pk>/", detail, name="detail"),
     path("<int:pk>/act/", act, name="act"),
+    path("<int:pk>/reveal/", reveal, name="reveal"),
     path("<int:pk>/message/", message, name="message"),
     path("<int:pk>/note/", note, name="note"),
     path("<int:pk>/assign/", assign, name="assign"),

@@ -20,13 +20,14 @@ from django.db import connection, transaction
 
 from customers.models import Customer
 
+from . import complaints as complaints_part
 from . import customers as customers_part
 from . import org as org_part
 from . import segmentation as segmentation_part
 from .context import Chunk, make_context
 from .loader import Writer
 
-PARTS = (org_part, customers_part, segmentation_part)
+PARTS = (org_part, customers_part, segmentation_part, complaints_part)
 CHUNK_SIZE = 50_000
 ADVISORY_LOCK_KEY = 0x5EED_DE30  # serialises concurrent seed runs (e.g. two `run` starts)
 

@@ -178,3 +178,16 @@ def test_the_register_export_opens_in_chinese_excel_masked_neutralised_and_logge
     r = sup.get("/complaints/export/?received_from=2026-03-31&received_to=2026-03-01&format=csv")
     assert r.status_code == 400 and b'data-field-error="received_to"' in r.content
     assert client_for(world.rm).get("/complaints/export/").status_code == 403
+
+
+def test_the_phone_is_masked_until_revealed_and_the_reveal_is_logged(world, cat):
+    c = open_one(world, cat)
+    sup = client_for(world.sup_b1)
+    page = sup.get(f"/complaints/{c.pk}/")
+    assert world.c_rm.mobile.encode() not in page.content and b'data-testid="reveal-contact"' in page.content
+    r = sup.post(f"/complaints/{c.pk}/reveal/")
+    assert r.status_code == 200 and world.c_rm.mobile.encode() in r.content
+    log = PiiAccessLog.objects.get(field="mobile")
+    assert log.user == world.sup_b1 and log.customer_id == world.c_rm.pk and c.number in log.reason
+    assert client_for(world.co_b1).post(f"/complaints/{c.pk}/reveal/").status_code == 403  # not their complaint
+    assert client_for(world.sup_b2).post(f"/complaints/{c.pk}/reveal/").status_code == 404
