@@ -206,7 +206,9 @@ class Extension(models.Model):
     complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="extension_requests")
     number = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(2)])
     reason = models.TextField(_("reason"), validators=[MaxLengthValidator(2000)])
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    requested_by_key = models.CharField(max_length=150, blank=True)  # an integration client's key, when it asked
     requested_at = models.DateTimeField()
     state = models.CharField(max_length=10, choices=State.choices, default=State.REQUESTED)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,

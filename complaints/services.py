@@ -326,8 +326,10 @@ def extension_request(*, actor, complaint: Complaint, reason: str, now: dt.datet
         raise Conflict(_("An extension is already awaiting approval."))
     if not reason.strip():
         raise ValidationFailed(fields={"reason": [_("Give the reason for the extension.")]})
+    key = api_key_of(actor)
     extension = Extension.objects.create(complaint=complaint, number=complaint.extensions + 1, reason=reason.strip(),
-                                         requested_by=user_of(actor), requested_at=now)
+                                         requested_by=user_of(actor), requested_by_key=str(key.pk) if key else "",
+                                         requested_at=now)
     _event(complaint, actor, EventKind.EXTENSION, now, text=extension.reason,
            data={"number": extension.number, "state": Extension.State.REQUESTED})
     return extension

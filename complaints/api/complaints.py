@@ -152,7 +152,8 @@ class ChangeSerializer(StrictMixin, serializers.Serializer):
 
 
 class ExtensionSerializer(serializers.ModelSerializer):
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True,
+                                                help_text="Who asked (null: an integration client).")
     decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
