@@ -604,76 +604,78 @@ def _require_settings(actor) -> None:
         raise NotPermitted(_("Only head office changes SLA policies and the complaint categories."))
 
 
-@transaction.atomic
-def sla_policy_save(*, actor, values: dict, policy: SlaPolicy | None = None) -> SlaPolicy:
-    """Create an SLA policy or change one (head office). Targets in seconds, each counted in calendar or working
-    time; the first response cannot be allowed longer than the resolution; the default policy matches every
-    complaint and stays active. Open complaints keep the policy they have until their details change."""
+def _settings_save(*, actor, model, fields: tuple, values: dict, instance, checks, audit_type: str):
+    """Create or change one settings row (head office) from ``values`` (names of ``fields``): ``checks(target)``
+    gives the rule's field errors, the model's own validation adds its; nothing is saved unless both are clean."""
     _require_settings(actor)
-    unknown = set(values) - set(POLICY_FIELDS)
+    unknown = set(values) - set(fields)
     if unknown:
         raise ValidationFailed(fields={name: [_("Unknown field.")] for name in sorted(unknown)})
-    target = SlaPolicy.objects.select_for_update().get(pk=policy.pk) if policy is not None else SlaPolicy()
-    old = {name: getattr(target, name + "_id" if name == "category" else name) for name in values}
+    target = model.objects.select_for_update().get(pk=instance.pk) if instance is not None else model()
+
+    def value_of(name):
+        field = model._meta.get_field(name)
+        return getattr(target, field.attname)
+
+    old = {name: value_of(name) for name in values}
     for name, value in values.items():
-        setattr(target, name, "" if value is None and name in ("priority", "channel") else value)
-    errors: dict[str, list[str]] = {}
-    for name, problem in rules.policy_problems(first_response_seconds=target.first_response_seconds or 0,
-                                               resolution_seconds=target.resolution_seconds or 0).items():
-        errors[f"{name}_seconds"] = [POLICY_MESSAGES[problem]]
-    if target.is_default and not target.active:
-        errors["active"] = [_("The default policy stays active: every complaint needs one.")]
-    if target.is_default and (target.priority or target.channel or target.category_id):
-        errors["priority"] = [_("The default policy matches every complaint: leave its criteria blank.")]
-    if target.category_id is not None and not target.category.active:
-        errors["category"] = [_("Choose a category in use.")]
+        setattr(target, name, value)
+    errors: dict[str, list[str]] = checks(target)
+    relations = [name for name in fields if model._meta.get_field(name).is_relation]
     try:
-        target.full_clean(exclude=["category"])
+        target.full_clean(exclude=relations)
     except DjangoValidationError as invalid:
         for name, messages in invalid.message_dict.items():
             errors.setdefault(name, []).extend(messages)
     if errors:
         raise ValidationFailed(fields=errors)
     target.save()
-    audit.record(type=ComplaintAudit.POLICY_SAVED, obj=target, user=user_of(actor), api_key=api_key_of(actor),
-                 changes={name: [old[name], getattr(target, name + "_id" if name == "category" else name)]
-                          for name in values})
+    audit.record(type=audit_type, obj=target, user=user_of(actor), api_key=api_key_of(actor),
+                 changes={name: [old[name], value_of(name)] for name in values})
     return target
 
 
+def _policy_checks(policy: SlaPolicy) -> dict[str, list[str]]:
+    errors = {f"{name}_seconds": [POLICY_MESSAGES[problem]] for name, problem in rules.policy_problems(
+        first_response_seconds=policy.first_response_seconds or 0,
+        resolution_seconds=policy.resolution_seconds or 0).items()}
+    if policy.is_default and not policy.active:
+        errors["active"] = [_("The default policy stays active: every complaint needs one.")]
+    if policy.is_default and (policy.priority or policy.channel or policy.category_id):
+        errors["priority"] = [_("The default policy matches every complaint: leave its criteria blank.")]
+    if policy.category_id is not None and not policy.category.active:
+        errors["category"] = [_("Choose a category in use.")]
+    return errors
+
+
+@transaction.atomic
+def sla_policy_save(*, actor, values: dict, policy: SlaPolicy | None = None) -> SlaPolicy:
+    """Create an SLA policy or change one (head office). Targets in seconds, each counted in calendar or working
+    time; the first response cannot be allowed longer than the resolution; the default policy matches every
+    complaint and stays active. Open complaints keep the policy they have until their details change."""
+    values = {k: ("" if v is None and k in ("priority", "channel") else v) for k, v in values.items()}
+    return _settings_save(actor=actor, model=SlaPolicy, fields=POLICY_FIELDS, values=values, instance=policy,
+                          checks=_policy_checks, audit_type=ComplaintAudit.POLICY_SAVED)
+
+
 CATEGORY_FIELDS = ("code", "name", "parent", "active", "position")
+
+
+def _category_checks(category: Category) -> dict[str, list[str]]:
+    parent = category.parent if category.parent_id else None
+    if parent is not None and (parent.parent_id is not None or parent.pk == category.pk):
+        return {"parent": [_("A sub-category sits under a top-level category.")]}
+    if parent is not None and category.pk and category.children.exists():
+        return {"parent": [_("This category has sub-categories: it stays at the top level.")]}
+    return {}
 
 
 @transaction.atomic
 def category_save(*, actor, values: dict, category: Category | None = None) -> Category:
     """Create a complaint category or change one (head office): two levels (a sub-category's parent is a
     top-level category); a category is retired (``active`` off), never deleted, so past complaints keep theirs."""
-    _require_settings(actor)
-    unknown = set(values) - set(CATEGORY_FIELDS)
-    if unknown:
-        raise ValidationFailed(fields={name: [_("Unknown field.")] for name in sorted(unknown)})
-    target = Category.objects.select_for_update().get(pk=category.pk) if category is not None else Category()
-    old = {name: getattr(target, name + "_id" if name == "parent" else name) for name in values}
-    for name, value in values.items():
-        setattr(target, name, value)
-    errors: dict[str, list[str]] = {}
-    parent = target.parent if target.parent_id else None
-    if parent is not None and (parent.parent_id is not None or parent.pk == target.pk):
-        errors["parent"] = [_("A sub-category sits under a top-level category.")]
-    elif parent is not None and target.pk and target.children.exists():
-        errors["parent"] = [_("This category has sub-categories: it stays at the top level.")]
-    try:
-        target.full_clean(exclude=["parent"])
-    except DjangoValidationError as invalid:
-        for name, messages in invalid.message_dict.items():
-            errors.setdefault(name, []).extend(messages)
-    if errors:
-        raise ValidationFailed(fields=errors)
-    target.save()
-    audit.record(type=ComplaintAudit.CATEGORY_SAVED, obj=target, user=user_of(actor), api_key=api_key_of(actor),
-                 changes={name: [old[name], getattr(target, name + "_id" if name == "parent" else name)]
-                          for name in values})
-    return target
+    return _settings_save(actor=actor, model=Category, fields=CATEGORY_FIELDS, values=values, instance=category,
+                          checks=_category_checks, audit_type=ComplaintAudit.CATEGORY_SAVED)
 
 
 # ---- the regulator-style register ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import itertools
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import path
@@ -343,14 +343,8 @@ def export(request):
         end=data["received_to"], today=today, file_format=data["format"])
     header = next(rows)  # the permission check, the log and the labels before the response streams
     name = f"complaints-{data['received_from']:%Y%m%d}-{data['received_to']:%Y%m%d}"
-    if data["format"] == "xlsx":
-        handle = exports.xlsx_file(itertools.chain([header], rows), title=_("Complaints"))
-        return FileResponse(handle, as_attachment=True, filename=f"{name}.xlsx",
-                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response = StreamingHttpResponse(exports.csv_stream(itertools.chain([header], rows)),
-                                     content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-    return response
+    return exports.download(itertools.chain([header], rows), name=name, file_format=data["format"],
+                            title=_("Complaints"))
 
 
 app_name = "complaints"

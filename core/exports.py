@@ -91,3 +91,19 @@ def xlsx_file(rows: Iterable[Iterable], *, title: str = "Sheet1", out=None):
     if out is None or isinstance(out, io.IOBase):
         target.seek(0)
     return target
+
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def download(rows: Iterable[Iterable], *, name: str, file_format: str, title: str):
+    """An HTTP download of ``rows``: ``.xlsx`` (written to a temporary file, then sent) or CSV (streamed, BOM
+    first). ``name`` without the extension; ``title``: the sheet's name."""
+    from django.http import FileResponse, StreamingHttpResponse
+
+    if file_format == "xlsx":
+        return FileResponse(xlsx_file(rows, title=title), as_attachment=True, filename=f"{name}.xlsx",
+                            content_type=XLSX_TYPE)
+    response = StreamingHttpResponse(csv_stream(rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    return response

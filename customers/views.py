@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -135,14 +135,8 @@ def customer_export(request):
     rows = services.customers_export_rows(actor=request.user, customers=qs, filters=filters, file_format=file_format)
     header = next(rows)  # runs the permission check, writes the log and resolves the labels before streaming
     name = f"customers-{timezone.localdate():%Y%m%d}"
-    if file_format == "xlsx":
-        handle = exports.xlsx_file(itertools.chain([header], rows), title=_("Customers"))
-        return FileResponse(handle, as_attachment=True, filename=f"{name}.xlsx",
-                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response = StreamingHttpResponse(exports.csv_stream(itertools.chain([header], rows)),
-                                     content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-    return response
+    return exports.download(itertools.chain([header], rows), name=name, file_format=file_format,
+                            title=_("Customers"))
 
 
 @login_required
