@@ -25,6 +25,13 @@ ORDERING_CHOICES = [("due", _("Service deadline, soonest first")), ("received", 
                     ("escalation", _("Escalation level, highest first"))]
 
 
+YES_NO = [("true", _("Yes")), ("false", _("No"))]
+
+
+def _yes(value) -> bool | None:
+    return {"true": True, "false": False}.get(str(value).lower())
+
+
 def _handlers(request):
     return selectors.complaint_handlers(request.user) if request else User.objects.none()
 
@@ -47,10 +54,12 @@ class ComplaintFilter(django_filters.FilterSet):
     channel = django_filters.ChoiceFilter(choices=Channel.choices, label=_("Channel"))
     priority = django_filters.ChoiceFilter(choices=Priority.choices, label=_("Priority"))
     handler = django_filters.ModelChoiceFilter(queryset=_handlers, label=_("Handler"))
-    unassigned = django_filters.BooleanFilter(field_name="handler", lookup_expr="isnull", label=_("Unassigned"))
+    unassigned = django_filters.ChoiceFilter(choices=YES_NO, method="filter_unassigned",
+                                             label=_("Unassigned"), empty_label=_("All"))
     branch = django_filters.ModelChoiceFilter(queryset=_branches, method="filter_branch",
                                               label=_("Branch (with its outlets)"))
-    overdue = django_filters.BooleanFilter(method="filter_overdue", label=_("Overdue"),
+    overdue = django_filters.ChoiceFilter(choices=YES_NO, method="filter_overdue",
+                                               label=_("Overdue"), empty_label=_("All"),
                                            help_text=_("Open and past the service deadline or the regulatory "
                                                        "deadline."))
     received_from = django_filters.DateFilter(field_name="received_at", lookup_expr="date__gte",
@@ -80,7 +89,12 @@ class ComplaintFilter(django_filters.FilterSet):
     def filter_branch(self, queryset, name, value):
         return queryset.filter(branch_id__in=branch_subtree_ids(value.pk)) if value else queryset
 
+    def filter_unassigned(self, queryset, name, value):
+        value = _yes(value)
+        return queryset if value is None else queryset.filter(handler__isnull=value)
+
     def filter_overdue(self, queryset, name, value):
+        value = _yes(value)
         if value is None:
             return queryset
         now = timezone.now()
