@@ -84,7 +84,10 @@ class ComplaintFilter(django_filters.FilterSet):
         return queryset.filter(status=value) if value else queryset
 
     def filter_category(self, queryset, name, value):
-        return queryset.filter(Q(category=value) | Q(category__parent=value)) if value else queryset
+        if not value:
+            return queryset
+        ids = [value.pk, *Category.objects.filter(parent=value).values_list("pk", flat=True)]
+        return queryset.filter(category_id__in=ids)  # the ids first: an OR over the join reads every complaint
 
     def filter_branch(self, queryset, name, value):
         return queryset.filter(branch_id__in=branch_subtree_ids(value.pk)) if value else queryset

@@ -143,9 +143,10 @@ class Complaint(models.Model):
         indexes = [
             models.Index(fields=["branch", "status"], name="complaint_branch_status"),
             models.Index(fields=["handler", "status"], name="complaint_handler_status"),
-            models.Index(fields=["resolution_due"], name="complaint_open_due", condition=Q(
+            models.Index(fields=["resolution_due", "id"], name="complaint_open_due", condition=Q(
                 status__in=["new", "acknowledged", "investigating", "pending_customer"])),
             models.Index(fields=["received_at"], name="complaint_received"),
+            models.Index(fields=["resolution_due", "id"], name="complaint_due"),  # the queue over every status
         ]
         constraints = [
             models.CheckConstraint(condition=Q(customer__isnull=False) | ~Q(complainant_name=""),

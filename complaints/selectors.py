@@ -27,7 +27,8 @@ from .rules import WARNINGS, allowed_actions
 
 
 def complaints_visible_to(actor) -> QuerySet[Complaint]:
-    return complaint_scope_of(actor).filter(Complaint.objects.all(), branch="branch_id", rm="customer__rm_id")
+    return complaint_scope_of(actor).filter(Complaint.objects.all(), branch="branch_id", rm="customer__rm_id",
+                                            semijoin=True)
 
 
 def complaint_get(actor, pk) -> Complaint:

@@ -23,7 +23,10 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import rules
-from django.db.models import QuerySet, Subquery
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import F, QuerySet, Subquery
+
+from core.expressions import EqualsAny
 
 from .constants import Role
 from .models import ApiKey, Branch, User
@@ -167,12 +170,20 @@ class AccessScope:
             return Branch.objects.none()
         return branch_subtree(self.root_id)
 
-    def filter(self, qs: QuerySet, *, branch: str, rm: str | None = None) -> QuerySet:
+    def filter(self, qs: QuerySet, *, branch: str, rm: str | None = None, semijoin: bool = False) -> QuerySet:
         """``qs`` narrowed to the scope. ``branch``: the lookup of a row's branch id (``"branch_id"``);
-        ``rm``: the lookup of a row's RM id, for rows that belong to an RM's book."""
+        ``rm``: the lookup of a row's RM id, for rows that belong to an RM's book. ``semijoin``: ``rm`` goes through
+        one relation (``"customer__rm_id"``) and is asked as ``customer_id = ANY(ARRAY(SELECT id … WHERE rm_id = …))``
+        (core.expressions.EqualsAny): the RM's rows are found through the relation's index instead of the related row
+        of every candidate being probed."""
         if self.everything:
             return qs
         if self.rm_id is not None and rm is not None:
+            if semijoin:
+                relation, field = rm.split("__", 1)
+                related = qs.model._meta.get_field(relation).related_model
+                book = related.objects.filter(**{field: self.rm_id}).order_by().values("pk")
+                return qs.filter(EqualsAny(F(f"{relation}_id"), ArraySubquery(book)))
             return qs.filter(**{rm: self.rm_id})
         if self.root_id is None:
             return qs.none()
