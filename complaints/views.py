@@ -126,7 +126,16 @@ def _view(request, pk, revealed: bool = False) -> selectors.ComplaintView:
         raise Http404 from None
 
 
-def _page(request, view: selectors.ComplaintView, bound: dict | None = None, status: int = 200):
+def _kept(form) -> list[tuple[str, str]]:
+    """What was typed in ``form`` (text fields), shown again when the change was refused by a conflict: the form
+    itself may no longer be on the page (the complaint moved on)."""
+    return [(str(form.fields[name].label), value) for name, value in form.cleaned_data.items()
+            if isinstance(value, str) and value.strip() and name not in ("action", "held", "approve", "follow_up",
+                                                                            "outgoing")]
+
+
+def _page(request, view: selectors.ComplaintView, bound: dict | None = None, status: int = 200,
+          kept: list | None = None):
     c, user = view.complaint, request.user
     version = {"version": c.version}
     initial = {
@@ -148,7 +157,8 @@ def _page(request, view: selectors.ComplaintView, bound: dict | None = None, sta
         "may_assign": can(user, "complaints.assign_complaint", c),
         "may_take": can(user, "complaints.take_complaint", c),
         "may_decide": can(user, "complaints.decide_extension", c) and view.pending_extension is not None,
-        "held": selectors.held_label(c.paused_seconds), "now": timezone.now(), "SlaState": SlaState},
+        "held": selectors.held_label(c.paused_seconds), "now": timezone.now(), "SlaState": SlaState,
+        "kept": kept or []},
         status=status)
 
 
@@ -174,13 +184,13 @@ def _post(request, pk, key: str, form_class, run, **form_kwargs):
     the page again with the form as typed and the errors beside its fields (400), a conflict as a message (409)."""
     view = _view(request, pk)
     form = form_class(request.POST, **form_kwargs)
-    status = 400
+    status, kept = 400, []
     if form.is_valid():
         try:
             done = run(view.complaint, form.cleaned_data)
         except Conflict as conflict:
             messages.error(request, str(conflict.message))
-            view, status = _view(request, pk), 409
+            view, status, kept = _view(request, pk), 409, _kept(form)
         except NotPermitted as refused:
             raise PermissionDenied(str(refused.message)) from None
         except DomainError as refused:
@@ -188,7 +198,7 @@ def _post(request, pk, key: str, form_class, run, **form_kwargs):
         else:
             messages.success(request, done)
             return redirect("complaints:detail", view.complaint.pk)
-    return _page(request, view, {key: form}, status=status)
+    return _page(request, view, {key: form}, status=status, kept=kept)
 
 
 @login_required

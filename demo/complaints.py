@@ -9,6 +9,7 @@ then the SLA monitor makes one pass at the present (warnings, escalations). No C
 from __future__ import annotations
 
 import datetime as dt
+from importlib import import_module
 
 import numpy as np
 from django.db import transaction
@@ -82,6 +83,7 @@ def finish(ctx, *, log) -> None:
     if Complaint.objects.exists():
         log("complaints already exist: none added")
         return
+    ensure_defaults()
     rng = np.random.default_rng([ctx.seed, 12])
     now = demo_now(ctx)
     categories = list(Category.objects.filter(active=True, parent__isnull=False).order_by("id"))
@@ -102,6 +104,14 @@ def finish(ctx, *, log) -> None:
                           category=categories[0])
     result = monitor.sla_monitor(now=now)
     log(f"complaints: {made} recorded; monitor: {result['alerts']} warnings and escalation steps")
+
+
+def ensure_defaults() -> None:
+    """The taxonomy and the default SLA policy the app's data migration installs, again if a database was emptied
+    after migrating (e.g. between tests); the migration's own function, so both stay one definition."""
+    from django.apps import apps
+
+    import_module("complaints.migrations.0002_defaults").create(apps, None)
 
 
 def _description(category: Category) -> str:

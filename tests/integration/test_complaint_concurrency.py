@@ -104,5 +104,5 @@ def test_two_people_on_the_page_one_gets_a_message_and_keeps_what_they_typed(wor
     assert codes == [302, 409]
     loser = next(r for r in responses if r.status_code == 409)
     typed = "经办人已致电客户" if responses[0].status_code == 409 else "客户来电撤诉"
-    assert typed.encode() in loser.content and b"alert-danger" in loser.content
+    assert typed.encode() in loser.content and b"alert-danger" in loser.content and b'data-testid="kept"' in loser.content
     assert Complaint.objects.get(pk=complaint.pk).version == 3
