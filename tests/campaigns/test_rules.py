@@ -97,7 +97,7 @@ def test_festivals_are_computed_per_year(year, expected):
 
 
 def test_quiet_hours_span_midnight():
-    at = lambda h, m=0, day=5: dt.datetime(2026, 3, day, h, m, tzinfo=SH)  # noqa: E731
+    at = lambda h, m=0, day=5: dt.datetime(2026, 3, day, h, m, tzinfo=SH)
     assert rules.next_allowed(at(20, 59)) == at(20, 59)
     assert rules.next_allowed(at(21, 0)) == at(8, 0, day=6)
     assert rules.next_allowed(at(23, 30)) == at(8, 0, day=6)
@@ -111,7 +111,7 @@ def test_quiet_hours_span_midnight():
 
 
 def test_an_over_cap_message_moves_to_the_next_open_window():
-    day = lambda d: dt.datetime(2026, 3, d, 10, tzinfo=SH)  # noqa: E731
+    day = lambda d: dt.datetime(2026, 3, d, 10, tzinfo=SH)
     sent = [day(1), day(5), day(10), day(20)]
     assert rules.cap_window_opens(sent, day(25)) == day(1) + dt.timedelta(days=30)  # 31 March, 10:00
     assert rules.cap_window_opens(sent[:3], day(25)) == day(25)  # three in the window: it fits
@@ -131,7 +131,7 @@ def test_the_window_found_holds_fewer_than_the_cap_and_none_earlier_does(offsets
     at = base + dt.timedelta(hours=start)
     found = rules.cap_window_opens(sent, at, cap=cap)
     window = dt.timedelta(days=30)
-    count = lambda t: sum(1 for s in sent if t - window < s <= t)  # noqa: E731
+    count = lambda t: sum(1 for s in sent if t - window < s <= t)
     assert found >= at and count(found) < cap
     for h in range(start, int((found - base).total_seconds() // 3600)):
         assert count(base + dt.timedelta(hours=h)) >= cap  # nothing earlier had room (hourly grid)
