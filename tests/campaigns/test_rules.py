@@ -139,7 +139,7 @@ def test_the_window_found_holds_fewer_than_the_cap_and_none_earlier_does(offsets
 
 def test_suitability():
     today = D(2026, 6, 1)
-    ok = dict(customer_risk="C3", assessed_on=D(2026, 1, 1), birth=D(1980, 1, 1), today=today)
+    ok = {"customer_risk": "C3", "assessed_on": D(2026, 1, 1), "birth": D(1980, 1, 1), "today": today}
     assert rules.suitability(product_risk="R3", **ok).allowed
     assert rules.suitability(product_risk="R4", **ok).reason == "risk"
     assert rules.suitability(product_risk="R2", **{**ok, "assessed_on": D(2025, 5, 31)}).reason == "expired"
