@@ -163,6 +163,21 @@ def cap_window_opens(sent: Sequence[dt.datetime], at: dt.datetime, *, cap: int =
         candidate = inside[len(inside) - cap] + window  # that message leaves the window then
 
 
+# ---- consent at send time -------------------------------------------------------------------------------------------
+
+def send_block(*, channel: str, marketing: bool, do_not_contact: bool, consents: dict[str, bool]) -> str:
+    """Why a message may not go now ("" when it may): a marketing message needs the customer's consent for its
+    channel and no do-not-contact; a service notice (e.g. a complaint update) is not blocked by a marketing opt-out.
+    An RM task is the RM's call, not a message: it is never blocked here."""
+    if not marketing or channel == "rm_task":
+        return ""
+    if do_not_contact:
+        return "do_not_contact"
+    if not consents.get(channel, False):
+        return "no_consent"
+    return ""
+
+
 # ---- suitability -------------------------------------------------------------------------------------------------
 
 ASSESSMENT_VALID = dt.timedelta(days=365)

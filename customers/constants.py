@@ -127,6 +127,6 @@ SENSITIVE_CUSTOMER_FIELDS = ("id_number", "mobile", "credit_code")
 AUDITED_FIELDS = (
     "cif", "kind", "name", "gender", "birth_date", "id_type", "id_number", "occupation", "income_band",
     "credit_code", "industry", "company_size", "legal_representative", "contact_person", "mobile", "email",
-    "address", "consent_sms", "consent_email", "consent_phone", "consent_app", "do_not_contact",
+    "address", "consent_sms", "consent_email", "consent_phone", "consent_app", "do_not_contact", "lunar_birthday",
     "risk_level", "risk_assessed_on", "lifecycle_stage", "branch_id", "rm_id", "tags", "notes",
 )

@@ -82,7 +82,8 @@ class CustomerForm(forms.ModelForm):
             "cif", "kind", "name", "gender", "birth_date", "id_type", "id_number", "occupation", "income_band",
             "credit_code", "industry", "company_size", "legal_representative", "contact_person",
             "mobile", "email", "address", "consent_sms", "consent_email", "consent_phone", "consent_app",
-            "do_not_contact", "risk_level", "risk_assessed_on", "lifecycle_stage", "branch", "rm", "tags", "notes",
+            "do_not_contact", "lunar_birthday", "risk_level", "risk_assessed_on", "lifecycle_stage", "branch", "rm",
+            "tags", "notes",
         ]
         widgets = {"birth_date": DateInput, "risk_assessed_on": DateInput,
                    "notes": forms.Textarea(attrs={"rows": 3})}

@@ -69,6 +69,8 @@ class Customer(models.Model):
     consent_email = models.BooleanField(_("consents to marketing email"), default=False)
     consent_phone = models.BooleanField(_("consents to marketing calls"), default=False)
     consent_app = models.BooleanField(_("consents to in-app marketing"), default=False)
+    lunar_birthday = models.BooleanField(_("celebrates the lunar birthday"), default=False,
+                                         help_text=_("Greet on the lunar (农历) date of birth instead of the Gregorian."))
     do_not_contact = models.BooleanField(_("do not contact"), default=False,
                                          help_text=_("No campaign messages at all; service messages still go out."))
 

@@ -337,6 +337,14 @@ def _locked_open_task(task: FollowUpTask) -> FollowUpTask:
     return locked
 
 
+def tasks_schedule(*, rows: list[tuple[int, int | None, str, date]]) -> list[FollowUpTask]:
+    """Tasks the scheduled jobs give RMs (care reminders, follow-up plans): ``(customer id, assignee id, title,
+    due date)`` each, created in bulk in the caller's transaction (the caller makes each one once: a care key)."""
+    tasks = [FollowUpTask(customer_id=customer_id, assignee_id=assignee_id, title=title[:200], due_date=due)
+             for customer_id, assignee_id, title, due in rows]
+    return FollowUpTask.objects.bulk_create(tasks, batch_size=5000)
+
+
 @transaction.atomic
 def task_complete(*, actor, task: FollowUpTask, outcome: str, now) -> FollowUpTask:
     if not can(actor, "customers.log_interaction", task.customer):

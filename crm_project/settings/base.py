@@ -310,6 +310,23 @@ SEGMENTATION_QUEUE = env("SEGMENTATION_QUEUE", default=None)
 # Complaints: the regulator's deadline whose last day is not a working day moves to the next working day (the Civil
 # Code's count, Art. 203; on by default).
 COMPLAINTS_REGULATORY_ROLL_FORWARD = env.bool("COMPLAINTS_REGULATORY_ROLL_FORWARD", default=True)
+# Care and campaigns (campaigns app): the RM's birthday reminder this many days ahead; lunar birthdays: a leap-month
+# birth greeted in the regular month of that number in a year without that leap month, day 30 on day 29 of a short
+# month; Feb 29 births on Feb 28 of a common year; no marketing message in quiet hours (local time, a span may cross
+# midnight); at most CARE_CAP marketing messages per customer in CARE_CAP_DAYS days (an over-cap message waits for
+# the next open window); the message backend ("file": JSON lines under var/messages, "console"); a message left
+# "sending" this long after its attempt is marked unknown (to reconcile, never re-sent blindly).
+CARE_BIRTHDAY_DAYS_AHEAD = env.int("CARE_BIRTHDAY_DAYS_AHEAD", default=3)
+CARE_LUNAR_LEAP_TO_REGULAR = env.bool("CARE_LUNAR_LEAP_TO_REGULAR", default=True)
+CARE_LUNAR_DAY30_TO_29 = env.bool("CARE_LUNAR_DAY30_TO_29", default=True)
+CARE_FEB29_ON_FEB28 = env.bool("CARE_FEB29_ON_FEB28", default=True)
+CARE_QUIET_START = env("CARE_QUIET_START", default="21:00")
+CARE_QUIET_END = env("CARE_QUIET_END", default="08:00")
+CARE_CAP = env.int("CARE_CAP", default=4)
+CARE_CAP_DAYS = env.int("CARE_CAP_DAYS", default=30)
+CARE_MESSAGE_BACKEND = env("CARE_MESSAGE_BACKEND", default="file")
+CARE_MESSAGE_DIR = env("CARE_MESSAGE_DIR", default=str(VAR_DIR / "messages"))
+CARE_UNKNOWN_AFTER_MINUTES = env.int("CARE_UNKNOWN_AFTER_MINUTES", default=10)
 # Mail (the outbox's handlers send it, e.g. "your import finished"): console by default, e.g.
 # smtp+tls://user:password@smtp.example.com:587 in production. Links in mails start with CRM_SITE_URL.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

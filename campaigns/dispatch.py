@@ -1,0 +1,141 @@
+"""The dispatcher (beat, every minute): sends the due messages, each exactly once.
+
+A batch of due messages is claimed with ``FOR UPDATE SKIP LOCKED`` (two dispatchers never take the same one) and
+checked again at send time: a marketing message whose customer has since opted out of its channel, or asked not to
+be contacted, is cancelled with the reason; one that falls in quiet hours waits until they end; one over the
+frequency cap moves to the next open window. The rest are marked *sending* with a pending attempt and committed
+**before** the provider is called; each is then marked sent (or queued again with back-off after a failure).
+A worker killed between the provider's acceptance and that mark leaves the message *sending*: ``reconcile`` marks
+it *unknown* after a while — someone checks the provider's records — and it is never sent again blindly.
+Hand-written: no library does this send-time bookkeeping; delivery of internal mail stays core.outbox's."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from core.outbox import retry_delay
+
+from . import backends, rules
+from .care import quiet_hours
+from .models import Attempt, Message
+
+MAX_ATTEMPTS = 6
+CONSENT_FIELDS = {"sms": "consent_sms", "email": "consent_email", "app": "consent_app"}
+
+
+def _cap_times(customer_ids: list[int], now: dt.datetime) -> dict[int, list[dt.datetime]]:
+    """Marketing messages of these customers sent in the cap's window before ``now`` (one query)."""
+    window = dt.timedelta(days=settings.CARE_CAP_DAYS)
+    times: dict[int, list[dt.datetime]] = defaultdict(list)
+    for customer_id, sent_at in (Message.objects.filter(customer_id__in=customer_ids, marketing=True)
+                                 .filter(Q(sent_at__gt=now - window) | Q(status=Message.Status.SENDING))
+                                 .exclude(channel="rm_task").values_list("customer_id", "sent_at")):
+        times[customer_id].append(sent_at or now)
+    return times
+
+
+@transaction.atomic
+def _claim(now: dt.datetime, batch: int) -> tuple[list[Message], dict]:
+    counts = {"cancelled": 0, "deferred_quiet": 0, "deferred_cap": 0}
+    due = list(Message.objects.select_for_update(skip_locked=True, of=("self",))
+               .filter(status=Message.Status.QUEUED, due_at__lte=now).select_related("customer")
+               .order_by("due_at", "id")[:batch])
+    if not due:
+        return [], counts
+    start, end = quiet_hours()
+    opens = rules.next_allowed(now, quiet_start=start, quiet_end=end)
+    capped = _cap_times(list({m.customer_id for m in due if m.marketing}), now)
+    sending, changed, attempts = [], [], []
+    window = dt.timedelta(days=settings.CARE_CAP_DAYS)
+    for m in due:
+        c = m.customer
+        reason = rules.send_block(channel=m.channel, marketing=m.marketing, do_not_contact=c.do_not_contact,
+                                  consents={ch: getattr(c, f) for ch, f in CONSENT_FIELDS.items()})
+        if reason:
+            m.status, m.cancel_reason = Message.Status.CANCELLED, reason
+            counts["cancelled"] += 1
+        elif m.marketing and opens > now:
+            m.due_at = opens
+            counts["deferred_quiet"] += 1
+        elif m.marketing and m.purpose == Message.Purpose.CAMPAIGN and (
+                window_opens := rules.cap_window_opens(capped[c.pk], now, cap=settings.CARE_CAP,
+                                                       window=window)) > now:
+            m.due_at = window_opens
+            counts["deferred_cap"] += 1
+        else:
+            m.status, m.attempts = Message.Status.SENDING, m.attempts + 1
+            if m.marketing:
+                capped[c.pk].append(now)
+            attempts.append(Attempt(message=m, at=now))
+            sending.append(m)
+            continue
+        changed.append(m)
+    Message.objects.bulk_update(sending + changed, ["status", "attempts", "due_at", "cancel_reason"])
+    Attempt.objects.bulk_create(attempts)
+    return sending, counts
+
+
+def dispatch(*, now: dt.datetime, batch: int = 500) -> dict:
+    """Send one batch of due messages; counts by outcome."""
+    sending, counts = _claim(now, batch)
+    counts.update(sent=0, failed=0)
+    if not sending:
+        return counts
+    accepted, failed = [], []
+    with backends.backend() as backend:
+        for m in sending:
+            try:
+                accepted.append((m, backend.send(m)))
+            except Exception as exc:  # noqa: BLE001 (a provider's refusal is retried with back-off)
+                failed.append((m, f"{type(exc).__name__}: {exc}"[:500]))
+    with transaction.atomic():
+        for m, ref in accepted:
+            m.status, m.sent_at, m.provider_ref = Message.Status.SENT, now, ref
+        for m, error in failed:
+            m.last_error = error
+            if m.attempts >= MAX_ATTEMPTS:
+                m.status = Message.Status.FAILED
+            else:
+                m.status, m.due_at = Message.Status.QUEUED, now + retry_delay(m.attempts)
+        Message.objects.bulk_update([m for m, _x in accepted + failed],
+                                    ["status", "sent_at", "provider_ref", "last_error", "due_at"])
+        Attempt.objects.filter(message__in=[m for m, _x in accepted], outcome=Attempt.Outcome.PENDING).update(
+            outcome=Attempt.Outcome.ACCEPTED)
+        for m, error in failed:
+            Attempt.objects.filter(message=m, outcome=Attempt.Outcome.PENDING).update(
+                outcome=Attempt.Outcome.FAILED, detail=error)
+    counts["sent"], counts["failed"] = len(accepted), len(failed)
+    return counts
+
+
+def dispatch_all(*, now: dt.datetime, batch: int = 500, limit: int = 100_000) -> dict:
+    """Batches until nothing is due (or ``limit`` messages were looked at)."""
+    total: dict = defaultdict(int)
+    seen = 0
+    while seen < limit:
+        counts = dispatch(now=now, batch=batch)
+        for k, v in counts.items():
+            total[k] += v
+        done = sum(counts.values())
+        seen += done
+        if done == 0:
+            break
+    return dict(total)
+
+
+@transaction.atomic
+def reconcile(*, now: dt.datetime) -> int:
+    """Messages left *sending* longer than ``CARE_UNKNOWN_AFTER_MINUTES`` (their worker died after handing them to
+    the provider) become *unknown*: to reconcile with the provider's records, never re-sent blindly."""
+    cutoff = now - dt.timedelta(minutes=settings.CARE_UNKNOWN_AFTER_MINUTES)
+    pending = Attempt.objects.filter(outcome=Attempt.Outcome.PENDING, at__lt=cutoff).values("message_id")
+    stale = list(Message.objects.select_for_update(skip_locked=True).filter(
+        status=Message.Status.SENDING, pk__in=pending).values_list("pk", flat=True))
+    Attempt.objects.filter(message_id__in=stale, outcome=Attempt.Outcome.PENDING).update(
+        outcome=Attempt.Outcome.UNKNOWN, detail="the worker stopped before the outcome was recorded")
+    return Message.objects.filter(pk__in=stale).update(status=Message.Status.UNKNOWN)

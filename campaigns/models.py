@@ -1,0 +1,102 @@
+"""Care and campaigns: the messages to customers (each once per occasion: a unique key), every attempt to send
+one, the care keys that make each RM reminder task exactly once, and the runs of the scheduled jobs."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .constants import MessageChannel
+
+
+class Message(models.Model):
+    """A message to a customer, queued in the transaction that decides it and sent by the dispatcher. ``key`` is
+    unique: at most one message per customer per occasion (``birthday:2026:123``), however often a job runs."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        CANCELLED = "cancelled", _("Cancelled")
+        FAILED = "failed", _("Failed")
+        UNKNOWN = "unknown", _("Unknown: to reconcile")
+
+    class Purpose(models.TextChoices):
+        BIRTHDAY = "birthday", _("Birthday greeting")
+        FESTIVAL = "festival", _("Festival greeting")
+        CAMPAIGN = "campaign", _("Campaign")
+        CARE = "care", _("Care")
+        SERVICE = "service", _("Service notice")
+
+    key = models.CharField(max_length=120, unique=True)
+    customer = models.ForeignKey("customers.Customer", verbose_name=_("customer"), on_delete=models.CASCADE,
+                                 related_name="messages")
+    channel = models.CharField(_("channel"), max_length=10, choices=MessageChannel.choices)
+    purpose = models.CharField(_("purpose"), max_length=10, choices=Purpose.choices)
+    marketing = models.BooleanField(_("marketing"), default=True)  # service notices ignore a marketing opt-out
+    recipient = models.CharField(_("recipient"), max_length=254)
+    body = models.TextField(_("text"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    due_at = models.DateTimeField(_("due"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    cancel_reason = models.CharField(_("why cancelled"), max_length=100, blank=True)
+    provider_ref = models.CharField(_("provider reference"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        indexes = [
+            models.Index(fields=["due_at", "id"], name="message_due", condition=Q(status="queued")),
+            models.Index(fields=["customer", "sent_at"], name="message_customer_sent"),
+            models.Index(fields=["status"], name="message_sending", condition=Q(status="sending")),
+        ]
+
+    def __str__(self):
+        return self.key
+
+
+class Attempt(models.Model):
+    """One attempt to send a message: written (pending) before the provider is called, its outcome after."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("Handed to the provider")
+        ACCEPTED = "accepted", _("Accepted")
+        FAILED = "failed", _("Failed")
+        UNKNOWN = "unknown", _("Unknown")
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attempt_rows")
+    at = models.DateTimeField()
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
+    detail = models.CharField(max_length=500, blank=True)
+
+
+class CareKey(models.Model):
+    """An occasion an RM reminder task was created for (``birthday-reminder:2026:123``): inserted ``ON CONFLICT DO
+    NOTHING`` in the transaction that creates the task, so each task is created once however often a job runs."""
+
+    key = models.CharField(max_length=120, unique=True)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    task = models.ForeignKey("customers.FollowUpTask", null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class JobRun(models.Model):
+    """One run of a scheduled job for a day (by beat or by hand with ``run_job``), with what it did."""
+
+    job = models.CharField(_("job"), max_length=40)
+    day = models.DateField(_("day"))
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    counts = models.JSONField(_("counts"), default=dict)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                           related_name="+")
+
+    class Meta:
+        verbose_name = _("job run")
+        verbose_name_plural = _("job runs")
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["job", "-started_at"], name="jobrun_job")]

@@ -1,0 +1,27 @@
+"""Celery tasks of care and campaigns: thin, a day as an ISO date (default: today in Asia/Shanghai), one job each;
+safe to run twice, on two workers, or from two beats (each effect has a unique key in the database)."""
+
+from celery import shared_task
+from django.utils import timezone
+
+from core.tasks import parse_day
+
+from . import jobs
+
+
+@shared_task(acks_late=True)
+def birthday_scan(day: str | None = None) -> dict:
+    """00:30 Asia/Shanghai: the RMs' birthday reminders and the day's greetings."""
+    return jobs.run("birthday_scan", day=parse_day(day), now=timezone.now()).counts
+
+
+@shared_task(acks_late=True)
+def dispatch(day: str | None = None) -> dict:
+    """Every minute: send the due messages (the periodic dispatcher: no countdowns or ETAs)."""
+    return jobs.run("dispatch", day=parse_day(day), now=timezone.now()).counts
+
+
+@shared_task(acks_late=True)
+def reconcile(day: str | None = None) -> dict:
+    """Every five minutes: messages whose worker died mid-send become unknown (never re-sent blindly)."""
+    return jobs.run("reconcile", day=parse_day(day), now=timezone.now()).counts
