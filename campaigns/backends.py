@@ -14,7 +14,12 @@ from django.utils import timezone
 
 
 class Backend:
-    """Opened once per dispatch batch (``with backend:``), then ``send(message) -> provider reference``."""
+    """Opened once per dispatch batch (``with backend:``), then ``send(message) -> provider reference``.
+    ``lookup(message)`` asks the provider's records whether it took a message: its reference, ``""`` when the
+    provider confirms it never got it, or None when the provider cannot tell (then a person reconciles)."""
+
+    def lookup(self, message) -> str | None:
+        return None
 
     def __enter__(self):
         return self
@@ -33,8 +38,10 @@ class FileBackend(Backend):
 
     def __enter__(self):
         self.directory.mkdir(parents=True, exist_ok=True)
+        # line-buffered: every line is written to the file when sent, so a worker killed mid-batch leaves a record
+        # of exactly what went out (the provider's records, for reconcile)
         self._handle = open(self.directory / f"messages-{timezone.localdate():%Y%m%d}.jsonl", "a",
-                            encoding="utf-8")
+                            encoding="utf-8", buffering=1)
         return self
 
     def __exit__(self, *exc):
@@ -49,6 +56,14 @@ class FileBackend(Backend):
                 "text": message.body, "at": timezone.now().isoformat()}
         self._handle.write(json.dumps(line, ensure_ascii=False) + "\n")
         return f"file:{message.pk}"
+
+    def lookup(self, message) -> str | None:
+        needle = f'"key": {json.dumps(message.key, ensure_ascii=False)},'
+        for path in sorted(self.directory.glob("messages-*.jsonl")):
+            with open(path, encoding="utf-8") as handle:
+                if any(needle in line for line in handle):
+                    return f"file:{message.pk}"
+        return ""
 
 
 class ConsoleBackend(Backend):

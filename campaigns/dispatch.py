@@ -129,13 +129,30 @@ def dispatch_all(*, now: dt.datetime, batch: int = 500, limit: int = 100_000) ->
 
 
 @transaction.atomic
-def reconcile(*, now: dt.datetime) -> int:
+def reconcile(*, now: dt.datetime) -> dict:
     """Messages left *sending* longer than ``CARE_UNKNOWN_AFTER_MINUTES`` (their worker died after handing them to
-    the provider) become *unknown*: to reconcile with the provider's records, never re-sent blindly."""
+    the provider) are checked against the provider's records: taken → sent; confirmed never received → queued
+    again; the provider cannot tell → *unknown*, for a person to reconcile. Never re-sent blindly."""
     cutoff = now - dt.timedelta(minutes=settings.CARE_UNKNOWN_AFTER_MINUTES)
     pending = Attempt.objects.filter(outcome=Attempt.Outcome.PENDING, at__lt=cutoff).values("message_id")
-    stale = list(Message.objects.select_for_update(skip_locked=True).filter(
-        status=Message.Status.SENDING, pk__in=pending).values_list("pk", flat=True))
-    Attempt.objects.filter(message_id__in=stale, outcome=Attempt.Outcome.PENDING).update(
-        outcome=Attempt.Outcome.UNKNOWN, detail="the worker stopped before the outcome was recorded")
-    return Message.objects.filter(pk__in=stale).update(status=Message.Status.UNKNOWN)
+    stale = list(Message.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+        status=Message.Status.SENDING, pk__in=pending))
+    counts = {"sent": 0, "requeued": 0, "unknown": 0}
+    if not stale:
+        return counts
+    backend = backends.backend()
+    for m in stale:
+        ref = backend.lookup(m)
+        if ref:
+            m.status, m.sent_at, m.provider_ref, outcome = Message.Status.SENT, now, ref, Attempt.Outcome.ACCEPTED
+            counts["sent"] += 1
+        elif ref == "":
+            m.status, m.due_at, outcome = Message.Status.QUEUED, now, Attempt.Outcome.FAILED
+            counts["requeued"] += 1
+        else:
+            m.status, outcome = Message.Status.UNKNOWN, Attempt.Outcome.UNKNOWN
+            counts["unknown"] += 1
+        Attempt.objects.filter(message=m, outcome=Attempt.Outcome.PENDING).update(
+            outcome=outcome, detail="the worker stopped before the outcome was recorded; reconciled")
+    Message.objects.bulk_update(stale, ["status", "sent_at", "provider_ref", "due_at"])
+    return counts

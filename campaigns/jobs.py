@@ -23,7 +23,7 @@ def _moment(day: dt.date, now: dt.datetime) -> dt.datetime:
 JOBS: dict[str, Callable[[dt.date, dt.datetime], dict]] = {
     "birthday_scan": lambda day, now: care.birthday_scan(day=day, now=_moment(day, now)),
     "dispatch": lambda day, now: dispatch.dispatch_all(now=now),
-    "reconcile": lambda day, now: {"unknown": dispatch.reconcile(now=now)},
+    "reconcile": lambda day, now: dispatch.reconcile(now=now),
 }
 
 

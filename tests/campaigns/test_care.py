@@ -160,18 +160,38 @@ def test_quiet_hours_and_the_cap_defer_to_the_next_allowed_time(book, files):
     assert late.due_at == at(2026, 3, 31, 10, 30) and late.status == "queued"  # the first leaves the 30 days
 
 
-def test_a_send_interrupted_after_the_provider_took_it_becomes_unknown_and_is_not_resent(book, files):
+def test_an_interrupted_send_is_reconciled_with_the_providers_records_never_resent_blindly(book, files,
+                                                                                           settings):
     c = book["today"]
-    m = Message.objects.create(key="k1", customer=c, channel="sms", purpose="birthday", recipient=c.mobile,
-                               body="生日快乐", due_at=at(2026, 3, 5, 9, 0))
-    sending, _counts = dispatch._claim(at(2026, 3, 5, 9, 0), 10)  # the worker dies right after this commit
-    assert [x.pk for x in sending] == [m.pk]
-    assert dispatch.dispatch(now=at(2026, 3, 5, 9, 1))["sent"] == 0  # not queued: never picked again
-    assert dispatch.reconcile(now=at(2026, 3, 5, 9, 5)) == 0  # not yet
-    assert dispatch.reconcile(now=at(2026, 3, 5, 9, 11)) == 1
-    m.refresh_from_db()
-    assert m.status == "unknown" and m.attempt_rows.get().outcome == "unknown"
-    assert dispatch.dispatch(now=at(2026, 3, 5, 10))["sent"] == 0 and sent_lines(files) == []
+    make = lambda key: Message.objects.create(
+        key=key, customer=c, channel="sms", purpose="birthday", recipient=c.mobile, body="生日快乐",
+        due_at=at(2026, 3, 5, 9, 0))
+    taken, lost = make("taken"), make("lost")
+    sending, _counts = dispatch._claim(at(2026, 3, 5, 9, 0), 10)  # the worker dies right after this commit …
+    with care_backend() as backend:
+        backend.send(taken)  # … having handed one message to the provider
+    assert {m.pk for m in sending} == {taken.pk, lost.pk}
+    assert dispatch.dispatch(now=at(2026, 3, 5, 9, 1))["sent"] == 0  # "sending": never picked again
+    assert dispatch.reconcile(now=at(2026, 3, 5, 9, 5)) == {"sent": 0, "requeued": 0, "unknown": 0}  # not yet
+    assert dispatch.reconcile(now=at(2026, 3, 5, 9, 11)) == {"sent": 1, "requeued": 1, "unknown": 0}
+    taken.refresh_from_db()
+    lost.refresh_from_db()
+    assert taken.status == "sent" and lost.status == "queued"
+    assert dispatch.dispatch(now=at(2026, 3, 5, 9, 12))["sent"] == 1
+    assert sorted(line["key"] for line in sent_lines(files)) == ["lost", "taken"]  # each exactly once
+    # a provider that cannot tell: unknown, for a person to reconcile
+    settings.CARE_MESSAGE_BACKEND = "console"
+    third = make("third")
+    dispatch._claim(at(2026, 3, 5, 10, 0), 10)
+    assert dispatch.reconcile(now=at(2026, 3, 5, 10, 11)) == {"sent": 0, "requeued": 0, "unknown": 1}
+    third.refresh_from_db()
+    assert third.status == "unknown" and third.attempt_rows.get().outcome == "unknown"
+
+
+def care_backend():
+    from campaigns import backends
+
+    return backends.backend()
 
 
 def test_run_job_replays_a_day_and_refuses_bad_arguments(book, capsys):

@@ -57,12 +57,7 @@ def celery_workers(count: int, redis_url: str):
     queue = f"crm-it-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{uuid.uuid4().hex[:8]}"
     old = (app.conf.broker_url, app.conf.result_backend)
     app.conf.broker_url = app.conf.result_backend = redis_url
-    env = dict(os.environ, DATABASE_URL=_database_url(), REDIS_URL=redis_url,
-               DJANGO_SETTINGS_MODULE="crm_project.settings.test")
-    procs = [subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "crm_project", "worker", "--pool=solo", "-Q", queue,
-         "-n", f"w{k}-{queue}@%h", "--without-gossip", "--without-mingle", "--loglevel=INFO"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for k in range(count)]
+    procs = [worker_process(queue, redis_url, f"w{k}") for k in range(count)]
     try:
         _wait_until_ready(app, queue, count)
         yield queue
@@ -77,6 +72,24 @@ def celery_workers(count: int, redis_url: str):
                 out, _ = proc.communicate()
             print(out[-3000:])
         app.conf.broker_url, app.conf.result_backend = old
+
+
+def celery_env(redis_url: str) -> dict:
+    """The environment of a celery process against the test database and ``redis_url``."""
+    return dict(os.environ, DATABASE_URL=_database_url(), REDIS_URL=redis_url,
+                DJANGO_SETTINGS_MODULE="crm_project.settings.test")
+
+
+def worker_process(queue: str, redis_url: str, name: str) -> subprocess.Popen:
+    """One `celery worker` process (solo pool) taking tasks from ``queue``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "crm_project", "worker", "--pool=solo", "-Q", queue,
+         "-n", f"{name}-{queue}@%h", "--without-gossip", "--without-mingle", "--loglevel=INFO"],
+        cwd=ROOT, env=celery_env(redis_url), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_until_ready(app, queue: str, count: int, timeout: float = 90) -> None:
+    _wait_until_ready(app, queue, count, timeout)
 
 
 def _wait_until_ready(app, queue: str, count: int, timeout: float = 90) -> None:
