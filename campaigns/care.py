@@ -154,3 +154,96 @@ def _insert_messages(messages: list[Message]) -> int:
     fresh = [m for m in messages if m.key not in existing]
     Message.objects.bulk_create(fresh, batch_size=5000, ignore_conflicts=True)
     return len(fresh)
+
+
+# ---- festivals ---------------------------------------------------------------------------------------------------
+
+KEY_TIERS = ("important", "secondary")  # segmentation's key customers: an RM call besides the message
+
+
+def _festival_names() -> dict[str, str]:
+    from .constants import Festival
+
+    return {str(code): str(label) for code, label in Festival.choices}
+
+
+@transaction.atomic
+def festival_scan(*, day: dt.date, now: dt.datetime) -> dict:
+    """On a festival day (the lunar ones computed; the bank's own dates from ``BankDate``): a greeting to every
+    customer who consented to a channel, and for key customers (the tier in force: important or secondary) an RM
+    call task as well. Each once per customer, festival and year."""
+    from segmentation.models import Assignment
+    from segmentation.selectors import current_run
+
+    from .models import BankDate
+
+    bank = [(b.code, b.day) for b in BankDate.objects.filter(active=True, day=day)]
+    names = {**_festival_names(), **{b.code: b.name for b in BankDate.objects.filter(active=True, day=day)}}
+    counts = {"festivals": 0, "greetings": 0, "calls": 0, "no_channel": 0}
+    start, end = quiet_hours()
+    due = rules.next_allowed(now, quiet_start=start, quiet_end=end)
+    run = current_run()
+    for code in rules.festivals_on(day, bank):
+        counts["festivals"] += 1
+        with translation.override(settings.LANGUAGE_CODE):
+            template = _("{surname}{honorific}, {branch} wishes you a happy %(festival)s!") % {
+                "festival": names.get(code, code)}
+            title = _("%(festival)s: call %(name)s")
+        key_customers = set()
+        if run is not None:
+            key_customers = set(Assignment.objects.filter(run=run, value_tier__in=KEY_TIERS).values_list(
+                "customer_id", flat=True))
+        calls = list(Customer.objects.filter(pk__in=key_customers, rm__isnull=False, do_not_contact=False)
+                     .values_list("pk", "rm_id", "name"))
+        keyed = {f"festival-call:{code}:{day.year}:{pk}": (pk, rm, name) for pk, rm, name in calls}
+        claimed = sorted(claim_keys([(k, v[0]) for k, v in keyed.items()]))
+        tasks = customer_services.tasks_schedule(rows=[
+            (keyed[k][0], keyed[k][1], title % {"festival": names.get(code, code), "name": keyed[k][2]}, day)
+            for k in claimed])
+        _link_tasks(claimed, [t.pk for t in tasks])
+        counts["calls"] += len(tasks)
+        consenting = Customer.objects.filter(do_not_contact=False).filter(
+            Q(consent_sms=True) | Q(consent_app=True) | Q(consent_email=True))
+        batch: list[Message] = []
+        for c in consenting.select_related("rm", "branch").iterator(chunk_size=BATCH):
+            channel = greeting_channel(c)
+            if channel is None:
+                counts["no_channel"] += 1
+                continue
+            text = greeting_text(c, template)
+            if channel[0] == MessageChannel.SMS:
+                text = rules.with_opt_out(text)
+            batch.append(Message(key=f"festival:{code}:{day.year}:{c.pk}", customer=c, channel=channel[0],
+                                 recipient=channel[1], purpose=Message.Purpose.FESTIVAL, body=text, due_at=due))
+            if len(batch) >= BATCH:
+                counts["greetings"] += _insert_messages(batch)
+                batch = []
+        counts["greetings"] += _insert_messages(batch)
+    return counts
+
+
+# ---- the follow-up plan --------------------------------------------------------------------------------------------
+
+FOLLOW_UP = "followup:"
+
+
+@transaction.atomic
+def follow_up_scan(*, day: dt.date, now: dt.datetime) -> dict:
+    """A follow-up task for the RM of every customer whose last contact is older than their tier's service interval
+    (segmentation's policy), unless a follow-up task of the plan is still open for them: never a second one."""
+    from customers.constants import TaskStatus
+    from segmentation.selectors import overdue_in_book
+
+    overdue = list(overdue_in_book(today=day).filter(rm__isnull=False).values_list("customer_id", "rm_id"))
+    open_ones = set(CareKey.objects.filter(key__startswith=FOLLOW_UP, task__status=TaskStatus.OPEN)
+                    .values_list("customer_id", flat=True))
+    wanted = {f"{FOLLOW_UP}{pk}:{day.isoformat()}": (pk, rm) for pk, rm in overdue if pk not in open_ones}
+    claimed = sorted(claim_keys([(k, v[0]) for k, v in wanted.items()]))
+    names = dict(Customer.objects.filter(pk__in=[wanted[k][0] for k in claimed]).values_list("pk", "name"))
+    with translation.override(settings.LANGUAGE_CODE):
+        title = _("Follow-up visit due: %(name)s")
+    tasks = customer_services.tasks_schedule(rows=[
+        (wanted[k][0], wanted[k][1], title % {"name": names.get(wanted[k][0], "")}, day) for k in claimed])
+    _link_tasks(claimed, [t.pk for t in tasks])
+    return {"overdue": len(overdue), "already_open": len(open_ones & {pk for pk, _rm in overdue}),
+            "tasks": len(tasks)}

@@ -22,6 +22,8 @@ def _moment(day: dt.date, now: dt.datetime) -> dt.datetime:
 
 JOBS: dict[str, Callable[[dt.date, dt.datetime], dict]] = {
     "birthday_scan": lambda day, now: care.birthday_scan(day=day, now=_moment(day, now)),
+    "festival_scan": lambda day, now: care.festival_scan(day=day, now=_moment(day, now)),
+    "follow_up_scan": lambda day, now: care.follow_up_scan(day=day, now=_moment(day, now)),
     "dispatch": lambda day, now: dispatch.dispatch_all(now=now),
     "reconcile": lambda day, now: dispatch.reconcile(now=now),
 }

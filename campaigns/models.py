@@ -100,3 +100,21 @@ class JobRun(models.Model):
         verbose_name_plural = _("job runs")
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["job", "-started_at"], name="jobrun_job")]
+
+
+class BankDate(models.Model):
+    """A date the bank greets its customers on besides the festivals (e.g. the bank's anniversary)."""
+
+    code = models.SlugField(_("code"), max_length=30)
+    name = models.CharField(_("name"), max_length=60)
+    day = models.DateField(_("date"))
+    active = models.BooleanField(_("in use"), default=True)
+
+    class Meta:
+        verbose_name = _("bank date")
+        verbose_name_plural = _("bank dates")
+        ordering = ["day"]
+        constraints = [models.UniqueConstraint(fields=["code", "day"], name="bankdate_once")]
+
+    def __str__(self):
+        return f"{self.name} {self.day:%Y-%m-%d}"

@@ -16,6 +16,18 @@ def birthday_scan(day: str | None = None) -> dict:
 
 
 @shared_task(acks_late=True)
+def festival_scan(day: str | None = None) -> dict:
+    """00:40 Asia/Shanghai: the day's festival greetings and the key customers' RM calls."""
+    return jobs.run("festival_scan", day=parse_day(day), now=timezone.now()).counts
+
+
+@shared_task(acks_late=True)
+def follow_up_scan(day: str | None = None) -> dict:
+    """06:00 Asia/Shanghai: follow-up tasks for customers overdue for a contact (never a second one open)."""
+    return jobs.run("follow_up_scan", day=parse_day(day), now=timezone.now()).counts
+
+
+@shared_task(acks_late=True)
 def dispatch(day: str | None = None) -> dict:
     """Every minute: send the due messages (the periodic dispatcher: no countdowns or ETAs)."""
     return jobs.run("dispatch", day=parse_day(day), now=timezone.now()).counts

@@ -456,6 +456,19 @@ def _book(actor, run: Run, rm_id: int | None) -> QuerySet[Assignment]:
 
 
 def _overdue_qs(actor, run: Run, *, today: dt.date, rm_id: int | None) -> QuerySet[Assignment]:
+    return _overdue(_book(actor, run, rm_id), run, today=today)
+
+
+def overdue_in_book(*, today: dt.date) -> QuerySet[Assignment]:
+    """Every overdue assignment of the run in force, unscoped: for the scheduled follow-up plan (a job, not a
+    person), which gives each customer's RM the task."""
+    run = current_run()
+    if run is None:
+        return Assignment.objects.none()
+    return _overdue(Assignment.objects.filter(run=run), run, today=today)
+
+
+def _overdue(book: QuerySet[Assignment], run: Run, *, today: dt.date) -> QuerySet[Assignment]:
     days = dict(zip(ValueTier.values, run.policy.contact_days, strict=True))
     overdue = Q(last_contact__isnull=True)
     due = []
@@ -463,7 +476,7 @@ def _overdue_qs(actor, run: Run, *, today: dt.date, rm_id: int | None) -> QueryS
         # last contact (a local date) + interval < today  ⇔  the contact was before midnight of today - interval
         overdue |= Q(value_tier=tier, last_contact__lt=_midnight(today - dt.timedelta(days=interval)))
         due.append(When(value_tier=tier, then=F("last_contact") + Value(dt.timedelta(days=interval))))
-    return (_book(actor, run, rm_id).exclude(value_tier="").annotate(last_contact=_last_contact())
+    return (book.exclude(value_tier="").annotate(last_contact=_last_contact())
             .filter(overdue).annotate(due=Case(*due, output_field=DateTimeField())))
 
 
