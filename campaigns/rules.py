@@ -8,6 +8,7 @@ No ORM, no settings, no clock: ``now``/``today`` and every setting are parameter
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import math
@@ -15,6 +16,7 @@ import re
 import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from lunar_python import Lunar, LunarMonth, LunarYear, Solar
@@ -63,10 +65,28 @@ class LunarDate:
     leap: bool = False  # born in a leap month (闰月)
 
 
+@lru_cache(maxsize=512)
+def _lunar_months(lunar_year: int) -> tuple[list[dt.date], list[int]]:
+    """The first Gregorian day and the signed month number (negative: leap) of every month of a lunar year."""
+    starts, numbers = [], []
+    for month in LunarYear.fromYear(lunar_year).getMonths():
+        if month.getYear() == lunar_year:
+            solar = Solar.fromJulianDay(month.getFirstJulianDay())
+            starts.append(dt.date(solar.getYear(), solar.getMonth(), solar.getDay()))
+            numbers.append(month.getMonth())
+    return starts, numbers
+
+
 def lunar_of(birth: dt.date) -> LunarDate:
-    """The lunar date of a Gregorian birth date."""
-    lunar = Solar.fromYmd(birth.year, birth.month, birth.day).getLunar()
-    return LunarDate(month=abs(lunar.getMonth()), day=lunar.getDay(), leap=lunar.getMonth() < 0)
+    """The lunar date of a Gregorian birth date: found among the month starts of its lunar year (computed once per
+    year with lunar-python: converting each date with it takes milliseconds, too slow for a million customers)."""
+    year = birth.year
+    starts, numbers = _lunar_months(year)
+    if birth < starts[0]:  # before this year's Spring Festival: the previous lunar year
+        year -= 1
+        starts, numbers = _lunar_months(year)
+    k = bisect.bisect_right(starts, birth) - 1
+    return LunarDate(month=abs(numbers[k]), day=(birth - starts[k]).days + 1, leap=numbers[k] < 0)
 
 
 def lunar_birthday(birth: LunarDate, lunar_year: int, *, leap_to_regular: bool = True,

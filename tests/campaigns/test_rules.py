@@ -178,3 +178,12 @@ def test_uplift_with_its_confidence_interval():
     assert result.low == pytest.approx(0.04 - 1.959964 * ((0.12 * 0.88 / 1000 + 0.08 * 0.92 / 250) ** 0.5))
     assert result.low < 0.04 < result.high
     assert rules.uplift(1000, 120, 0, 0) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(day=st.dates(min_value=D(1901, 3, 1), max_value=D(2099, 12, 31)))
+def test_the_fast_lunar_conversion_agrees_with_lunar_python(day):
+    from lunar_python import Solar
+
+    lunar = Solar.fromYmd(day.year, day.month, day.day).getLunar()
+    assert rules.lunar_of(day) == LunarDate(abs(lunar.getMonth()), lunar.getDay(), lunar.getMonth() < 0)
