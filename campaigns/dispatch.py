@@ -17,6 +17,7 @@ from collections import defaultdict
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from core.outbox import retry_delay
 
@@ -60,7 +61,7 @@ def _cap_times(customer_ids: list[int], now: dt.datetime) -> dict[int, list[dt.d
 def _claim(now: dt.datetime, batch: int) -> tuple[list[Message], dict]:
     counts = {"cancelled": 0, "deferred_quiet": 0, "deferred_cap": 0}
     due = list(Message.objects.select_for_update(skip_locked=True, of=("self",))
-               .filter(status=Message.Status.QUEUED, due_at__lte=now).select_related("customer")
+               .filter(status=Message.Status.QUEUED, due_at__lte=now).select_related("customer", "campaign")
                .order_by("due_at", "id")[:batch])
     if not due:
         return [], counts
@@ -73,6 +74,11 @@ def _claim(now: dt.datetime, batch: int) -> tuple[list[Message], dict]:
         c = m.customer
         reason = rules.send_block(channel=m.channel, marketing=m.marketing, do_not_contact=c.do_not_contact,
                                   consents={ch: getattr(c, f) for ch, f in CONSENT_FIELDS.items()})
+        if not reason and m.campaign_id and m.campaign.product_risk:  # the offer must still suit the customer
+            fit = rules.suitability(customer_risk=c.risk_level, assessed_on=c.risk_assessed_on,
+                                    product_risk=m.campaign.product_risk, birth=c.birth_date,
+                                    today=timezone.localtime(now).date())
+            reason = "" if fit.allowed and not fit.rm_task_only else "unsuitable"
         if reason:
             m.status, m.cancel_reason = Message.Status.CANCELLED, reason
             counts["cancelled"] += 1

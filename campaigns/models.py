@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .constants import MessageChannel
+from .constants import CampaignStatus, Exclusion, MessageChannel, Outcome
 
 
 class Message(models.Model):
@@ -44,6 +44,8 @@ class Message(models.Model):
     last_error = models.CharField(_("last error"), max_length=500, blank=True)
     cancel_reason = models.CharField(_("why cancelled"), max_length=100, blank=True)
     provider_ref = models.CharField(_("provider reference"), max_length=100, blank=True)
+    campaign = models.ForeignKey("campaigns.Campaign", verbose_name=_("campaign"), null=True, blank=True,
+                                 on_delete=models.CASCADE, related_name="messages")
 
     class Meta:
         verbose_name = _("message")
@@ -118,3 +120,61 @@ class BankDate(models.Model):
 
     def __str__(self):
         return f"{self.name} {self.day:%Y-%m-%d}"
+
+
+class Campaign(models.Model):
+    """A targeted campaign: an audience from a saved filter (snapshotted at launch), an optional control group,
+    channels and a message in both languages, a schedule; draft → scheduled (approved) → running → completed, or
+    cancelled. A product offer (``product_risk``) reaches only customers it suits."""
+
+    name = models.CharField(_("name"), max_length=100)
+    goal = models.CharField(_("goal"), max_length=300, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=CampaignStatus.choices,
+                              default=CampaignStatus.DRAFT)
+    branch = models.ForeignKey("org.Branch", verbose_name=_("branch"), null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="+")  # whose campaign; null: head office's
+    audience = models.JSONField(_("audience filter"), default=dict, blank=True)
+    control_share = models.DecimalField(_("control group share"), max_digits=3, decimal_places=2, default=0)
+    channels = models.JSONField(_("channels"), default=list)
+    template_zh = models.TextField(_("message (Chinese)"), blank=True)
+    template_en = models.TextField(_("message (English)"), blank=True)
+    product_risk = models.CharField(_("product risk"), max_length=2, blank=True)  # a product offer: its risk level
+    product_type = models.CharField(_("product type"), max_length=20, blank=True)  # what counts as a conversion
+    starts_at = models.DateTimeField(_("starts"), null=True, blank=True)
+    attribution_days = models.PositiveSmallIntegerField(_("attribution window (days)"), default=30)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("approved by"), null=True,
+                                    blank=True, on_delete=models.PROTECT, related_name="+")
+    approved_at = models.DateTimeField(_("approved"), null=True, blank=True)
+    launched_at = models.DateTimeField(_("launched"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    counts = models.JSONField(_("counts"), default=dict, blank=True)  # the snapshot's: targeted, control, excluded
+    version = models.PositiveIntegerField(default=1, editable=False)
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(control_share__gte=0, control_share__lte=0.5),
+                                              name="campaign_control_share")]
+
+    def __str__(self):
+        return self.name
+
+
+class Member(models.Model):
+    """A customer of a campaign's audience as snapshotted at launch: in the control group, left out (why), or
+    contacted; the outcome the RM recorded and the conversion found in core banking's holdings."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="members", db_index=False)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    value_tier = models.CharField(max_length=10, blank=True)  # the tier at launch, for results by tier
+    excluded = models.CharField(max_length=12, choices=Exclusion.choices, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=12, choices=Outcome.choices, blank=True)
+    outcome_at = models.DateTimeField(null=True, blank=True)
+    converted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "customer"], name="member_once")]

@@ -306,3 +306,52 @@ def uplift(treated: int, treated_converted: int, control: int, control_converted
     se = math.sqrt(p1 * (1 - p1) / treated + p0 * (1 - p0) / control)
     diff = p1 - p0
     return Uplift(treated_rate=p1, control_rate=p0, uplift=diff, low=diff - z * se, high=diff + z * se)
+
+
+# ---- campaigns -----------------------------------------------------------------------------------------------------
+
+AUDIENCE_LISTS = {"value_tier", "card_tier", "lifecycle_stage", "tags", "risk_level"}
+AUDIENCE_NUMBERS = {"branch", "rm", "age_min", "age_max", "birthday_month"}
+AUDIENCE_TEXTS = {"product_held", "product_not_held"}
+CHANNELS = ("sms", "email", "app", "rm_task")
+
+
+def audience_problems(audience: dict) -> dict[str, str]:
+    """Field → what is wrong with a saved audience filter: unknown keys, lists that are not lists of text, numbers
+    that are not whole numbers, ages out of order, a month outside 1–12."""
+    problems: dict[str, str] = {}
+    for key, value in audience.items():
+        if key in AUDIENCE_LISTS:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                problems[key] = "list"
+        elif key in AUDIENCE_NUMBERS:
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+                problems[key] = "number"
+        elif key in AUDIENCE_TEXTS:
+            if value is not None and not isinstance(value, str):
+                problems[key] = "text"
+        else:
+            problems[key] = "unknown"
+    month = audience.get("birthday_month")
+    if "birthday_month" not in problems and month is not None and not 1 <= month <= 12:
+        problems["birthday_month"] = "month"
+    lo, hi = audience.get("age_min"), audience.get("age_max")
+    if not problems.keys() & {"age_min", "age_max"} and lo is not None and hi is not None and lo > hi:
+        problems["age_max"] = "order"
+    return problems
+
+
+def choose_channel(channels: Sequence[str], consents: dict[str, bool], *, do_not_contact: bool,
+                   reachable: dict[str, bool], rm_task_only: bool = False, has_rm: bool = True) -> str | None:
+    """The campaign channel a customer is contacted on: an RM task when the offer must go through the RM (or it is
+    one of the campaign's channels and the customer has an RM), else the first of the campaign's message channels
+    the customer consented to and can be reached on; None: not contacted."""
+    if rm_task_only:
+        return "rm_task" if has_rm else None
+    for channel in channels:
+        if channel == "rm_task":
+            if has_rm:
+                return channel
+        elif not do_not_contact and consents.get(channel) and reachable.get(channel):
+            return channel
+    return None

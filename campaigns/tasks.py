@@ -28,6 +28,12 @@ def follow_up_scan(day: str | None = None) -> dict:
 
 
 @shared_task(acks_late=True)
+def campaign_dispatch(day: str | None = None) -> dict:
+    """Every minute: launch approved campaigns whose start has come, complete those whose window closed."""
+    return jobs.run("campaign_dispatch", day=parse_day(day), now=timezone.now()).counts
+
+
+@shared_task(acks_late=True)
 def dispatch(day: str | None = None) -> dict:
     """Every minute: send the due messages (the periodic dispatcher: no countdowns or ETAs)."""
     return jobs.run("dispatch", day=parse_day(day), now=timezone.now()).counts

@@ -28,6 +28,9 @@ class Scope(models.TextChoices):
     SEGMENTS_RUN = "segments:run", _("Start segmentation runs")
     COMPLAINTS_READ = "complaints:read", _("Read complaints and the working calendar")
     COMPLAINTS_WRITE = "complaints:write", _("Record and work on complaints")
+    CAMPAIGNS_READ = "campaigns:read", _("Read campaigns, audiences, messages and outcomes")
+    CAMPAIGNS_WRITE = "campaigns:write", _("Create campaigns and record outcomes")
+    CONSENTS_WRITE = "consents:write", _("Push customers' opt-outs (e.g. an SMS gateway's 退订 replies)")
 
 
 class CalendarKind(models.TextChoices):
