@@ -2,6 +2,7 @@
 
 from rest_framework.routers import DefaultRouter
 
+from campaigns import api as campaigns_api
 from complaints import api as complaints_api
 from customers.api.views import (
     CustomerViewSet,
@@ -22,3 +23,4 @@ router.register("tasks", FollowUpTaskViewSet, basename="task")
 calendar_api.register(router)
 segmentation_api.register(router)
 complaints_api.register(router)
+campaigns_api.register(router)

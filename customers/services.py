@@ -126,6 +126,30 @@ def _record_changes(customer, before: dict, actor, source: str, created: bool = 
     return changes
 
 
+CONSENT_FIELDS = {"sms": "consent_sms", "email": "consent_email", "phone": "consent_phone", "app": "consent_app"}
+
+
+@transaction.atomic
+def consent_withdraw(*, actor, customer: Customer, channels: list[str], source: str = "api") -> dict:
+    """A customer's opt-out (e.g. an SMS gateway's 退订 reply pushed by an integration key with consents:write):
+    the channels' marketing consents off (``"all"``: do not contact), recorded in the profile history. Messages
+    already queued are cancelled when they come up for sending (campaigns.dispatch checks consent then)."""
+    if not can(actor, "customers.withdraw_consent"):
+        raise NotPermitted()
+    unknown = [c for c in channels if c not in (*CONSENT_FIELDS, "all")]
+    if unknown or not channels:
+        raise ValidationFailed(fields={"channels": [_("Choose sms, email, phone, app or all.")]})
+    locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    before = _snapshot(locked)
+    for channel in channels:
+        if channel == "all":
+            locked.do_not_contact = True
+        else:
+            setattr(locked, CONSENT_FIELDS[channel], False)
+    locked.save(update_fields=[*CONSENT_FIELDS.values(), "do_not_contact", "updated_at"])
+    return _record_changes(locked, before, actor, source)
+
+
 def customer_create(*, actor, data: dict, today: date, source: str = "web") -> Customer:
     if not can(actor, "customers.add_customer"):
         raise NotPermitted()

@@ -215,6 +215,8 @@ SPECTACULAR_SETTINGS = {
         "ComplaintStatusEnum": "complaints.constants.Status",
         "ComplaintPriorityEnum": "complaints.constants.Priority",
         "ComplaintActionEnum": "complaints.constants.Action",
+        "InteractionOutcomeEnum": "customers.constants.InteractionOutcome",
+        "CampaignOutcomeEnum": "campaigns.constants.Outcome",
         "LifecycleStageEnum": "customers.constants.LifecycleStage",
         "ValueTierEnum": "segmentation.constants.ValueTier",
         "CardTierEnum": "segmentation.constants.CardTier",
