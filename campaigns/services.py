@@ -83,17 +83,26 @@ def _years_before(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year - years, day=28)
 
 
+NOT_NULL = ("name", "goal", "audience", "control_share", "channels", "template_zh", "template_en", "product_risk",
+            "product_type", "attribution_days")
+
+
 def _problems(values: dict, *, now: dt.datetime) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = {name: [_("This field cannot be empty.")] for name in NOT_NULL
+                                    if name in values and values[name] is None and name != "name"}
     if "name" in values and not (values["name"] or "").strip():
         errors["name"] = [_("Name the campaign.")]
-    for name, problem in rules.audience_problems(values.get("audience") or {}).items():
+    if values.get("audience") is not None and not isinstance(values["audience"], dict):
+        errors["audience"] = [_("Give the audience filter as an object of filters.")]
+    for name, problem in rules.audience_problems(values.get("audience") if isinstance(values.get("audience"), dict)
+                                                 else {}).items():
         errors[f"audience.{name}"] = [str(PROBLEM_MESSAGES[problem])]
     share = values.get("control_share")
     if share is not None and not Decimal(0) <= Decimal(str(share)) <= Decimal("0.5"):
         errors["control_share"] = [_("The control group is a share from 0 to 0.5 of the audience.")]
     channels = values.get("channels")
     if channels is not None and (not isinstance(channels, list) or not channels
+                                 or not all(isinstance(c, str) for c in channels)
                                  or not set(channels) <= set(rules.CHANNELS)):
         errors["channels"] = [_("Choose one or more of: SMS, email, in-app, RM task.")]
     for field in ("template_zh", "template_en"):

@@ -56,7 +56,7 @@ CUSTOMER_COLUMNS = [
     "id", "cif", "kind", "name", "name_bigrams", "gender", "birth_date", "id_type", "id_number", "occupation",
     "income_band", "credit_code", "industry", "company_size", "legal_representative", "contact_person", "mobile",
     "email", "address", "consent_sms", "consent_email", "consent_phone", "consent_app", "do_not_contact",
-    "risk_level", "risk_assessed_on", "lifecycle_stage", "tags", "notes", "aum_latest", "last_txn_date",
+    "lunar_birthday", "risk_level", "risk_assessed_on", "lifecycle_stage", "tags", "notes", "aum_latest", "last_txn_date",
     "created_at", "updated_at", "branch_id", "rm_id",
 ]
 SNAPSHOT_COLUMNS = [
@@ -283,6 +283,8 @@ def generate_chunk(ctx: Context, index: int, first_id: int, n: int, ids: dict) -
         addr.tolist(),
         *[np.where(consent[:, j], "t", "f").tolist() for j in range(4)],
         np.where(dnc, "t", "f").tolist(),
+        # one individual in twenty celebrates the lunar birthday (by id: the random streams stay as they were)
+        np.where(~corp & (cid % 20 == 0), "t", "f").tolist(),
         np.asarray(RISK_LEVELS, dtype=object)[risk].tolist(),
         fmt_dates(assessed, risk == 0),
         np.asarray([s.value for s in STAGES], dtype=object)[stage].tolist(),

@@ -67,7 +67,7 @@ CUSTOMER_TEXT = {  # field → (max_length, choices or None)
 }
 CUSTOMER_TEXT["notes"] = (2000, None)
 CUSTOMER_TEXT["mobile"] = (20, None)  # normalised below to 11 digits
-CUSTOMER_BOOL = ["consent_sms", "consent_email", "consent_phone", "consent_app", "do_not_contact"]
+CUSTOMER_BOOL = ["consent_sms", "consent_email", "consent_phone", "consent_app", "do_not_contact", "lunar_birthday"]
 CUSTOMER_DATE = ["birth_date", "risk_assessed_on"]
 CUSTOMER_FIELDS = ["cif", *[f for f in CUSTOMER_TEXT if f != "cif"], *CUSTOMER_BOOL, *CUSTOMER_DATE,
                    "branch", "rm", "tags"]

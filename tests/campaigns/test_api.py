@@ -42,6 +42,10 @@ def test_the_campaign_lifecycle_through_the_api(org, client_for, key_client):
     sup, ho = client_for(org.sup_b1), client_for(org.ho_user)
     r = sup.post(f"{API}/campaigns/", {**BODY, "template_zh": "{name}送你{coupon}"}, format="json")
     assert r.status_code == 400 and "template_zh" in r.json()["errors"]
+    for bad, field in (({"audience": None}, "audience"), ({"audience": [1]}, "audience"),
+                       ({"channels": None}, "channels"), ({"control_share": None}, "control_share")):
+        r = sup.post(f"{API}/campaigns/", {**BODY, **bad}, format="json")
+        assert r.status_code == 400 and field in r.json()["errors"], r.content
     r = sup.post(f"{API}/campaigns/", BODY, format="json")
     assert r.status_code == 201, r.content
     pk = r.json()["id"]
