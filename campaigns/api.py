@@ -16,6 +16,7 @@ from core.serializers import StrictMixin
 from customers import services as customer_services
 from customers.models import Customer
 from org.access import scope_of
+from org.api.mixins import PermittedObjectMixin
 from org.constants import Scope
 from org.permissions import can
 
@@ -120,7 +121,8 @@ def _version(data):
     partial_update=extend_schema(summary="Change a draft", request=CampaignWriteSerializer,
                                  responses={200: CampaignSerializer, 409: CONFLICT}),
 )
-class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class CampaignViewSet(PermittedObjectMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    view_perm = "campaigns.view_campaign"
     serializer_class = CampaignSerializer
     filter_backends = []
     http_method_names = ["get", "post", "patch", "head", "options"]
@@ -129,17 +131,6 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     def get_queryset(self):
         return selectors.campaigns_visible_to(self.request.user).select_related("branch")
-
-    def check_permissions(self, request):
-        super().check_permissions(request)
-        if not can(request.user, "campaigns.view_campaign"):
-            raise Http404
-
-    def get_object(self):
-        try:
-            return super().get_object()
-        except (ValueError, TypeError, OverflowError):
-            raise Http404 from None
 
     def create(self, request, *args, **kwargs):
         body = CampaignWriteSerializer(data=request.data)

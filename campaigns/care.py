@@ -130,20 +130,32 @@ def birthday_scan(*, day: dt.date, now: dt.datetime) -> dict:
     due = rules.next_allowed(now, quiet_start=start, quiet_end=end)
     with translation.override(settings.LANGUAGE_CODE):
         template = _("{surname}{honorific}, {branch} wishes you a happy birthday!")
-    messages = []
-    for c in Customer.objects.filter(match).select_related("rm", "branch").iterator(chunk_size=BATCH):
+    greeted, counts["no_channel"] = _greet(
+        Customer.objects.filter(match), template=template, purpose=Message.Purpose.BIRTHDAY, due=due,
+        key=lambda c: f"birthday:{occasion(day, c.lunar_birthday)}:{c.pk}")
+    counts["greetings"] = greeted
+    return counts
+
+
+def _greet(customers, *, template: str, purpose: str, due: dt.datetime, key) -> tuple[int, int]:
+    """Queue a greeting to each of ``customers`` through their consented channel (an SMS with the opt-out line), in
+    batches; ``key(customer)`` is the occasion's unique key. Returns (new greetings, customers without a channel)."""
+    greeted = no_channel = 0
+    batch: list[Message] = []
+    for c in customers.select_related("rm", "branch").iterator(chunk_size=BATCH):
         channel = greeting_channel(c)
         if channel is None:
-            counts["no_channel"] += 1
+            no_channel += 1
             continue
         text = greeting_text(c, template)
         if channel[0] == MessageChannel.SMS:
             text = rules.with_opt_out(text)
-        messages.append(Message(key=f"birthday:{occasion(day, c.lunar_birthday)}:{c.pk}", customer=c,
-                                channel=channel[0], recipient=channel[1], purpose=Message.Purpose.BIRTHDAY,
-                                body=text, due_at=due))
-    counts["greetings"] = _insert_messages(messages)
-    return counts
+        batch.append(Message(key=key(c), customer=c, channel=channel[0], recipient=channel[1], purpose=purpose,
+                             body=text, due_at=due))
+        if len(batch) >= BATCH:
+            greeted += _insert_messages(batch)
+            batch = []
+    return greeted + _insert_messages(batch), no_channel
 
 
 def _insert_messages(messages: list[Message]) -> int:
@@ -204,21 +216,10 @@ def festival_scan(*, day: dt.date, now: dt.datetime) -> dict:
         counts["calls"] += len(tasks)
         consenting = Customer.objects.filter(do_not_contact=False).filter(
             Q(consent_sms=True) | Q(consent_app=True) | Q(consent_email=True))
-        batch: list[Message] = []
-        for c in consenting.select_related("rm", "branch").iterator(chunk_size=BATCH):
-            channel = greeting_channel(c)
-            if channel is None:
-                counts["no_channel"] += 1
-                continue
-            text = greeting_text(c, template)
-            if channel[0] == MessageChannel.SMS:
-                text = rules.with_opt_out(text)
-            batch.append(Message(key=f"festival:{code}:{day.year}:{c.pk}", customer=c, channel=channel[0],
-                                 recipient=channel[1], purpose=Message.Purpose.FESTIVAL, body=text, due_at=due))
-            if len(batch) >= BATCH:
-                counts["greetings"] += _insert_messages(batch)
-                batch = []
-        counts["greetings"] += _insert_messages(batch)
+        greeted, no_channel = _greet(consenting, template=template, purpose=Message.Purpose.FESTIVAL, due=due,
+                                     key=lambda c, code=code: f"festival:{code}:{day.year}:{c.pk}")
+        counts["greetings"] += greeted
+        counts["no_channel"] += no_channel
     return counts
 
 

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from core.errors import NotPermitted
 from core.serializers import StrictMixin
 from org.access import sees_complainant
+from org.api.mixins import PermittedObjectMixin
 from org.constants import Scope
 from org.models import Branch, User
 from org.permissions import can
@@ -227,7 +228,8 @@ def _action(summary: str, request=None, responses: dict | None = None):
                                          "is kept)", request=ChangeSerializer,
                                  responses={200: ComplaintSerializer, 403: FORBIDDEN, 404: NOT_FOUND, 409: CONFLICT}),
 )
-class ComplaintViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ComplaintViewSet(PermittedObjectMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    view_perm = "complaints.view_complaint"
     serializer_class = ComplaintSerializer
     filterset_class = ComplaintFilter
     http_method_names = ["get", "post", "patch", "head", "options"]
@@ -238,17 +240,6 @@ class ComplaintViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 
     def get_queryset(self):
         return selectors.queue_queryset(self.request.user).select_related("review_of").order_by(*ORDERINGS["due"])
-
-    def check_permissions(self, request):
-        super().check_permissions(request)
-        if not can(request.user, "complaints.view_complaint"):
-            raise Http404
-
-    def get_object(self):
-        try:
-            return super().get_object()
-        except (ValueError, TypeError, OverflowError):
-            raise Http404 from None
 
     def _answer(self, complaint, code=status.HTTP_200_OK):
         fresh = self.get_queryset().get(pk=complaint.pk)

@@ -1,13 +1,13 @@
 """``/api/v1/sla-policies/`` and ``/api/v1/complaint-categories/``: read by everyone who works on complaints (and
 keys with ``complaints:read``), created and changed by head office through the same services as the pages."""
 
-from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
 from core.errors import NotPermitted
 from core.serializers import StrictMixin
+from org.api.mixins import PermittedObjectMixin
 from org.constants import Scope
 from org.permissions import can
 
@@ -46,24 +46,14 @@ class CategorySerializer(StrictMixin, serializers.ModelSerializer):
         read_only_fields = ["id"]
 
 
-class _SettingsViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class _SettingsViewSet(PermittedObjectMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    view_perm = "complaints.view_settings"
     http_method_names = ["get", "post", "patch", "head", "options"]
     filter_backends = []
     pagination_class = None
     required_scopes = {"list": READ, "retrieve": READ}
     save = None  # the service that creates or changes one (staticmethod)
     noun = ""  # its keyword for the instance
-
-    def check_permissions(self, request):
-        super().check_permissions(request)
-        if not can(request.user, "complaints.view_settings"):
-            raise Http404
-
-    def get_object(self):
-        try:
-            return super().get_object()
-        except (ValueError, TypeError, OverflowError):
-            raise Http404 from None
 
     def _write(self, request, instance, partial):
         if not can(request.user, "complaints.change_settings"):

@@ -1,7 +1,6 @@
 """Segmentation API: policies (see api/__init__.py). Read by head office and keys with segments:read; written by
 head office only (draft, change, submit, approve, send back), through the same services as the pages."""
 
-from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -9,8 +8,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.serializers import StrictMixin
+from org.api.mixins import PermittedObjectMixin
 from org.constants import Scope
-from org.permissions import can
 
 from .. import selectors, services
 from ..models import Policy
@@ -79,10 +78,11 @@ ONE_OPEN = OpenApiResponse(description="Another version is still a draft or awai
     partial_update=extend_schema(request=PolicyWriteSerializer, responses={200: PolicySerializer, 409: NOT_OPEN},
                                  summary="Change settings of a draft (head office)"),
 )
-class PolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class PolicyViewSet(PermittedObjectMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Versions of the segmentation policy: draft → awaiting approval → published (→ retired). With four eyes
     on (the default) a second head-office user approves; publishing retires the version in force."""
 
+    view_perm = "segmentation.view_policy"
     serializer_class = PolicySerializer
     http_method_names = ["get", "post", "patch", "head", "options"]
     filter_backends = []
@@ -90,17 +90,6 @@ class PolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def get_queryset(self):
         return selectors.policies_visible_to(self.request.user)
-
-    def check_permissions(self, request):
-        super().check_permissions(request)
-        if not can(request.user, "segmentation.view_policy"):
-            raise Http404  # staff who may not see policies: as if there were none
-
-    def get_object(self):
-        try:
-            return super().get_object()
-        except (ValueError, TypeError, OverflowError):
-            raise Http404 from None
 
     def create(self, request, *args, **kwargs):
         serializer = PolicyCreateSerializer(data=request.data)
