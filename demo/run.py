@@ -20,6 +20,7 @@ from django.db import connection, transaction
 
 from customers.models import Customer
 
+from . import campaigns as campaigns_part
 from . import complaints as complaints_part
 from . import customers as customers_part
 from . import org as org_part
@@ -27,7 +28,7 @@ from . import segmentation as segmentation_part
 from .context import Chunk, make_context
 from .loader import Writer
 
-PARTS = (org_part, customers_part, segmentation_part, complaints_part)
+PARTS = (org_part, customers_part, segmentation_part, complaints_part, campaigns_part)
 CHUNK_SIZE = 50_000
 ADVISORY_LOCK_KEY = 0x5EED_DE30  # serialises concurrent seed runs (e.g. two `run` starts)
 
