@@ -16,6 +16,7 @@ from django.template.loader import render_to_string
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from core import exports
@@ -215,24 +216,30 @@ def act(request, pk):
     return _post(request, pk, "close" if closing else "act", forms.CloseForm if closing else forms.ActForm, run)
 
 
-@login_required
-@require_POST
-def message(request, pk):
-    def run(complaint, data):
-        services.complaint_message(actor=request.user, complaint=complaint, now=timezone.now(), **data)
-        return _("Message recorded.")
+def _done(key: str, form_class, service, done):
+    """The page action of a service that takes the complaint and the form's data and whose success is one fixed
+    message (``done``, translated when shown)."""
 
-    return _post(request, pk, "message", forms.MessageForm, run)
+    @login_required
+    @require_POST
+    def view(request, pk):
+        def run(complaint, data):
+            service(actor=request.user, complaint=complaint, now=timezone.now(), **data)
+            return str(done)
+
+        return _post(request, pk, key, form_class, run)
+
+    return view
 
 
-@login_required
-@require_POST
-def note(request, pk):
-    def run(complaint, data):
-        services.complaint_note(actor=request.user, complaint=complaint, now=timezone.now(), **data)
-        return _("Note added.")
-
-    return _post(request, pk, "note", forms.NoteForm, run)
+message = _done("message", forms.MessageForm, services.complaint_message, gettext_lazy("Message recorded."))
+note = _done("note", forms.NoteForm, services.complaint_note, gettext_lazy("Note added."))
+change = _done("change", forms.ChangeForm, services.complaint_change,
+               gettext_lazy("Details changed; the SLA policy was chosen again and the time used kept."))
+extension_request = _done("extension", forms.ExtensionRequestForm, services.extension_request,
+                          gettext_lazy("Extension requested: it takes effect when approved."))
+satisfaction = _done("satisfaction", forms.SatisfactionForm, services.satisfaction_record,
+                     gettext_lazy("Satisfaction recorded."))
 
 
 @login_required
@@ -247,26 +254,6 @@ def assign(request, pk):
         return _("Handler: %(name)s") % {"name": handler.display_name if handler else _("nobody")}
 
     return _post(request, pk, "assign", forms.AssignForm, run, user=request.user)
-
-
-@login_required
-@require_POST
-def change(request, pk):
-    def run(complaint, data):
-        services.complaint_change(actor=request.user, complaint=complaint, now=timezone.now(), **data)
-        return _("Details changed; the SLA policy was chosen again and the time used kept.")
-
-    return _post(request, pk, "change", forms.ChangeForm, run)
-
-
-@login_required
-@require_POST
-def extension_request(request, pk):
-    def run(complaint, data):
-        services.extension_request(actor=request.user, complaint=complaint, now=timezone.now(), **data)
-        return _("Extension requested: it takes effect when approved.")
-
-    return _post(request, pk, "extension", forms.ExtensionRequestForm, run)
 
 
 @login_required
@@ -295,22 +282,10 @@ def hold(request, pk):
 
 @login_required
 @require_POST
-def satisfaction(request, pk):
-    def run(complaint, data):
-        services.satisfaction_record(actor=request.user, complaint=complaint, now=timezone.now(), **data)
-        return _("Satisfaction recorded.")
-
-    return _post(request, pk, "satisfaction", forms.SatisfactionForm, run)
-
-
-@login_required
-@require_POST
 def review(request, pk):
-    created = {}
-
     def run(complaint, data):
-        created["review"] = services.review_open(actor=request.user, complaint=complaint, now=timezone.now(), **data)
-        return _("Re-check %(number)s opened at the superior branch.") % {"number": created["review"].number}
+        opened = services.review_open(actor=request.user, complaint=complaint, now=timezone.now(), **data)
+        return _("Re-check %(number)s opened at the superior branch.") % {"number": opened.number}
 
     return _post(request, pk, "review", forms.ReviewForm, run)
 
