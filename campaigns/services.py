@@ -10,13 +10,15 @@ import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core import audit
+from core.copy import copy_columns
 from core.errors import Conflict, NotPermitted, ValidationFailed
 from customers import services as customer_services
 from customers.models import Customer, Holding
@@ -142,8 +144,7 @@ def campaign_save(*, actor, values: dict, now: dt.datetime, campaign: Campaign |
     errors = _problems(values, now=now)
     if errors:
         raise ValidationFailed(fields=errors)
-    target = campaign or Campaign(created_by=user_of(actor), branch=None if scope_of(actor).everything
-                                  else getattr(user_of(actor), "branch", None))
+    target = campaign or Campaign(created_by=user_of(actor), branch=_owner_branch(actor))
     for key, value in values.items():
         setattr(target, key, value)
     if not (target.name or "").strip():
@@ -152,6 +153,21 @@ def campaign_save(*, actor, values: dict, now: dt.datetime, campaign: Campaign |
     target.save()
     _record(target, actor, CampaignAudit.SAVED, {k: [None, str(v)[:200]] for k, v in values.items()})
     return target
+
+
+def _owner_branch(actor):
+    """Whose a new campaign is: head office's (None) or the preparer's branch."""
+    return None if scope_of(actor).everything else getattr(user_of(actor), "branch", None)
+
+
+def campaign_draft(*, actor, values: dict, now: dt.datetime, campaign: Campaign | None = None) -> Campaign:
+    """An unsaved campaign with ``values`` as it would be saved (its branch included), for the editor's audience
+    preview; ValidationFailed as ``campaign_save`` would refuse it."""
+    errors = _problems(values, now=now)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    return Campaign(**values, branch=campaign.branch if campaign else _owner_branch(actor),
+                    pk=campaign.pk if campaign else None)
 
 
 def _locked(actor, campaign: Campaign, version: int | None) -> Campaign:
@@ -231,12 +247,19 @@ def campaign_cancel(*, actor, campaign: Campaign, now: dt.datetime, reason: str 
     return campaign
 
 
+LAUNCH_COLUMNS = ("pk", "rm_id", "branch_id", "name", "gender", "cif", "mobile", "email", "risk_level",
+                  "risk_assessed_on", "birth_date", "consent_sms", "consent_email", "consent_app", "do_not_contact",
+                  "tier")
+
+
 @transaction.atomic
 def campaign_launch(*, campaign_id: int, now: dt.datetime) -> dict:
     """Launch a scheduled campaign whose start has come (the campaign dispatcher): snapshot its audience as members,
     hold out the control group, leave out (and count) unsuitable customers and those without a consented channel,
-    queue a message or give the RM a task for each of the rest. Each once (members are unique per campaign, message
-    and care keys per campaign and customer). Returns the counts."""
+    queue a message or give the RM a task for each of the rest. Each once: the campaign is locked and launched only
+    from "scheduled", in one transaction; members are unique per campaign, message and care keys per campaign and
+    customer. The audience is read as tuples and written with COPY (500,000 members in seconds, bench_care.py).
+    Returns the counts."""
     from segmentation.models import Assignment
     from segmentation.selectors import current_run
 
@@ -245,65 +268,93 @@ def campaign_launch(*, campaign_id: int, now: dt.datetime) -> dict:
         return campaign.counts or {}
     today = timezone.localtime(now).date()
     run = current_run()
-    tiers = dict(Assignment.objects.filter(run=run).values_list("customer_id", "value_tier")) if run else {}
+    tier = (Subquery(Assignment.objects.filter(run=run, customer_id=OuterRef("pk")).values("value_tier")[:1])
+            if run else Value(""))
+    audience = (audience_customers(campaign, today=today).order_by().annotate(tier=Coalesce(tier, Value("")))
+                .values_list(*LAUNCH_COLUMNS))
     share = float(campaign.control_share)
     counts = {"targeted": 0, "control": 0, "unsuitable": 0, "no_channel": 0, "messages": 0, "rm_tasks": 0}
-    members, messages, tasks = [], [], []
-    with translation.override(settings.LANGUAGE_CODE):
-        title = _("Campaign “%(campaign)s”: contact %(name)s")
-    audience = audience_customers(campaign, today=today).select_related("rm", "branch")
-    for c in audience.iterator(chunk_size=20_000):
+    members: dict[str, list] = {"customer_id": [], "value_tier": [], "excluded": []}
+    messages: dict[str, list] = {"key": [], "customer_id": [], "channel": [], "recipient": [], "body": []}
+    tasks: list[tuple[str, int, int, str]] = []
+    names = _launch_names()
+    for (pk, rm_id, branch_id, name, gender, cif, mobile, email, risk, assessed, birth, sms, mail, app, dnc,
+         value_tier) in audience.iterator(chunk_size=20_000):
         counts["targeted"] += 1
-        member = Member(campaign=campaign, customer=c, value_tier=tiers.get(c.pk, ""))
-        members.append(member)
-        rm_only = False
+        members["customer_id"].append(pk)
+        members["value_tier"].append(value_tier)
+        excluded, rm_only = "", False
         if campaign.product_risk:  # suitability first: the control group is drawn from whom the offer suits
-            fit = rules.suitability(customer_risk=c.risk_level, assessed_on=c.risk_assessed_on,
-                                    product_risk=campaign.product_risk, birth=c.birth_date, today=today)
-            if not fit.allowed:
-                member.excluded = Exclusion.UNSUITABLE
-                counts["unsuitable"] += 1
-                continue
-            rm_only = fit.rm_task_only
-        if rules.in_control_group(campaign.pk, c.pk, share):
-            member.excluded = Exclusion.CONTROL
-            counts["control"] += 1
-            continue
-        channel = rules.choose_channel(
-            campaign.channels, {"sms": c.consent_sms, "email": c.consent_email, "app": c.consent_app},
-            do_not_contact=c.do_not_contact, reachable={"sms": bool(c.mobile), "email": bool(c.email), "app": True},
-            rm_task_only=rm_only, has_rm=c.rm_id is not None)
-        if channel is None:
-            member.excluded = Exclusion.NO_CHANNEL
-            counts["no_channel"] += 1
+            fit = rules.suitability(customer_risk=risk, assessed_on=assessed, product_risk=campaign.product_risk,
+                                    birth=birth, today=today)
+            excluded, rm_only = ("" if fit.allowed else Exclusion.UNSUITABLE), fit.rm_task_only
+        if not excluded and rules.in_control_group(campaign.pk, pk, share):
+            excluded = Exclusion.CONTROL
+        channel = None
+        if not excluded:
+            channel = rules.choose_channel(
+                campaign.channels, {"sms": sms, "email": mail, "app": app}, do_not_contact=dnc,
+                reachable={"sms": bool(mobile), "email": bool(email), "app": True}, rm_task_only=rm_only,
+                has_rm=rm_id is not None)
+            if channel is None:
+                excluded = Exclusion.NO_CHANNEL
+        members["excluded"].append(str(excluded))
+        if excluded:
+            counts[str(excluded)] += 1
         elif channel == "rm_task":
-            tasks.append((f"campaign:{campaign.pk}:{c.pk}", c))
+            tasks.append((f"campaign:{campaign.pk}:{pk}", pk, rm_id, name))
         else:
-            text = rules.render(campaign.template_zh, care_values(c))
-            if channel == "sms":
-                text = rules.with_opt_out(text)
-            messages.append(Message(key=f"campaign:{campaign.pk}:{c.pk}", customer=c, channel=channel,
-                                    recipient={"sms": c.mobile, "email": c.email, "app": c.cif}[channel],
-                                    purpose=Message.Purpose.CAMPAIGN, body=text, due_at=campaign.starts_at or now,
-                                    campaign=campaign))
-    Member.objects.bulk_create(members, batch_size=5000, ignore_conflicts=True)
-    counts["messages"] = care._insert_messages(messages)
-    claimed = sorted(care.claim_keys([(key, c.pk) for key, c in tasks]))
-    by_key = dict(tasks)
-    made = customer_services.tasks_schedule(rows=[
-        (by_key[k].pk, by_key[k].rm_id, title % {"campaign": campaign.name, "name": by_key[k].name}, today)
-        for k in claimed])
-    care._link_tasks(claimed, [t.pk for t in made])
-    counts["rm_tasks"] = len(made)
+            values = {"name": name, "surname": name[:1], "honorific": rules.honorific(gender),
+                      "rm": names["rm"].get(rm_id, ""), "branch": names["branch"].get(branch_id, "")}
+            text = rules.render(campaign.template_zh, values)
+            messages["key"].append(f"campaign:{campaign.pk}:{pk}")
+            messages["customer_id"].append(pk)
+            messages["channel"].append(channel)
+            messages["recipient"].append({"sms": mobile, "email": email, "app": cif}[channel])
+            messages["body"].append(rules.with_opt_out(text) if channel == "sms" else text)
+    _copy_snapshot(campaign, members, messages, now=now)
+    counts["messages"] = len(messages["key"])
+    counts["rm_tasks"] = _campaign_tasks(campaign, tasks, today=today)
     campaign.status, campaign.launched_at, campaign.counts = CampaignStatus.RUNNING, now, counts
     campaign.version += 1
     campaign.save()
     return counts
 
 
-def care_values(c) -> dict[str, str]:
-    return {"name": c.name, "surname": c.name[:1], "honorific": rules.honorific(c.gender),
-            "rm": c.rm.display_name if c.rm_id else "", "branch": c.branch.name}
+def _launch_names() -> dict[str, dict]:
+    """The RMs' and branches' names, for the templates' {rm} and {branch} (a few thousand rows, read once)."""
+    from org.models import Branch, User
+
+    return {"rm": {u.pk: u.display_name for u in User.objects.only("pk", "username", "first_name", "last_name")},
+            "branch": dict(Branch.objects.values_list("pk", "name"))}
+
+
+def _copy_snapshot(campaign: Campaign, members: dict, messages: dict, *, now: dt.datetime) -> None:
+    """The members and the queued messages of a launch, by COPY (the campaign's row lock and its "scheduled" status
+    make this the only launch: no key can exist yet, and a duplicate would fail the whole launch, not half of it)."""
+    size, sent = len(members["customer_id"]), len(messages["key"])
+    due = campaign.starts_at or now
+    with connection.cursor() as cur:
+        copy_columns(cur.cursor, Member._meta.db_table, {
+            "campaign_id": [campaign.pk] * size, **members, "outcome": [""] * size})
+        copy_columns(cur.cursor, Message._meta.db_table, {
+            **messages, "campaign_id": [campaign.pk] * sent, "purpose": [Message.Purpose.CAMPAIGN.value] * sent,
+            "marketing": [True] * sent, "status": [Message.Status.QUEUED.value] * sent, "due_at": [due] * sent,
+            "created_at": [now] * sent, "attempts": [0] * sent, "last_error": [""] * sent,
+            "cancel_reason": [""] * sent, "provider_ref": [""] * sent})
+
+
+def _campaign_tasks(campaign: Campaign, tasks: list[tuple[str, int, int, str]], *, today: dt.date) -> int:
+    """An RM task per customer to be contacted through their RM, each once (a care key per campaign and customer)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        title = _("Campaign “%(campaign)s”: contact %(name)s")
+    by_key = {key: (pk, rm_id, name) for key, pk, rm_id, name in tasks}
+    claimed = sorted(care.claim_keys([(key, v[0]) for key, v in by_key.items()]))
+    made = customer_services.tasks_schedule(rows=[
+        (by_key[k][0], by_key[k][1], title % {"campaign": campaign.name, "name": by_key[k][2]}, today)
+        for k in claimed])
+    care._link_tasks(claimed, [t.pk for t in made])
+    return len(made)
 
 
 def campaigns_dispatch(*, now: dt.datetime) -> dict:

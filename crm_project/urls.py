@@ -36,6 +36,7 @@ urlpatterns = [
     path("customers/", include("customers.urls")),
     path("segments/", include("segmentation.urls")),
     path("complaints/", include("complaints.urls")),
+    path("campaigns/", include("campaigns.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(router.urls)),
