@@ -81,6 +81,15 @@ def _link_tasks(keys: list[str], task_ids: list[int]) -> None:
                         f"FROM unnest(%s::text[], %s::bigint[]) AS v(key, t) WHERE k.key = v.key", [keys, task_ids])
 
 
+def schedule_once(wanted: dict[str, tuple[int, int, str, dt.date]]) -> int:
+    """RM tasks ``{care key: (customer id, RM id, title, due date)}``, each created once: the keys this call claims
+    get their task (linked to the key), the others were done already. How many tasks were created."""
+    claimed = sorted(claim_keys([(k, v[0]) for k, v in wanted.items()]))
+    tasks = customer_services.tasks_schedule(rows=[wanted[k] for k in claimed])
+    _link_tasks(claimed, [t.pk for t in tasks])
+    return len(tasks)
+
+
 def greeting_channel(c) -> tuple[str, str] | None:
     """The channel a greeting goes through: the first the customer consented to and can be reached on (SMS, in-app,
     email); None for do-not-contact or no consent."""

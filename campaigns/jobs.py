@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from django.utils import timezone
 
-from . import care, dispatch, services
+from . import care, dispatch, events, services
 from .models import JobRun
 
 
@@ -24,6 +24,7 @@ JOBS: dict[str, Callable[[dt.date, dt.datetime], dict]] = {
     "birthday_scan": lambda day, now: care.birthday_scan(day=day, now=_moment(day, now)),
     "festival_scan": lambda day, now: care.festival_scan(day=day, now=_moment(day, now)),
     "follow_up_scan": lambda day, now: care.follow_up_scan(day=day, now=_moment(day, now)),
+    "care_events": lambda day, now: events.care_events(day=day),
     "campaign_dispatch": lambda day, now: services.campaigns_dispatch(now=now),
     "dispatch": lambda day, now: dispatch.dispatch_all(now=now),
     "reconcile": lambda day, now: dispatch.reconcile(now=now),

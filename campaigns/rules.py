@@ -355,3 +355,32 @@ def choose_channel(channels: Sequence[str], consents: dict[str, bool], *, do_not
         elif not do_not_contact and consents.get(channel) and reachable.get(channel):
             return channel
     return None
+
+
+# ---- event-triggered care ----------------------------------------------------------------------------------------
+
+def tier_raised(before: str, after: str, order: Sequence[str]) -> bool:
+    """Whether ``after`` is a higher tier than ``before`` in ``order`` (lowest first). A tier missing on either side
+    (unclassified, or not a tier of ``order``: a customer's first tier) is no upgrade, nor is the same tier."""
+    if before not in order or after not in order:
+        return False
+    return order.index(after) > order.index(before)
+
+
+def maturity_window(today: dt.date, days: int) -> tuple[dt.date, dt.date]:
+    """The maturity dates (first, last, both inclusive) the RM is told of on ``today``: from today to ``days``
+    days ahead. A holding that matured before today is past telling; one ``days`` + 1 ahead is told tomorrow."""
+    if days < 0:
+        raise ValueError("days must not be negative")
+    return today, today + dt.timedelta(days=days)
+
+
+def dormancy_window(today: dt.date, days: int, catch_up: int) -> tuple[dt.date, dt.date]:
+    """The last-transaction dates (earliest, latest, both inclusive) of customers who turned dormant lately: no
+    transaction for ``days`` days or more (the latest is ``today - days``: exactly ``days`` days without one is
+    dormant), but for at most ``catch_up`` days longer, so a job that missed some days catches up with them while
+    customers dormant long before (segmentation's exit review's business) are not all given a call at once."""
+    if days < 0 or catch_up < 0:
+        raise ValueError("days must not be negative")
+    latest = today - dt.timedelta(days=days)
+    return latest - dt.timedelta(days=catch_up), latest

@@ -28,6 +28,12 @@ def follow_up_scan(day: str | None = None) -> dict:
 
 
 @shared_task(acks_late=True)
+def care_events(day: str | None = None) -> dict:
+    """06:10 Asia/Shanghai: event-triggered RM tasks (tier upgrades, maturities, dormancy, downgrade watch)."""
+    return jobs.run("care_events", day=parse_day(day), now=timezone.now()).counts
+
+
+@shared_task(acks_late=True)
 def campaign_dispatch(day: str | None = None) -> dict:
     """Every minute: launch approved campaigns whose start has come, complete those whose window closed."""
     return jobs.run("campaign_dispatch", day=parse_day(day), now=timezone.now()).counts

@@ -106,6 +106,12 @@ def review_window_open(decided: dt.date, requested: dt.date) -> bool:
     return decided <= requested <= decided + dt.timedelta(days=REVIEW_DAYS)
 
 
+def satisfaction_call_due(decided: dt.date, days: int) -> dt.date:
+    """The day the RM's satisfaction call after a resolved complaint is due: ``days`` calendar days after the
+    decision (0: the same day; a negative setting counts as 0, never a task due before the decision)."""
+    return decided + dt.timedelta(days=max(days, 0))
+
+
 # ---- the service clock ---------------------------------------------------------------------------------------------
 
 WARNINGS = (0.75, 0.9)  # shares of the allowed time at which the handler is warned

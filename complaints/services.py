@@ -13,7 +13,7 @@ import datetime as dt
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -270,7 +270,29 @@ def complaint_act(*, actor, complaint: Complaint, action: str, now: dt.datetime,
     _event(complaint, actor, EventKind.TRANSITION, now, from_status=source, to_status=target, text=note.strip(),
            data={"action": action})
     _audit(complaint, actor, ComplaintAudit.STATUS_CHANGED, {"action": [None, action], **changes})
+    if action == Action.RESOLVE:
+        _satisfaction_call(complaint, actor, now)
     return complaint
+
+
+def _satisfaction_call(complaint: Complaint, actor, now: dt.datetime) -> None:
+    """The customer's RM calls to ask how the customer found the resolution (DOMAIN.md §5): a task due
+    ``CARE_SATISFACTION_CALL_DAYS`` after the decision, created in the transaction that resolves the complaint, once
+    per complaint (the task's unique key): resolved again after a reopening, the first call stands. None for a
+    complainant who is not a customer or a customer without an RM; a re-check (核查) is a complaint of its own."""
+    if complaint.customer_id is None:
+        return
+    customer = Customer.objects.only("name").get(pk=complaint.customer_id)
+    due = rules.satisfaction_call_due(complaint.decided_on, settings.CARE_SATISFACTION_CALL_DAYS)
+    with translation.override(settings.LANGUAGE_CODE):  # the RM's task list: the bank's language, as the care jobs'
+        title = _("Satisfaction call: complaint %(number)s of %(name)s resolved") % {
+            "number": complaint.number, "name": customer.name}
+    task = customer_services.task_schedule_once(key=f"complaint-satisfaction:{complaint.pk}",
+                                                customer_id=complaint.customer_id, title=title, due_date=due)
+    if task is not None:
+        _event(complaint, actor, EventKind.CHANGED, now, data={"satisfaction_call": task.pk},
+               text=_("Satisfaction call for the customer's relationship manager, due %(day)s.") % {
+                   "day": due.isoformat()})
 
 
 CLOSE_MESSAGES = {

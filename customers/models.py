@@ -246,6 +246,9 @@ class FollowUpTask(models.Model):
                                            related_name="tasks", verbose_name=_("from interaction"))
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    # What a task created by the system for one event is created once for ("complaint-satisfaction:42"), unique:
+    # services.task_schedule_once. Null for the tasks people create and the care jobs' (campaigns' CareKey).
+    key = models.CharField(max_length=120, null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("follow-up task")
@@ -253,6 +256,7 @@ class FollowUpTask(models.Model):
         ordering = ["due_date", "id"]
         indexes = [models.Index(fields=["assignee", "status", "due_date"], name="task_assignee_open"),
                    models.Index(fields=["customer", "status"], name="task_customer")]
+        constraints = [models.UniqueConstraint(fields=["key"], condition=Q(key__isnull=False), name="task_key_once")]
 
     def __str__(self):
         return self.title

@@ -369,6 +369,22 @@ def tasks_schedule(*, rows: list[tuple[int, int | None, str, date]]) -> list[Fol
     return FollowUpTask.objects.bulk_create(tasks, batch_size=5000)
 
 
+def task_schedule_once(*, key: str, customer_id: int, title: str, due_date: date) -> FollowUpTask | None:
+    """A task the system gives the customer's RM for one event (e.g. the satisfaction call after a complaint is
+    resolved), created once per ``key`` however often the event comes (the unique ``FollowUpTask.key``), in the
+    caller's transaction. None when the customer has no RM (no one to give it to) or the key's task exists."""
+    rm_id = Customer.objects.filter(pk=customer_id).values_list("rm_id", flat=True).first()
+    if rm_id is None or FollowUpTask.objects.filter(key=key).exists():
+        return None
+    task = FollowUpTask(customer_id=customer_id, assignee_id=rm_id, title=title[:200], due_date=due_date, key=key)
+    try:
+        with transaction.atomic():  # a savepoint: a concurrent first one wins, the caller's transaction goes on
+            task.save()
+    except IntegrityError:
+        return None
+    return task
+
+
 @transaction.atomic
 def task_complete(*, actor, task: FollowUpTask, outcome: str, now) -> FollowUpTask:
     if not can(actor, "customers.log_interaction", task.customer):

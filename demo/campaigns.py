@@ -1,7 +1,8 @@
 """Care and campaigns' part of the demo: the morning's care jobs for the demo's day (birthday reminders and
-greetings, the follow-up plan), and a campaign in each status — a draft, an approved one waiting for its start, a
-running one whose messages went out with outcomes recorded, a completed one with conversions, a cancelled one —
-all through the app's services and jobs, so messages, outcomes and the API show something real after ``make run``."""
+greetings, the follow-up plan, the event-triggered tasks: upgrades, maturities, dormancy, downgrade watch), and a
+campaign in each status — a draft, an approved one waiting for its start, a running one whose messages went out with
+outcomes recorded, a completed one with conversions, a cancelled one — all through the app's services and jobs, so
+messages, outcomes and the API show something real after ``make run``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import datetime as dt
 from django.conf import settings
 from django.utils import timezone
 
-from campaigns import care, dispatch, services
+from campaigns import care, dispatch, events, services
 from campaigns.models import Campaign, Member
 from core.errors import DomainError
 from org.constants import Role
@@ -42,6 +43,7 @@ def finish(ctx, *, log) -> None:
     morning = timezone.make_aware(dt.datetime.combine(today, dt.time(0, 30)))
     birthdays = care.birthday_scan(day=today, now=morning)
     follow_ups = care.follow_up_scan(day=today, now=morning)
+    happened = events.care_events(day=today)
     hq, hq2 = list(User.objects.filter(role=Role.HEAD_OFFICE).order_by("id")[:2])
     sup = User.objects.filter(role=Role.SUPERVISOR).order_by("id").first()
     base = {"audience": {"tags": ["代发工资"]}, "channels": ["sms", "rm_task"], "template_zh": TEMPLATE,
@@ -79,6 +81,7 @@ def finish(ctx, *, log) -> None:
     cancelled = draft("台风天停业通知（已取消）", now + dt.timedelta(days=1), actor=hq)
     services.campaign_cancel(actor=hq, campaign=cancelled, now=now)
     sent = dispatch.dispatch_all(now=max(now, morning.replace(hour=8)), limit=50_000)
+    event_tasks = ", ".join(f"{n} {name}" for name, n in happened.items() if not name.startswith("skipped"))
     log(f"care: {birthdays['greetings']} greetings, {birthdays['reminders']} reminders, {follow_ups['tasks']} "
-        f"follow-up tasks; campaigns: {Campaign.objects.count()} in five statuses; {sent.get('sent', 0)} messages "
-        f"sent now (file backend: {settings.CARE_MESSAGE_DIR})")
+        f"follow-up tasks, event tasks: {event_tasks}; campaigns: {Campaign.objects.count()} in five statuses; "
+        f"{sent.get('sent', 0)} messages sent now (file backend: {settings.CARE_MESSAGE_DIR})")

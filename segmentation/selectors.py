@@ -538,6 +538,18 @@ class WatchRow:
     gap: Decimal | None
 
 
+def _watch(book: QuerySet[Assignment]) -> QuerySet[Assignment]:
+    """The rows of ``book`` on the downgrade watch: below their card tier in force (a downgrade counting) and not
+    overridden."""
+    return book.filter(months_below__gte=1, overridden=False).exclude(card_tier="")
+
+
+def downgrade_watch_in_book(run: Run) -> QuerySet[Assignment]:
+    """Every row of ``run`` on the downgrade watch, unscoped: for the scheduled retention tasks (a job, not a
+    person), which give each customer's RM the task."""
+    return _watch(Assignment.objects.filter(run=run))
+
+
 def downgrade_watch(actor, *, rm_id: int | None = None, page=None, per_page: int = 25) -> Page:
     """Customers below their card tier in force at the last run (and not overridden): the runs left before the
     downgrade and the AUM that keeps the tier (its lower bound under the run's policy), fewest runs left first,
@@ -550,7 +562,7 @@ def downgrade_watch(actor, *, rm_id: int | None = None, page=None, per_page: int
                      default=Value(policy.downgrade_after), output_field=IntegerField()) - F("months_below")
     bound = Case(*(When(card_tier=tier, then=Value(card_tier_from(policy, tier))) for tier in CardTier.values),
                  output_field=DecimalField(max_digits=18, decimal_places=2))
-    qs = (_book(actor, run, rm_id).filter(months_below__gte=1, overridden=False).exclude(card_tier="")
+    qs = (_watch(_book(actor, run, rm_id))
           .annotate(runs_left=runs_left, gap=bound - F("aum_avg")).select_related("customer", "rm")
           .order_by("runs_left", F("gap").desc(nulls_last=True), "customer_id"))
     result = CappedPaginator(qs, per_page).get_page(page)
@@ -594,6 +606,16 @@ def done_runs() -> list[Run]:
     """The completed runs, newest month first (the pickers of the supervision pages)."""
     return list(Run.objects.select_related("policy").filter(status=RunStatus.DONE)
                 .order_by("-as_of", "-finished_at", "-id"))
+
+
+def previous_run(run: Run) -> Run | None:
+    """The completed run that was in force before ``run`` (the one finished last before it; None for the first):
+    what ``run``'s tiers are compared with for upgrades."""
+    if run.finished_at is None:
+        return None
+    earlier = Q(finished_at__lt=run.finished_at) | Q(finished_at=run.finished_at, pk__lt=run.pk)
+    return (Run.objects.select_related("policy").filter(earlier, status=RunStatus.DONE).exclude(pk=run.pk)
+            .order_by("-finished_at", "-id").first())
 
 
 def tier_keys(dimension: str = "value") -> list[tuple[str, str]]:

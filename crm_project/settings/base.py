@@ -329,6 +329,16 @@ CARE_CAP_DAYS = env.int("CARE_CAP_DAYS", default=30)
 CARE_MESSAGE_BACKEND = env("CARE_MESSAGE_BACKEND", default="file")
 CARE_MESSAGE_DIR = env("CARE_MESSAGE_DIR", default=str(VAR_DIR / "messages"))
 CARE_UNKNOWN_AFTER_MINUTES = env.int("CARE_UNKNOWN_AFTER_MINUTES", default=10)
+# Event-triggered care (campaigns.events, the nightly care_events job): the RM is told of a deposit or wealth holding
+# maturing within CARE_MATURITY_DAYS days (of at least CARE_MATURITY_MIN_BALANCE yuan); a customer without a
+# transaction for CARE_DORMANT_DAYS days or more gets a win-back call, for at most CARE_DORMANT_CATCH_UP_DAYS days
+# after turning dormant (missed nights are caught up; long-dormant customers are the exit review's); the RM's
+# satisfaction call after a resolved complaint (complaints app) is due CARE_SATISFACTION_CALL_DAYS after the decision.
+CARE_MATURITY_DAYS = env.int("CARE_MATURITY_DAYS", default=14)
+CARE_MATURITY_MIN_BALANCE = env.int("CARE_MATURITY_MIN_BALANCE", default=0)
+CARE_DORMANT_DAYS = env.int("CARE_DORMANT_DAYS", default=180)
+CARE_DORMANT_CATCH_UP_DAYS = env.int("CARE_DORMANT_CATCH_UP_DAYS", default=30)
+CARE_SATISFACTION_CALL_DAYS = env.int("CARE_SATISFACTION_CALL_DAYS", default=1)
 # Mail (the outbox's handlers send it, e.g. "your import finished"): console by default, e.g.
 # smtp+tls://user:password@smtp.example.com:587 in production. Links in mails start with CRM_SITE_URL.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

@@ -187,3 +187,40 @@ def test_the_fast_lunar_conversion_agrees_with_lunar_python(day):
 
     lunar = Solar.fromYmd(day.year, day.month, day.day).getLunar()
     assert rules.lunar_of(day) == LunarDate(abs(lunar.getMonth()), lunar.getDay(), lunar.getMonth() < 0)
+
+
+# ---- event-triggered care ----
+
+VALUE_LOW_FIRST = ("small", "ordinary", "secondary", "important")
+
+
+@pytest.mark.parametrize("before, after, raised", [
+    ("small", "ordinary", True),
+    ("secondary", "important", True),
+    ("small", "important", True),  # more than one step
+    ("ordinary", "ordinary", False),  # the same tier
+    ("important", "secondary", False),  # a downgrade
+    ("", "important", False),  # unclassified before: a first tier
+    ("ordinary", "", False),  # unclassified now
+    ("platinum", "important", False),  # not a tier of this order
+])
+def test_an_upgrade_is_a_higher_tier_in_the_order(before, after, raised):
+    assert rules.tier_raised(before, after, VALUE_LOW_FIRST) is raised
+
+
+def test_the_maturity_window_holds_today_to_n_days_ahead():
+    first, last = rules.maturity_window(D(2026, 3, 2), 14)
+    assert (first, last) == (D(2026, 3, 2), D(2026, 3, 16))  # exactly 14 days out: in; 15: tomorrow
+    assert rules.maturity_window(D(2026, 12, 25), 14)[1] == D(2027, 1, 8)  # across the year's end
+    assert rules.maturity_window(D(2026, 3, 2), 0) == (D(2026, 3, 2), D(2026, 3, 2))
+    with pytest.raises(ValueError):
+        rules.maturity_window(D(2026, 3, 2), -1)
+
+
+def test_the_dormancy_window_starts_at_exactly_n_days_and_catches_up_for_a_while():
+    first, last = rules.dormancy_window(D(2026, 3, 2), 180, 30)
+    assert last == D(2025, 9, 3)  # 180 days without a transaction: dormant; 179 not yet
+    assert (D(2026, 3, 2) - last).days == 180 and (last - first).days == 30
+    assert rules.dormancy_window(D(2026, 3, 2), 180, 0) == (D(2025, 9, 3), D(2025, 9, 3))  # that day only
+    with pytest.raises(ValueError):
+        rules.dormancy_window(D(2026, 3, 2), 180, -1)

@@ -78,6 +78,13 @@ def test_a_re_check_is_requested_within_thirty_days_of_the_decision():
     assert not rules.review_window_open(decided, dt.date(2026, 3, 16))
 
 
+def test_the_satisfaction_call_is_due_days_after_the_decision_never_before():
+    decided = dt.date(2026, 3, 31)
+    assert rules.satisfaction_call_due(decided, 1) == dt.date(2026, 4, 1)
+    assert rules.satisfaction_call_due(decided, 0) == decided
+    assert rules.satisfaction_call_due(decided, -3) == decided
+
+
 # ---- the service clock ----
 
 RESOLUTION = 70 * HOUR  # ten working days on the default calendar

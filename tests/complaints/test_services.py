@@ -340,9 +340,71 @@ def test_a_dissatisfied_answer_reopens_or_gives_the_rm_a_task(world):
     assert c.status == Status.INVESTIGATING and c.satisfaction == 2
     c = act(world, c, Action.RESOLVE, at(2026, 3, 5, 10))
     services.satisfaction_record(actor=world.sup_b1, complaint=c, score=1, now=at(2026, 3, 6, 10), follow_up="task")
-    task = FollowUpTask.objects.get(customer=world.customer)
+    task = FollowUpTask.objects.get(customer=world.customer, key__isnull=True)  # besides the satisfaction call
     assert task.assignee == world.rm and task.due_date == dt.date(2026, 3, 9) and c.number in task.title
     assert Complaint.objects.get(pk=c.pk).status == Status.RESOLVED
+
+
+# ---- the satisfaction call ----
+
+def satisfaction_calls(c):
+    from customers.models import FollowUpTask
+
+    return list(FollowUpTask.objects.filter(key=f"complaint-satisfaction:{c.pk}"))
+
+
+def test_resolving_gives_the_rm_a_satisfaction_call_once_per_complaint(world, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    settings.CARE_SATISFACTION_CALL_DAYS = 1
+    c = open_one(world)
+    c = act(world, c, Action.INVESTIGATE, at(2026, 3, 2, 12))
+    assert satisfaction_calls(c) == []
+    c = act(world, c, Action.RESOLVE, at(2026, 3, 3, 23, 30))  # decided on the 3rd, Shanghai time
+    [call] = satisfaction_calls(c)
+    assert call.customer == world.customer and call.assignee == world.rm and call.status == "open"
+    assert call.due_date == dt.date(2026, 3, 4) and c.number in call.title and world.customer.name in call.title
+    note = ComplaintEvent.objects.get(complaint=c, kind=EventKind.CHANGED)
+    assert note.data == {"satisfaction_call": call.pk} and "2026-03-04" in note.text
+    # closed, reopened and resolved again: the first call stands, no second one
+    c = act(world, c, Action.CLOSE, at(2026, 3, 5, 9), resolution_summary="已退还年费", root_cause="fee_rule",
+            remedy="退还年费 200 元", remedies_told=True)
+    c = act(world, c, Action.REOPEN, at(2026, 3, 6, 9))
+    c = act(world, c, Action.RESOLVE, at(2026, 3, 9, 10))
+    assert satisfaction_calls(c) == [call]
+    assert ComplaintEvent.objects.filter(complaint=c, kind=EventKind.CHANGED).count() == 1
+
+
+def test_the_call_is_due_the_configured_days_later_and_a_re_check_has_its_own(world, settings):
+    settings.CARE_SATISFACTION_CALL_DAYS = 3
+    c = resolved(world)  # decided on 3 March
+    assert satisfaction_calls(c)[0].due_date == dt.date(2026, 3, 6)
+    review = services.review_open(actor=world.sup_b1, complaint=c, requested_at=at(2026, 3, 10, 10),
+                                  now=at(2026, 3, 10, 10))
+    review = act(world, review, Action.INVESTIGATE, at(2026, 3, 10, 11), actor=world.ho_user)
+    review = act(world, review, Action.RESOLVE, at(2026, 3, 12, 10), actor=world.ho_user)
+    assert satisfaction_calls(review)[0].due_date == dt.date(2026, 3, 15)
+
+
+def test_no_call_without_a_customer_or_without_an_rm(world):
+    from customers.models import FollowUpTask
+
+    anonymous = open_one(world, customer=None, complainant_name="匿名客户", complainant_phone="13800138000",
+                         branch=world.b1)
+    anonymous = act(world, anonymous, Action.INVESTIGATE, at(2026, 3, 2, 12))
+    act(world, anonymous, Action.RESOLVE, at(2026, 3, 3, 10))
+    no_rm = open_one(world, customer=CustomerFactory(branch=world.b1, rm=None))
+    no_rm = act(world, no_rm, Action.INVESTIGATE, at(2026, 3, 2, 12))
+    act(world, no_rm, Action.RESOLVE, at(2026, 3, 3, 10))
+    assert not FollowUpTask.objects.exists()
+    assert not ComplaintEvent.objects.filter(kind=EventKind.CHANGED).exists()
+
+
+def test_a_resolution_refused_leaves_no_call(world):
+    c = act(world, open_one(world), Action.INVESTIGATE, at(2026, 3, 2, 12))
+    stale = c.version - 1
+    with pytest.raises(Conflict):
+        act(world, c, Action.RESOLVE, at(2026, 3, 3, 10), version=stale)
+    assert satisfaction_calls(c) == []
 
 
 # ---- a changed calendar ----

@@ -473,6 +473,27 @@ class TestTasks:
                                     due_date=TODAY, today=TODAY)
         assert task.assignee is None
 
+    def test_a_task_for_one_event_is_created_once_and_only_for_a_customer_with_an_rm(self, world):
+        first = services.task_schedule_once(key="complaint-satisfaction:7", customer_id=world.c_rm.pk,
+                                            title="满意度回访", due_date=TODAY)
+        assert first.assignee == world.rm and first.status == TaskStatus.OPEN and first.key == "complaint-satisfaction:7"
+        assert services.task_schedule_once(key="complaint-satisfaction:7", customer_id=world.c_rm.pk,
+                                           title="满意度回访", due_date=TODAY) is None
+        assert FollowUpTask.objects.filter(key="complaint-satisfaction:7").count() == 1
+        no_rm = CustomerFactory(rm=None, branch=world.b1)
+        assert services.task_schedule_once(key="complaint-satisfaction:8", customer_id=no_rm.pk, title="x",
+                                           due_date=TODAY) is None
+        assert not FollowUpTask.objects.filter(customer=no_rm).exists()
+
+    def test_the_key_is_unique_in_the_database(self, world):
+        from django.db import IntegrityError, transaction
+
+        FollowUpTask.objects.create(customer=world.c_rm, assignee=world.rm, title="x", due_date=TODAY, key="k:1")
+        FollowUpTask.objects.create(customer=world.c_rm, assignee=world.rm, title="y", due_date=TODAY)  # no key
+        FollowUpTask.objects.create(customer=world.c_rm, assignee=world.rm, title="z", due_date=TODAY)  # many
+        with pytest.raises(IntegrityError), transaction.atomic():
+            FollowUpTask.objects.create(customer=world.c_rm, assignee=world.rm, title="x", due_date=TODAY, key="k:1")
+
     def test_create_task_in_the_past_rejected(self, world):
         with pytest.raises(ValidationFailed) as exc:
             services.task_create(actor=world.rm, customer=world.c_rm, title="x", due_date=TODAY - dt.timedelta(1),
