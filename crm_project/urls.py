@@ -4,7 +4,6 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import BasePermission
 
@@ -31,7 +30,7 @@ def docs_login_required(view):
 
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="customers:list", permanent=False)),
+    path("", include("dashboards.urls")),
     path("", include("org.urls")),
     path("customers/", include("customers.urls")),
     path("segments/", include("segmentation.urls")),

@@ -510,13 +510,16 @@ class RmCount:
     count: int
 
 
-def overdue_per_rm(actor, *, today: dt.date) -> list[RmCount]:
-    """Overdue contacts per RM in the actor's scope (the supervisor's view of the list), most first; one query."""
+def overdue_per_rm(actor, *, today: dt.date, rm_ids=None) -> list[RmCount]:
+    """Overdue contacts per RM in the actor's scope (the supervisor's view of the list), most first; one query.
+    ``rm_ids`` (ids, or a query set of users' ids) narrows it to those RMs' books (the RM home's team table)."""
     run = current_run()
     if run is None:
         return []
-    counts = (_overdue_qs(actor, run, today=today, rm_id=None).order_by().values("rm_id", "rm__last_name",
-                                                                              "rm__first_name", "rm__username")
+    qs = _overdue_qs(actor, run, today=today, rm_id=None)
+    if rm_ids is not None:
+        qs = qs.filter(rm_id__in=rm_ids)
+    counts = (qs.order_by().values("rm_id", "rm__last_name", "rm__first_name", "rm__username")
               .annotate(n=Count("id")).order_by("-n", "rm_id"))
     return [RmCount(rm_id=c["rm_id"], rm=(f"{c['rm__last_name'] or ''}{c['rm__first_name'] or ''}".strip()
                                          or c["rm__username"] or "—"), count=c["n"]) for c in counts]

@@ -27,7 +27,7 @@ def login(client, username, password):
 def test_login_then_logout(rm_user):
     client = Client()
     response = login(client, "rm", PASSWORD)
-    assert response.status_code == 302 and response.url == reverse("customers:list")
+    assert response.status_code == 302 and response.url == reverse("dashboards:home")  # the RM home is the start page
     assert client.get(reverse("customers:list")).status_code == 200
     client.post(reverse("logout"))
     assert client.get(reverse("customers:list")).status_code == 302
