@@ -57,7 +57,7 @@ class CampaignForm(StyledForm):
     product_not_held = forms.ChoiceField(label=_("Does not hold the product"), choices=_blank(ProductType.choices),
                                          required=False)
     control_percent = forms.IntegerField(label=_("Control group (%)"), min_value=0, max_value=50, initial=0,
-                                         help_text=_("0–50 % of the audience held out, to measure the uplift."))
+                                         help_text=_("A share of the audience, 0 to 50 percent, held out to measure the uplift."))
     channels = forms.MultipleChoiceField(label=_("Channels"), choices=MessageChannel.choices, widget=_checkboxes(),
                                          help_text=_("Each customer is contacted once, on the first of these they "
                                                      "consented to; an RM task goes to their RM."))
