@@ -1,5 +1,6 @@
-"""Care at volume: the nightly birthday scan over 1,000,000 customers, and the dispatcher's throughput to the file
-backend with the consent, quiet-hour and frequency-cap checks on.
+"""Care at volume: the nightly birthday scan and the event-triggered care over 1,000,000 customers, the dispatcher's
+throughput to the file backend with the consent, quiet-hour and frequency-cap checks on, and the Celery messages a
+nightly job publishes.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_bench .venv/bin/python bench/bench_care.py
 
@@ -22,7 +23,7 @@ from celery.signals import before_task_publish
 from django.conf import settings
 from django.db import connection, transaction
 
-from campaigns import care, dispatch, jobs
+from campaigns import care, dispatch, events, jobs
 from campaigns.models import Attempt, CareKey, JobRun, Message
 from customers.models import FollowUpTask
 
@@ -36,12 +37,13 @@ def main():
     args = parser.parse_args()
     if "bench" not in connection.settings_dict["NAME"]:
         sys.exit("refusing: run in a benchmark database (its name contains 'bench')")
-    common.header("Care: the birthday scan over the customer book, the dispatcher's throughput")
+    common.header("Care: the nightly scans over the customer book, the dispatcher's throughput")
     with transaction.atomic(), connection.cursor() as cur:
         tasks = list(CareKey.objects.exclude(task=None).values_list("task_id", flat=True))
         for model in (Attempt, Message, CareKey, JobRun):
             model.objects.all().delete()
         FollowUpTask.objects.filter(pk__in=tasks).delete()
+        FollowUpTask.objects.filter(key__isnull=False).delete()  # the event-triggered tasks of earlier runs
         cur.execute("UPDATE customers_customer SET lunar_birthday = (id %% 20 = 0) "
                     "WHERE lunar_birthday <> (id %% 20 = 0)", [])
     with connection.cursor() as cur:
@@ -53,6 +55,12 @@ def main():
         common.report(f"birthday scan, 1,000,000 customers, {label}", time.perf_counter() - t0, "s", target=10,
                       note=f"{counts['reminders']:,} reminders, {counts['greetings']:,} greetings, "
                            f"{counts['no_channel']:,} without a consented channel")
+
+    for label in ("first run", "second run (everything done already)"):
+        t0 = time.perf_counter()
+        counts = events.care_events(day=args.day)
+        common.report(f"event-triggered care over 1,000,000 customers, {label}", time.perf_counter() - t0, "s",
+                      note=", ".join(f"{k} {v:,}" for k, v in counts.items()))
 
     send_at = dt.datetime.combine(args.day, dt.time(10), tzinfo=SH)
     with connection.cursor() as cur:

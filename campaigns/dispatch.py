@@ -60,9 +60,13 @@ def _cap_times(customer_ids: list[int], now: dt.datetime) -> dict[int, list[dt.d
 @transaction.atomic
 def _claim(now: dt.datetime, batch: int) -> tuple[list[Message], dict]:
     counts = {"cancelled": 0, "deferred_quiet": 0, "deferred_cap": 0}
-    due = list(Message.objects.select_for_update(skip_locked=True, of=("self",))
-               .filter(status=Message.Status.QUEUED, due_at__lte=now).select_related("customer", "campaign")
-               .order_by("due_at", "id")[:batch])
+    # The batch's ids first, locked, from the message table alone; then the rows with their customers. One query
+    # with the joins was planned, right after a launch had queued 200,000 messages and before autovacuum's ANALYZE,
+    # as a join of every due message sorted afterwards (0.9 s a batch instead of milliseconds; bench/README.md).
+    ids = list(Message.objects.select_for_update(skip_locked=True).filter(status=Message.Status.QUEUED,
+                                                                          due_at__lte=now)
+               .order_by("due_at", "id").values_list("pk", flat=True)[:batch])
+    due = list(Message.objects.filter(pk__in=ids).select_related("customer", "campaign").order_by("due_at", "id"))
     if not due:
         return [], counts
     start, end = quiet_hours()

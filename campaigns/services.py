@@ -329,6 +329,9 @@ def _launch_names() -> dict[str, dict]:
             "branch": dict(Branch.objects.values_list("pk", "name"))}
 
 
+ANALYZE_AFTER = 10_000  # messages queued by one launch
+
+
 def _copy_snapshot(campaign: Campaign, members: dict, messages: dict, *, now: dt.datetime) -> None:
     """The members and the queued messages of a launch, by COPY (the campaign's row lock and its "scheduled" status
     make this the only launch: no key can exist yet, and a duplicate would fail the whole launch, not half of it)."""
@@ -342,6 +345,8 @@ def _copy_snapshot(campaign: Campaign, members: dict, messages: dict, *, now: dt
             "marketing": [True] * sent, "status": [Message.Status.QUEUED.value] * sent, "due_at": [due] * sent,
             "created_at": [now] * sent, "attempts": [0] * sent, "last_error": [""] * sent,
             "cancel_reason": [""] * sent, "provider_ref": [""] * sent})
+        if sent >= ANALYZE_AFTER:  # fresh statistics for the dispatcher's plan, not autovacuum's next round
+            cur.execute(f"ANALYZE {Message._meta.db_table}, {Member._meta.db_table}")
 
 
 def _campaign_tasks(campaign: Campaign, tasks: list[tuple[str, int, int, str]], *, today: dt.date) -> int:
