@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from segmentation.constants import ValueTier
+
 from .constants import CampaignStatus, Exclusion, MessageChannel, Outcome
 
 
@@ -170,7 +172,7 @@ class Member(models.Model):
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="members", db_index=False)
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
-    value_tier = models.CharField(max_length=10, blank=True)  # the tier at launch, for results by tier
+    value_tier = models.CharField(max_length=10, blank=True, choices=ValueTier.choices)  # the tier at launch
     excluded = models.CharField(max_length=12, choices=Exclusion.choices, blank=True)
     outcome = models.CharField(_("outcome"), max_length=12, choices=Outcome.choices, blank=True)
     outcome_at = models.DateTimeField(null=True, blank=True)

@@ -51,8 +51,12 @@ def finish(ctx, *, log) -> None:
 
     def draft(name, starts, **extra):
         actor = extra.pop("actor", sup)
-        return services.campaign_save(actor=actor, values={**base, "name": name, "starts_at": starts, **extra},
-                                      now=starts - dt.timedelta(days=1))
+        prepared = starts - dt.timedelta(days=1)
+        campaign = services.campaign_save(actor=actor, values={**base, "name": name, "starts_at": starts, **extra},
+                                          now=prepared)
+        Campaign.objects.filter(pk=campaign.pk).update(created_at=min(prepared, now))  # prepared the day before
+        campaign.refresh_from_db()
+        return campaign
 
     draft("新春理财季（草稿）", now + dt.timedelta(days=10))
     try:  # a tiny demo bank may have no customer the audience matches: the campaign then stays a draft
