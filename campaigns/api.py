@@ -77,7 +77,8 @@ class MemberSerializer(serializers.ModelSerializer):
         fields = ["id", "cif", "name", "value_tier", "excluded", "outcome", "outcome_at", "converted_at"]
         read_only_fields = fields
         extra_kwargs = {"excluded": {"help_text": "Why not contacted: control, unsuitable, no_channel; empty: "
-                                                  "contacted."}}
+                                                  "contacted."},
+                        "value_tier": {"help_text": "The customer's value tier at launch (empty: not classified)."}}
 
 
 class OutcomeSerializer(StrictMixin, serializers.Serializer):

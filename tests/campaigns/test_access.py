@@ -8,10 +8,8 @@ draft of B1. A campaign outside the viewer's branches is a 404 (never a hint it 
 403; anonymous: the sign-in page (pages), 401/403 (API). A member of a customer outside the viewer's book is a 404."""
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from django.test import Client
 
 from campaigns import services
@@ -20,9 +18,9 @@ from org.constants import Scope
 from tests.customers.builders import CustomerFactory
 from tests.org.builders import build_org
 
-pytestmark = pytest.mark.django_db
-SH = ZoneInfo("Asia/Shanghai")
-NOW = dt.datetime(2026, 6, 1, 10, tzinfo=SH)
+from .conftest import NOW
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pinned_now")]
 API = "/api/v1"
 STAFF = ["rm", "other_rm", "rm_b2", "sup_b1", "sup_b2", "ho_user", "co_b1"]
 KEYS = ["key_read", "key_write", "key_other", "key_b2", "key_consents"]
@@ -34,12 +32,6 @@ KEY_SCOPES = {"key_read": [Scope.CAMPAIGNS_READ], "key_write": [Scope.CAMPAIGNS_
               "key_other": [Scope.CUSTOMERS_READ], "key_b2": list(Scope.values),
               "key_consents": [Scope.CONSENTS_WRITE]}
 
-
-@pytest.fixture(autouse=True)
-def pinned(tmp_path, settings):
-    settings.CARE_MESSAGE_BACKEND, settings.CARE_MESSAGE_DIR = "file", str(tmp_path)
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 @pytest.fixture

@@ -3,10 +3,8 @@ messages per customer, job runs, and opt-outs pushed by an integration key that 
 time; keys need campaigns:read / campaigns:write / consents:write."""
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 
 from campaigns import dispatch, services
 from campaigns.models import Message
@@ -14,17 +12,11 @@ from org.constants import Scope
 from tests.customers.builders import CustomerFactory
 from tests.org.builders import build_org
 
-SH = ZoneInfo("Asia/Shanghai")
-NOW = dt.datetime(2026, 6, 1, 10, tzinfo=SH)
-pytestmark = pytest.mark.django_db
+from .conftest import NOW
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pinned_now")]
 API = "/api/v1"
 
-
-@pytest.fixture(autouse=True)
-def pinned(tmp_path, settings):
-    settings.CARE_MESSAGE_BACKEND, settings.CARE_MESSAGE_DIR = "file", str(tmp_path)
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ dispatcher checking a product offer's suitability again at send time, outcomes a
 
 import datetime as dt
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,14 +16,10 @@ from customers.models import FollowUpTask, Holding
 from tests.customers.builders import CustomerFactory
 from tests.org.builders import build_org
 
-SH = ZoneInfo("Asia/Shanghai")
-NOW = dt.datetime(2026, 6, 1, 10, tzinfo=SH)
+from .conftest import NOW
+
 pytestmark = pytest.mark.django_db
 
-
-@pytest.fixture(autouse=True)
-def files(tmp_path, settings):
-    settings.CARE_MESSAGE_BACKEND, settings.CARE_MESSAGE_DIR = "file", str(tmp_path)
 
 
 @pytest.fixture

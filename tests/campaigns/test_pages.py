@@ -6,7 +6,6 @@ number of queries whatever the number of members."""
 
 import datetime as dt
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -20,19 +19,13 @@ from tests.customers.builders import CustomerFactory
 from tests.org.builders import build_org
 from tests.segmentation.builders import RunFactory, assign, published_policy
 
-pytestmark = pytest.mark.django_db
-SH = ZoneInfo("Asia/Shanghai")
-NOW = dt.datetime(2026, 6, 1, 10, tzinfo=SH)
+from .conftest import NOW, SH
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pinned_now")]
 FORM = {"name": "代发客户理财季", "tags": "代发工资", "control_percent": "0", "channels": ["sms"],
         "template_zh": "{surname}{honorific}您好，{branch}理财新品上市", "attribution_days": "30",
         "starts_at": "2026-06-01T11:00"}
 
-
-@pytest.fixture(autouse=True)
-def pinned(tmp_path, settings):
-    settings.CARE_MESSAGE_BACKEND, settings.CARE_MESSAGE_DIR = "file", str(tmp_path)
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 @pytest.fixture

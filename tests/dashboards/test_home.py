@@ -20,21 +20,10 @@ from tests.customers.builders import CustomerFactory, FollowUpTaskFactory
 from tests.org.builders import PASSWORD, RMFactory
 from tests.segmentation.builders import assign
 
-from .builders import NOW, SH, TODAY, build_home_world, campaign, campaign_task
+from .builders import SH, TODAY, campaign, campaign_task
 
 pytestmark = pytest.mark.django_db
 HOME = "/"
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
-@pytest.fixture
-def w(db):
-    return build_home_world()
 
 
 def client(user):

@@ -10,26 +10,14 @@ Rules (DOMAIN.md §1, DESIGN.md Tests), as in tests/segmentation/test_book_acces
 """
 
 import pytest
-import time_machine
 from django.test import Client
 
 from tests.org.builders import ApiKeyFactory, RMFactory, SupervisorFactory
 
-from .builders import NOW, build_home_world
+from .builders import NOW
 
 pytestmark = pytest.mark.django_db
 HOME = "/"
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
-@pytest.fixture
-def w(db):
-    return build_home_world()
 
 
 def as_(w, who) -> Client:

@@ -43,8 +43,9 @@ def test_rm_day(e2e, day):
     expect(page.locator("html")).to_have_attribute("lang", zh)
     e2e.shot("login")
     e2e.login("rm_wang")
-    expect(page).to_have_url(e2e.url("/customers/"))
+    expect(page).to_have_url(e2e.url("/"))  # the RM's start page: the workbench
     expect(page.get_by_test_id("whoami")).to_contain_text("王建国")
+    e2e.go("/customers/")
     table = page.get_by_test_id("customer-table")
     expect(table.locator("tbody tr")).to_have_count(2)  # only the RM's own book
     e2e.shot("customer-list")

@@ -11,9 +11,10 @@ def test_supervisor_day(e2e, day):
     c = day.customers
     fz_names = [c["zhang"].name, c["liu"].name, c["zhao"].name]  # rm_wang ×2 (one at the outlet), rm_li ×1
 
-    # --- Sign in; the list opens with every customer of 福州分行 and its outlet, highest AUM first.
+    # --- Sign in; the customer list shows every customer of 福州分行 and its outlet, highest AUM first.
     e2e.login("sup_fz")
-    expect(page).to_have_url(e2e.url("/customers/"))
+    expect(page).to_have_url(e2e.url("/"))  # the start page: the team's workbench
+    e2e.go("/customers/")
     expect(page.locator("html")).to_have_attribute("lang", zh)
     table = page.get_by_test_id("customer-table")
     rows = table.locator("tbody tr")
