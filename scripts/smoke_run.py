@@ -62,9 +62,14 @@ def main():
         resp = session.post(f"{BASE}/login/", data={"username": "rm1", "password": "Demo-Pass-2026",
                                                     "csrfmiddlewaretoken": token},
                             headers={"Referer": f"{BASE}/login/"}, allow_redirects=True)
-        assert resp.status_code == 200 and resp.url.rstrip("/").endswith("/customers"), (resp.status_code, resp.url)
-        assert 'data-testid="customer-table"' in resp.text, "customer list not shown after login"
-        print(f"OK: login page 200, rm1 signed in and sees the customer list ({resp.url})")
+        assert resp.status_code == 200 and resp.url == f"{BASE}/", (resp.status_code, resp.url)
+        assert 'data-testid="section-tasks"' in resp.text, "the RM's workbench not shown after login"
+        customers = session.get(f"{BASE}/customers/")
+        assert customers.status_code == 200 and 'data-testid="customer-table"' in customers.text, "no customer list"
+        campaigns = session.get(f"{BASE}/campaigns/")
+        assert campaigns.status_code == 200 and 'data-testid="campaign-table"' in campaigns.text, "no campaign list"
+        print(f"OK: login page 200, rm1 signed in and lands on the workbench ({resp.url}); customers and campaigns "
+              f"listed")
         check_as_users_get_it(session)
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
