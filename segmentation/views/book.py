@@ -51,6 +51,10 @@ def _list_context(request):
     several = can(request.user, "segmentation.view_supervision")
     form = RmFilterForm(request.GET or None, user=request.user)
     rm = form.cleaned_data.get("rm") if several and form.is_valid() else None
+    chosen = str(rm.pk) if rm else ("" if several else str(request.user.pk))  # an RM sees their own book only
+    asked = request.GET.get("rm", "")
+    if asked and asked != chosen:
+        raise Http404  # an RM outside the viewer's scope (or not an RM at all): no hint that they exist
     query = request.GET.copy()
     query.pop("page", None)
     return several, form, (rm.pk if rm else None), query.urlencode()

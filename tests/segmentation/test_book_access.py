@@ -254,6 +254,9 @@ def test_lists_show_only_the_scope(world, page_client, page, who):
 @pytest.mark.parametrize("who", ["sup_b1", "ho_user"])
 def test_an_rm_filter_cannot_widen_the_scope(world, page_client, who):
     response = page_client(who).get(f"/segments/overdue/?rm={world.rm_b2.pk}")
+    if who == "sup_b1":  # another branch's RM: not in the supervisor's scope
+        assert response.status_code == 404
+        return
     assert {row.customer_id for row in response.context["page"].object_list} <= visible(world, who)
 
 
@@ -266,3 +269,17 @@ def test_the_customer_page_panel_follows_the_permissions(world, page_client, who
     html = response.content.decode()
     assert 'data-testid="tier-panel"' in html
     assert ('data-testid="override-end-link"' in html) == (who in PINS)
+
+
+@pytest.mark.parametrize("path", ["/segments/overdue/", "/segments/downgrade-watch/"])
+def test_an_rm_outside_the_viewers_scope_is_a_404_not_everyone(path, client):
+    from tests.org.builders import build_org
+
+    org = build_org()
+    client.force_login(org.sup_b1)
+    assert client.get(path, {"rm": org.rm.pk}).status_code == 200  # an RM of the supervisor's branch
+    for other in (org.rm_b2.pk, org.sup_b2.pk, 999_999, "x"):  # another branch's RM, not an RM, nobody, garbage
+        assert client.get(path, {"rm": other}).status_code == 404, other
+    client.force_login(org.rm)
+    assert client.get(path, {"rm": org.rm.pk}).status_code == 200  # an RM: their own book
+    assert client.get(path, {"rm": org.other_rm.pk}).status_code == 404
