@@ -275,6 +275,10 @@ def complaint_act(*, actor, complaint: Complaint, action: str, now: dt.datetime,
     return complaint
 
 
+def satisfaction_call_key(complaint: Complaint) -> str:
+    return f"complaint-satisfaction:{complaint.pk}"
+
+
 def _satisfaction_call(complaint: Complaint, actor, now: dt.datetime) -> None:
     """The customer's RM calls to ask how the customer found the resolution (DOMAIN.md §5): a task due
     ``CARE_SATISFACTION_CALL_DAYS`` after the decision, created in the transaction that resolves the complaint, once
@@ -287,7 +291,7 @@ def _satisfaction_call(complaint: Complaint, actor, now: dt.datetime) -> None:
     with translation.override(settings.LANGUAGE_CODE):  # the RM's task list: the bank's language, as the care jobs'
         title = _("Satisfaction call: complaint %(number)s of %(name)s resolved") % {
             "number": complaint.number, "name": customer.name}
-    task = customer_services.task_schedule_once(key=f"complaint-satisfaction:{complaint.pk}",
+    task = customer_services.task_schedule_once(key=satisfaction_call_key(complaint),
                                                 customer_id=complaint.customer_id, title=title, due_date=due)
     if task is not None:
         _event(complaint, actor, EventKind.CHANGED, now, data={"satisfaction_call": task.pk},
@@ -447,6 +451,9 @@ def satisfaction_record(*, actor, complaint: Complaint, score: int, now: dt.date
     complaint.save(update_fields=["satisfaction", "satisfaction_note", "version"])
     _event(complaint, actor, EventKind.SATISFACTION, now, text=complaint.satisfaction_note, data={"score": score})
     _audit(complaint, actor, ComplaintAudit.SATISFACTION, {"satisfaction": [old, score]})
+    with translation.override(settings.LANGUAGE_CODE):  # the RM's satisfaction call is answered: it closes
+        customer_services.task_close_by_key(key=satisfaction_call_key(complaint), now=now, outcome=_(
+            "Satisfaction recorded in the complaint: %(score)s/5") % {"score": score})
     if score <= DISSATISFIED:
         if follow_up == "reopen":
             return complaint_act(actor=actor, complaint=complaint, action=Action.REOPEN, now=now,

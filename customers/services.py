@@ -385,6 +385,14 @@ def task_schedule_once(*, key: str, customer_id: int, title: str, due_date: date
     return task
 
 
+def task_close_by_key(*, key: str, outcome: str, now) -> bool:
+    """Close the open task the system gave for one event (``task_schedule_once``'s ``key``) when what it asked for
+    was done elsewhere (e.g. the satisfaction call answered in the complaint), in the caller's transaction. Whether
+    an open task was closed."""
+    return bool(FollowUpTask.objects.filter(key=key, status=TaskStatus.OPEN).update(
+        status=TaskStatus.DONE, outcome=outcome[:500], completed_at=now))
+
+
 @transaction.atomic
 def task_complete(*, actor, task: FollowUpTask, outcome: str, now) -> FollowUpTask:
     if not can(actor, "customers.log_interaction", task.customer):

@@ -374,6 +374,17 @@ def test_resolving_gives_the_rm_a_satisfaction_call_once_per_complaint(world, se
     assert ComplaintEvent.objects.filter(complaint=c, kind=EventKind.CHANGED).count() == 1
 
 
+def test_recording_the_satisfaction_closes_the_call(world, settings):
+    settings.LANGUAGE_CODE = "en"
+    c = resolved(world)
+    [call] = satisfaction_calls(c)
+    assert call.status == "open"
+    services.satisfaction_record(actor=world.sup_b1, complaint=c, score=4, now=at(2026, 3, 4, 15))
+    call.refresh_from_db()
+    assert call.status == "done" and call.outcome == "Satisfaction recorded in the complaint: 4/5"
+    assert call.completed_at == at(2026, 3, 4, 15)
+
+
 def test_the_call_is_due_the_configured_days_later_and_a_re_check_has_its_own(world, settings):
     settings.CARE_SATISFACTION_CALL_DAYS = 3
     c = resolved(world)  # decided on 3 March
