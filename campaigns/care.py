@@ -54,11 +54,7 @@ def birthday_customers(day: dt.date) -> Q:
 def occasion(day: dt.date, lunar: bool) -> str:
     """The year an occasion belongs to: the Gregorian year, or the lunar year for a lunar birthday (a lunar date can
     fall twice in one Gregorian year, never twice in one lunar year)."""
-    if not lunar:
-        return str(day.year)
-    from lunar_python import Solar
-
-    return f"L{Solar.fromYmd(day.year, day.month, day.day).getLunar().getYear()}"
+    return f"L{rules.lunar_year(day)}" if lunar else str(day.year)
 
 
 def claim_keys(rows: list[tuple[str, int]]) -> set[str]:
@@ -105,9 +101,8 @@ def greeting_channel(c) -> tuple[str, str] | None:
 
 
 def greeting_text(c, template: str) -> str:
-    values = {"name": c.name, "surname": c.name[:1], "honorific": rules.honorific(c.gender),
-              "rm": c.rm.display_name if c.rm_id else "", "branch": c.branch.name}
-    return rules.render(template, values)
+    return rules.render(template, rules.template_values(
+        name=c.name, gender=c.gender, rm=c.rm.display_name if c.rm_id else "", branch=c.branch.name))
 
 
 BATCH = 20_000

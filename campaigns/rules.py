@@ -77,14 +77,15 @@ def _lunar_months(lunar_year: int) -> tuple[list[dt.date], list[int]]:
     return starts, numbers
 
 
+def lunar_year(day: dt.date) -> int:
+    """The lunar year ``day`` falls in (it begins at the Spring Festival)."""
+    return day.year if day >= _lunar_months(day.year)[0][0] else day.year - 1
+
+
 def lunar_of(birth: dt.date) -> LunarDate:
     """The lunar date of a Gregorian birth date: found among the month starts of its lunar year (computed once per
     year with lunar-python: converting each date with it takes milliseconds, too slow for a million customers)."""
-    year = birth.year
-    starts, numbers = _lunar_months(year)
-    if birth < starts[0]:  # before this year's Spring Festival: the previous lunar year
-        year -= 1
-        starts, numbers = _lunar_months(year)
+    starts, numbers = _lunar_months(lunar_year(birth))
     k = bisect.bisect_right(starts, birth) - 1
     return LunarDate(month=abs(numbers[k]), day=(birth - starts[k]).days + 1, leap=numbers[k] < 0)
 
@@ -270,6 +271,11 @@ def honorific(gender: str, language: str = "zh-hans") -> str:
     zh = {"M": "先生", "F": "女士"}
     en = {"M": "Mr", "F": "Ms"}
     return (zh if language.startswith("zh") else en).get(gender, "")
+
+
+def template_values(*, name: str, gender: str, rm: str, branch: str) -> dict[str, str]:
+    """A customer's values of the template variables (the surname: the first character of a Chinese name)."""
+    return {"name": name, "surname": name[:1], "honorific": honorific(gender), "rm": rm, "branch": branch}
 
 
 def render(text: str, values: dict[str, str]) -> str:

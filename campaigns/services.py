@@ -304,9 +304,8 @@ def campaign_launch(*, campaign_id: int, now: dt.datetime) -> dict:
         elif channel == "rm_task":
             tasks.append((f"campaign:{campaign.pk}:{pk}", pk, rm_id, name))
         else:
-            values = {"name": name, "surname": name[:1], "honorific": rules.honorific(gender),
-                      "rm": names["rm"].get(rm_id, ""), "branch": names["branch"].get(branch_id, "")}
-            text = rules.render(campaign.template_zh, values)
+            text = rules.render(campaign.template_zh, rules.template_values(
+                name=name, gender=gender, rm=names["rm"].get(rm_id, ""), branch=names["branch"].get(branch_id, "")))
             messages["key"].append(f"campaign:{campaign.pk}:{pk}")
             messages["customer_id"].append(pk)
             messages["channel"].append(channel)

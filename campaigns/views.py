@@ -20,7 +20,7 @@ from core.errors import Conflict, DomainError, NotPermitted, ValidationFailed
 from core.forms import add_domain_errors
 from core.pagination import CappedPaginator
 from customers.constants import ProductType
-from org.permissions import can
+from org.permissions import can, require
 
 from . import forms, selectors, services
 from .constants import CampaignStatus, MessageChannel
@@ -30,13 +30,8 @@ PER_PAGE = 25
 ENDED = (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED)
 
 
-def _require(request, perm: str, obj=None) -> None:
-    if not can(request.user, perm, obj):
-        raise PermissionDenied
-
-
 def _campaign(request, pk) -> Campaign:
-    _require(request, "campaigns.view_campaign")
+    require(request.user, "campaigns.view_campaign")
     try:
         return selectors.campaign_get(request.user, pk)
     except Campaign.DoesNotExist:
@@ -46,7 +41,7 @@ def _campaign(request, pk) -> Campaign:
 @login_required
 def campaign_list(request):
     """The campaigns the viewer sees, newest first, by status and name."""
-    _require(request, "campaigns.view_campaign")
+    require(request.user, "campaigns.view_campaign")
     form = forms.CampaignFilterForm(request.GET or None)
     qs = selectors.campaigns_visible_to(request.user).select_related("branch")
     if form.is_valid():
@@ -62,10 +57,15 @@ def campaign_list(request):
         "can_add": can(request.user, "campaigns.change_campaign")})
 
 
+AUDIENCE_FIELDS = {f"audience.{name}": name for name in (  # the service's field → the editor's
+    *forms.MULTI, *forms.NUMBERS, *forms.CHOSEN, "birthday_month", "branch", "rm", "tags")} | {
+    "control_share": "control_percent"}
+
+
 def _editor(request, campaign: Campaign | None):
     """Create or change a draft. "Preview the audience" counts what the filter as typed matches (nothing saved);
     "Save" saves the draft and goes to its page."""
-    _require(request, "campaigns.change_campaign")
+    require(request.user, "campaigns.change_campaign")
     if campaign is not None and campaign.status != CampaignStatus.DRAFT:
         messages.error(request, _("Only a draft is edited: this campaign is “%(status)s”.") % {
             "status": campaign.get_status_display()})
@@ -98,11 +98,6 @@ def _editor(request, campaign: Campaign | None):
     return render(request, "campaigns/form.html", {
         "form": form, "campaign": campaign, "preview": preview, "multi": [form[name] for name in forms.MULTI]},
                   status=status)
-
-
-AUDIENCE_FIELDS = {f"audience.{name}": name for name in (
-    *forms.MULTI, *forms.NUMBERS, *forms.CHOSEN, "birthday_month", "branch", "rm", "tags")} | {
-    "control_share": "control_percent"}
 
 
 @login_required
@@ -167,7 +162,7 @@ def _int(raw) -> int | None:
 def campaign_cancel(request, pk):
     """Cancel after a confirmation: messages still queued are cancelled, those sent stay sent."""
     campaign = _campaign(request, pk)
-    _require(request, "campaigns.change_campaign")
+    require(request.user, "campaigns.change_campaign")
     form = forms.CancelForm(request.POST or None)
     if campaign.status in ENDED:
         messages.error(request, _("The campaign has ended already."))

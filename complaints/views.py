@@ -26,7 +26,7 @@ from core.pagination import CappedPaginator
 from customers.models import Customer
 from org.access import complaint_scope_of
 from org.models import Branch
-from org.permissions import can
+from org.permissions import can, require
 
 from . import forms, selectors, services
 from .constants import Action, SlaState
@@ -36,18 +36,13 @@ from .models import Complaint, Extension
 PER_PAGE = 25
 
 
-def _require(request, perm: str, obj=None) -> None:
-    if not can(request.user, perm, obj):
-        raise PermissionDenied
-
-
 # ---- the queue ------------------------------------------------------------------------------------------------------
 
 @login_required
 def queue(request):
     """The complaints the viewer sees, open ones by default, the soonest service deadline first, with live SLA
     badges (a countdown to the deadline, coloured by state) and the filters of the API."""
-    _require(request, "complaints.view_complaint")
+    require(request.user, "complaints.view_complaint")
     data = request.GET.copy()
     data.setdefault("status", "open")
     filterset = ComplaintFilter(data, queryset=selectors.queue_queryset(request.user), request=request)
@@ -80,7 +75,7 @@ def _intake_customer(request) -> Customer | None:
 def intake(request):
     """Record a complaint: for the customer whose page it was opened from, for a customer by CIF, or for an
     unidentified complainant with contact data."""
-    _require(request, "complaints.add_complaint")
+    require(request.user, "complaints.add_complaint")
     now = timezone.now()
     customer = _intake_customer(request)
     form = forms.IntakeForm(request.POST or None, user=request.user, customer=customer, now=now)
@@ -120,7 +115,7 @@ def customer_panel(request, customer) -> str:
 # ---- one complaint --------------------------------------------------------------------------------------------------
 
 def _view(request, pk, revealed: bool = False) -> selectors.ComplaintView:
-    _require(request, "complaints.view_complaint")
+    require(request.user, "complaints.view_complaint")
     try:
         return selectors.complaint_view(request.user, pk, now=timezone.now(), revealed=revealed)
     except Complaint.DoesNotExist:
@@ -263,7 +258,7 @@ def extension_decide(request, pk):
         pending = complaint.extension_requests.filter(state=Extension.State.REQUESTED).first()
         if pending is None:
             raise Conflict(_("This extension has been decided already."))
-        _require(request, "complaints.decide_extension", complaint)
+        require(request.user, "complaints.decide_extension", complaint)
         done = services.extension_decide(actor=request.user, extension=pending, now=timezone.now(), **data)
         return _("Extension approved.") if done.state == Extension.State.APPROVED else _("Extension refused.")
 
@@ -296,7 +291,7 @@ def review(request, pk):
 def board(request):
     """At risk, breached, regulatory deadlines within three days, extensions awaiting approval, time held per
     handler, and the satisfaction of the last 90 days, for the viewer's branches (or one subtree of them)."""
-    _require(request, "complaints.view_board")
+    require(request.user, "complaints.view_board")
     branches = complaint_scope_of(request.user).branches().order_by("path")
     branch = None
     if request.GET.get("branch"):
@@ -316,7 +311,7 @@ def board(request):
 def export(request):
     """The complaint register of a period as CSV (UTF-8 with BOM, for Chinese Excel) or .xlsx, as a regulator asks
     for it; cells a spreadsheet would run as formulas neutralised (core.exports); logged."""
-    _require(request, "complaints.export_complaints")
+    require(request.user, "complaints.export_complaints")
     today = timezone.localdate()
     form = forms.ExportForm(request.GET or None, initial={"received_from": today.replace(day=1),
                                                           "received_to": today})

@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from lunar_python import Solar
-
 from campaigns import rules as care_rules
 
 
@@ -48,13 +46,9 @@ def birthday_window(today: dt.date, days: int = 7, *, feb29_on_feb28: bool = Tru
     return window
 
 
-def _lunar_year(day: dt.date) -> int:
-    return Solar.fromYmd(day.year, day.month, day.day).getLunar().getYear()
-
-
 def age_turning(birth: dt.date, day: dt.date, *, lunar: bool) -> int:
     """The age a customer born on ``birth`` turns on their birthday ``day``: counted in Gregorian years, or in lunar
     years for a lunar birthday (born in lunar 1989 and celebrated in lunar 2025: 36, whichever Gregorian years)."""
     if lunar:
-        return _lunar_year(day) - _lunar_year(birth)
+        return care_rules.lunar_year(day) - care_rules.lunar_year(birth)
     return day.year - birth.year

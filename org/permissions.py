@@ -6,6 +6,7 @@ API-key principals (not Django users).
 """
 
 import rules
+from django.core.exceptions import PermissionDenied
 
 from .access import is_head_office, is_staff_user
 
@@ -26,3 +27,9 @@ rules.add_perm("org.change_calendar", is_head_office)
 def can(actor, perm: str, obj=None) -> bool:
     """Whether ``actor`` (a member of staff or an ``ApiClient``) holds ``perm`` (on ``obj``)."""
     return rules.has_perm(perm, actor, obj)
+
+
+def require(actor, perm: str, obj=None) -> None:
+    """A page's guard: ``PermissionDenied`` (the 403 page) unless ``actor`` holds ``perm`` (on ``obj``)."""
+    if not can(actor, perm, obj):
+        raise PermissionDenied

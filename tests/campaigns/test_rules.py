@@ -71,6 +71,13 @@ def test_lunar_birthdays_are_scheduled_by_lunar_year():
 
 
 @settings(max_examples=150, deadline=None)
+@given(day=st.dates(dt.date(1902, 1, 1), dt.date(2099, 12, 31)))
+def test_the_lunar_year_begins_at_the_spring_festival_as_lunar_python_says(day):
+    from lunar_python import Solar
+
+    assert rules.lunar_year(day) == Solar.fromYmd(day.year, day.month, day.day).getLunar().getYear()
+
+
 @given(month=st.integers(1, 12), day=st.integers(1, 30), leap=st.booleans(), year=st.integers(2000, 2040))
 def test_a_scan_of_each_day_finds_every_lunar_birthday_exactly_on_its_day(month, day, leap, year):
     born = LunarDate(month, day, leap)
